@@ -1,0 +1,20 @@
+"""The tenant's service catalogue: the services incidents are raised against."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.columns import TenantOwned, timestamp, utcnow
+from domain.db import Base
+
+
+class Service(TenantOwned, Base):
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = timestamp(default=utcnow)

@@ -1,0 +1,132 @@
+"""Engines, sessions and the tenant scope that row-level security reads.
+
+Every session carries its tenant scope in ``session.info``; the ``after_begin`` hook copies it into the
+transaction-local setting ``app.tenant_ids`` so that no code path can forget it and nothing outlives the
+transaction on a pooled connection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+
+from domain.settings import Settings
+
+APP_ROLE = "incidentdesk_app"
+OWNER_ROLE = "incidentdesk_owner"
+EMBEDDED_DATABASE = "incidentdesk"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one transaction may see: the tenants it is scoped to, plus narrow self-lookups.
+
+    ``subject``/``issuer`` admit the caller's own membership rows and ``client_id`` one OAuth client row,
+    whatever their tenant: that is how authentication finds a principal before it knows its tenants.
+    """
+
+    tenant_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    issuer: str | None = None
+    subject: str | None = None
+    client_id: str | None = None
+
+    @classmethod
+    def of(cls, tenant_ids: Iterable[uuid.UUID]) -> Scope:
+        return cls(tenant_ids=frozenset(tenant_ids))
+
+
+_SCOPE_KEY = "incidentdesk.scope"
+
+
+@event.listens_for(Session, "after_begin")
+def _apply_scope(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    scope: Scope = session.info.get(_SCOPE_KEY) or Scope()
+    connection.execute(
+        text(
+            "SELECT set_config('app.tenant_ids', :ids, true), set_config('app.issuer', :iss, true),"
+            " set_config('app.subject', :sub, true), set_config('app.client_id', :cid, true)"
+        ),
+        {
+            "ids": ",".join(sorted(str(t) for t in scope.tenant_ids)),
+            "iss": scope.issuer or "",
+            "sub": scope.subject or "",
+            "cid": scope.client_id or "",
+        },
+    )
+
+
+class Database:
+    """The runtime connection pool (application role) and scoped sessions over it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    def session(self, scope: Scope) -> AsyncSession:
+        """A session whose every transaction runs inside ``scope``."""
+        session = self._sessions()
+        session.info[_SCOPE_KEY] = scope
+        return session
+
+    @asynccontextmanager
+    async def transaction(self, scope: Scope) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits on success, rolls back on any exception."""
+        async with self.session(scope) as session, session.begin():
+            yield session
+
+    async def all_tenant_ids(self) -> frozenset[uuid.UUID]:
+        """Every tenant, for system work (auto-close, scanners) that spans tenants by design."""
+        async with self._sessions() as session:
+            rows = await session.execute(text("SELECT id FROM tenants"))
+            return frozenset(row[0] for row in rows)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def to_async_url(url: str) -> str:
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def to_sync_url(url: str) -> str:
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def app_url_from_owner_url(url: str) -> str:
+    """The application role's URL on the same server, for trust or peer set-ups (dev, tests, embedded)."""
+    parsed = make_url(url)
+    return parsed.set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
+
+
+def owner_database_url(settings: Settings) -> str:
+    """The owner URL: configured, or the embedded PostgreSQL started on demand in the data dir."""
+    if settings.database_url:
+        return settings.database_url
+    from domain.embedded import embedded_database_url
+
+    return embedded_database_url(settings.data_dir)
+
+
+def app_database_url(settings: Settings) -> str:
+    if settings.app_database_url:
+        return settings.app_database_url
+    return app_url_from_owner_url(owner_database_url(settings))
+
+
+def create_database(url: str, *, pool_size: int = 10, **engine_options: Any) -> Database:
+    engine = create_async_engine(to_async_url(url), pool_size=pool_size, pool_pre_ping=True, **engine_options)
+    return Database(engine)

@@ -1,0 +1,189 @@
+"""Incident tables: the incident, its timeline (the outbox), links, responders, tasks and work log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.columns import TenantOwned, enum_column, timestamp, utcnow
+from domain.db import Base
+from domain.incidents.enums import (
+    HoldReason,
+    Impact,
+    IncidentEventKind,
+    IncidentSource,
+    IncidentStatus,
+    Priority,
+    ResolutionCode,
+    ResponderRole,
+    Urgency,
+    Visibility,
+)
+
+
+def _incident_fk(name: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["tenant_id", "incident_id"],
+        ["incidents.tenant_id", "incidents.id"],
+        ondelete="CASCADE",
+        name=name,
+    )
+
+
+class Incident(TenantOwned, Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number", name="uq_incidents_number"),
+        ForeignKeyConstraint(
+            ["tenant_id", "service_id"], ["services.tenant_id", "services.id"], name="fk_incidents_service"
+        ),
+        Index("ix_incidents_reported", "tenant_id", "reported_at", "id"),
+        Index("ix_incidents_updated", "tenant_id", "updated_at", "id"),
+        Index("ix_incidents_priority", "tenant_id", "priority", "id"),
+        Index("ix_incidents_status", "tenant_id", "status"),
+        Index("ix_incidents_assignee", "tenant_id", "assignee"),
+        Index("ix_incidents_service", "tenant_id", "service_id"),
+    )
+
+    number: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[IncidentStatus] = enum_column(IncidentStatus, default=IncidentStatus.NEW)
+    source: Mapped[IncidentSource] = enum_column(IncidentSource)
+    category: Mapped[str | None] = mapped_column(String(100))
+    impact: Mapped[Impact] = enum_column(Impact)
+    urgency: Mapped[Urgency] = enum_column(Urgency)
+    priority: Mapped[Priority] = enum_column(Priority)
+    priority_overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    major: Mapped[bool] = mapped_column(Boolean, default=False)
+    service_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reported_by: Mapped[str] = mapped_column(String(255))
+    reported_by_issuer: Mapped[str] = mapped_column(String(500))
+    assignee: Mapped[str | None] = mapped_column(String(255))
+    assignment_group: Mapped[str | None] = mapped_column(String(200))
+    workaround: Mapped[str | None] = mapped_column(Text)
+    on_hold_reason: Mapped[HoldReason | None] = enum_column(HoldReason, nullable=True)
+    resolution_code: Mapped[ResolutionCode | None] = enum_column(ResolutionCode, nullable=True)
+    resolution_notes: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(255))
+    satisfaction_score: Mapped[int | None] = mapped_column(SmallInteger)
+    satisfaction_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = timestamp()
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    detected_at: Mapped[datetime | None] = timestamp()
+    reported_at: Mapped[datetime] = timestamp(default=utcnow)
+    responded_at: Mapped[datetime | None] = timestamp()
+    resolved_at: Mapped[datetime | None] = timestamp()
+    closed_at: Mapped[datetime | None] = timestamp()
+    updated_at: Mapped[datetime] = timestamp(default=utcnow)
+
+    @property
+    def display_number(self) -> str:
+        return f"INC-{self.number:06d}"
+
+
+class IncidentEvent(TenantOwned, Base):
+    """One entry of an incident's timeline, written in the same transaction as the change it records.
+
+    ``seq`` is allocated per tenant under the tenant counter's row lock, so within a tenant it follows
+    commit order: a reader resuming after a cursor never misses a later-committed, lower-numbered event.
+    """
+
+    __tablename__ = "incident_events"
+    __table_args__ = (
+        _incident_fk("fk_incident_events_incident"),
+        UniqueConstraint("tenant_id", "seq", name="uq_incident_events_seq"),
+        Index("ix_incident_events_incident", "tenant_id", "incident_id", "seq"),
+    )
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[IncidentEventKind] = enum_column(IncidentEventKind)
+    visibility: Mapped[Visibility] = enum_column(Visibility)
+    actor: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    at: Mapped[datetime] = timestamp(default=utcnow)
+
+
+class IncidentLink(Base):
+    """A child incident's one parent. The parent may live in another tenant (``affectTenants``), so the
+    parent is a plain ``(parent_tenant_id, parent_id)`` pair that the service checks, not a foreign key."""
+
+    __tablename__ = "incident_links"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "child_id"],
+            ["incidents.tenant_id", "incidents.id"],
+            ondelete="CASCADE",
+            name="fk_incident_links_child",
+        ),
+        Index("ix_incident_links_parent", "parent_tenant_id", "parent_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    child_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    parent_tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    parent_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    linked_by: Mapped[str | None] = mapped_column(String(255))
+    linked_at: Mapped[datetime] = timestamp(default=utcnow)
+
+
+class Responder(Base):
+    """A member of a major incident's swarm."""
+
+    __tablename__ = "responders"
+    __table_args__ = (_incident_fk("fk_responders_incident"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    role: Mapped[ResponderRole] = enum_column(ResponderRole)
+    added_at: Mapped[datetime] = timestamp(default=utcnow)
+
+
+class IncidentTask(TenantOwned, Base):
+    """An item of the incident's checklist."""
+
+    __tablename__ = "incident_tasks"
+    __table_args__ = (
+        _incident_fk("fk_incident_tasks_incident"),
+        Index("ix_incident_tasks_incident", "tenant_id", "incident_id", "position"),
+    )
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WorkLogEntry(TenantOwned, Base):
+    """Time spent handling an incident, for billing of handling activities."""
+
+    __tablename__ = "work_log"
+    __table_args__ = (
+        _incident_fk("fk_work_log_incident"),
+        Index("ix_work_log_incident", "tenant_id", "incident_id"),
+    )
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    author: Mapped[str] = mapped_column(String(255))
+    minutes: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    logged_at: Mapped[datetime] = timestamp(default=utcnow)

@@ -1,0 +1,51 @@
+"""Running and checking Alembic migrations (the scripts live in the top-level ``migrations`` directory)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, pool
+
+from domain.db import to_sync_url
+
+
+def migrations_dir() -> Path:
+    spec = importlib.util.find_spec("migrations")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the migrations package is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def alembic_config(owner_url: str) -> Config:
+    directory = migrations_dir()
+    config = Config(str(directory / "alembic.ini"))
+    config.set_main_option("script_location", str(directory))
+    config.set_main_option("sqlalchemy.url", owner_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(owner_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(owner_url), revision)
+
+
+def downgrade(owner_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(owner_url), revision)
+
+
+def head_revision() -> str | None:
+    directory = migrations_dir()
+    return ScriptDirectory(str(directory)).get_current_head()
+
+
+def current_revision(owner_or_app_url: str) -> str | None:
+    engine = create_engine(to_sync_url(owner_or_app_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

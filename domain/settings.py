@@ -1,0 +1,57 @@
+"""Configuration, read once from ``INCIDENTDESK_*`` environment variables.
+
+The CLI and the server read the same settings, so a token minted by one is accepted by the other.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ExternalIssuer(BaseModel):
+    """An external OIDC provider whose tokens the service accepts."""
+
+    issuer: str
+    audience: str
+    # When absent, discovered from ``{issuer}/.well-known/openid-configuration``.
+    jwks_uri: str | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INCIDENTDESK_", extra="ignore")
+
+    # Owner connection: migrations and administrative commands. Unset means the embedded PostgreSQL.
+    database_url: str | None = None
+    # Application-role connection used at runtime; derived from database_url when unset.
+    app_database_url: str | None = None
+    data_dir: Path = Path(".incidentdesk")
+    public_url: str = "http://127.0.0.1:8000"
+    audience: str = "incidentdesk"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    # Encrypts the built-in issuer's private keys at rest when set.
+    key_encryption_key: str | None = None
+    oidc_issuers: str = "[]"
+    jwks_cache_seconds: int = 300
+    max_body_bytes: int = 1_000_000
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_page_size: int = 100
+    rate_limit_per_minute: int = 600
+    db_pool_size: int = 10
+    log_level: str = "info"
+
+    def external_issuers(self) -> list[ExternalIssuer]:
+        return [ExternalIssuer.model_validate(item) for item in json.loads(self.oidc_issuers)]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
