@@ -29,7 +29,9 @@ class Cluster:
         return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
 
     def create_database(self, name: str) -> str:
-        engine = create_engine(to_sync_url(self.admin_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
+        engine = create_engine(
+            to_sync_url(self.admin_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
+        )
         with engine.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -37,7 +39,9 @@ class Cluster:
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:
-        engine = create_engine(to_sync_url(self.admin_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
+        engine = create_engine(
+            to_sync_url(self.admin_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT"
+        )
         with engine.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()

@@ -1,0 +1,70 @@
+"""The timeline is the outbox: events are written in the change's own transaction and announced by NOTIFY.
+
+NOTIFY is transactional, so listeners hear of an event only once the change that wrote it has committed,
+and the payload carries only the event's address (tenant and id), never its content.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.columns import utcnow
+from domain.incidents.enums import IncidentEventKind, Visibility
+from domain.incidents.models import Incident, IncidentEvent
+
+EVENTS_CHANNEL = "incidentdesk_events"
+
+_BUMP = {
+    "incident": text(
+        "INSERT INTO tenant_counters (tenant_id, last_incident_number, last_event_seq) VALUES (:t, 1, 0)"
+        " ON CONFLICT (tenant_id) DO UPDATE"
+        " SET last_incident_number = tenant_counters.last_incident_number + 1"
+        " RETURNING last_incident_number"
+    ),
+    "event": text(
+        "INSERT INTO tenant_counters (tenant_id, last_incident_number, last_event_seq) VALUES (:t, 0, 1)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET last_event_seq = tenant_counters.last_event_seq + 1"
+        " RETURNING last_event_seq"
+    ),
+}
+
+
+async def next_incident_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """The tenant's next incident number. The counter row stays locked until commit, so concurrent
+    reports queue here and a rolled-back report gives its number back: no gaps, no duplicates."""
+    return int((await session.execute(_BUMP["incident"], {"t": tenant_id})).scalar_one())
+
+
+async def record(
+    session: AsyncSession,
+    incident: Incident,
+    kind: IncidentEventKind,
+    *,
+    visibility: Visibility,
+    actor: str | None,
+    message: str | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> IncidentEvent:
+    """Append one event to the incident's timeline and announce it after commit."""
+    seq = int((await session.execute(_BUMP["event"], {"t": incident.tenant_id})).scalar_one())
+    event = IncidentEvent(
+        tenant_id=incident.tenant_id,
+        id=uuid.uuid4(),
+        incident_id=incident.id,
+        seq=seq,
+        kind=kind,
+        visibility=visibility,
+        actor=actor,
+        message=message,
+        data=data or {},
+        at=at or utcnow(),
+    )
+    session.add(event)
+    await session.execute(select(func.pg_notify(EVENTS_CHANNEL, f"{incident.tenant_id}:{event.id}")))
+    return event

@@ -1,0 +1,45 @@
+"""Who performs a use case, as the domain sees it. ``auth.Principal`` satisfies this protocol."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Protocol
+
+from domain.errors import forbidden, not_found
+from domain.tenancy.roles import Role, at_least
+
+
+class Actor(Protocol):
+    @property
+    def issuer(self) -> str: ...
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def is_operator(self) -> bool: ...
+
+    @property
+    def client_id(self) -> str | None: ...
+
+    @property
+    def tenant_ids(self) -> frozenset[uuid.UUID]: ...
+
+    def role_in(self, tenant_id: uuid.UUID) -> Role | None: ...
+
+    def can(self, scope: str, tenant_id: uuid.UUID) -> bool: ...
+
+
+def require_role(actor: Actor, tenant_id: uuid.UUID, minimum: Role, scope: str, *, what: str) -> Role:
+    """The actor's role in the tenant, if it is at least ``minimum`` and the token carries ``scope``.
+
+    A tenant the actor does not belong to is NOT_FOUND, never FORBIDDEN: its existence must not leak.
+    """
+    role = actor.role_in(tenant_id)
+    if role is None:
+        raise not_found("tenant")
+    if not at_least(role, minimum):
+        raise forbidden(f"{what} needs the {minimum.value} role")
+    if not actor.can(scope, tenant_id):
+        raise forbidden(f"{what} needs the {scope} scope")
+    return role

@@ -1,0 +1,99 @@
+"""Tenancy use cases for platform operators: tenants and memberships."""
+
+from __future__ import annotations
+
+import re
+import uuid
+import zoneinfo
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.db import Database, Scope
+from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
+from domain.tenancy.actor import Actor
+from domain.tenancy.models import Membership, Operator, Tenant, TenantCounter
+from domain.tenancy.roles import Role
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def valid_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+async def create_tenant(
+    db: Database, actor: Actor | None, slug: str, name: str, timezone: str, public_status_page: bool = False
+) -> Tenant:
+    """Create a tenant. ``actor`` None is the command line, trusted as an operator."""
+    if actor is not None and not actor.is_operator:
+        raise forbidden("only platform operators create tenants")
+    slug = slug.strip().lower()
+    problems = []
+    if not SLUG.match(slug):
+        problems.append(invalid("use 1-63 lowercase letters, digits and inner hyphens", "input", "slug"))
+    name = name.strip()
+    if not name or len(name) > 200:
+        problems.append(invalid("must be 1 to 200 characters", "input", "name"))
+    if not valid_timezone(timezone):
+        problems.append(invalid(f"{timezone!r} is not an IANA timezone", "input", "timezone"))
+    if problems:
+        raise Refused([p for r in problems for p in r.problems])
+    tenant_id = uuid.uuid4()
+    async with db.transaction(Scope.of([tenant_id])) as session:
+        if await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+            raise invalid("a tenant with this slug already exists", "input", "slug")
+        tenant = Tenant(
+            id=tenant_id, slug=slug, name=name, timezone=timezone, public_status_page=public_status_page
+        )
+        session.add(tenant)
+        await session.flush()
+        session.add(TenantCounter(tenant_id=tenant_id, last_incident_number=0, last_event_seq=0))
+    return tenant
+
+
+async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    return await session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+async def add_member(
+    db: Database, actor: Actor | None, tenant_id: uuid.UUID, issuer: str, subject: str, role: Role
+) -> Membership:
+    """Grant ``role`` in a tenant to (issuer, subject); granting again changes the role."""
+    if actor is not None and not actor.is_operator:
+        raise forbidden("only platform operators manage memberships")
+    subject = subject.strip()
+    if not subject or len(subject) > 255:
+        raise invalid("must be 1 to 255 characters", "input", "subject")
+    if not issuer or len(issuer) > 500:
+        raise invalid("must be 1 to 500 characters", "input", "issuer")
+    async with db.transaction(Scope.of([tenant_id])) as session:
+        if await session.get(Tenant, tenant_id) is None:
+            raise not_found("tenant", "input", "tenant")
+        statement = (
+            insert(Membership)
+            .values(tenant_id=tenant_id, id=uuid.uuid4(), issuer=issuer, subject=subject, role=role)
+            .on_conflict_do_update(index_elements=["tenant_id", "issuer", "subject"], set_={"role": role})
+            .returning(Membership)
+        )
+        membership = (await session.execute(statement)).scalar_one()
+    return membership
+
+
+async def add_operator(db: Database, issuer: str, subject: str) -> Operator:
+    if not subject.strip():
+        raise Refused.one(ErrorCode.INVALID, "subject must not be blank", "subject")
+    async with db.transaction(Scope()) as session:
+        statement = (
+            insert(Operator)
+            .values(id=uuid.uuid4(), issuer=issuer, subject=subject.strip())
+            .on_conflict_do_update(index_elements=["issuer", "subject"], set_={"subject": subject.strip()})
+            .returning(Operator)
+        )
+        operator = (await session.execute(statement)).scalar_one()
+    return operator
