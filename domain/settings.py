@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     max_tokens: int = 5000
     max_page_size: int = 100
     rate_limit_per_minute: int = 600
+    max_subscriptions_per_connection: int = 50
     db_pool_size: int = 10
     log_level: str = "info"
 

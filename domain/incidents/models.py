@@ -48,6 +48,8 @@ def _incident_fk(name: str) -> ForeignKeyConstraint:
 
 class Incident(TenantOwned, Base):
     __tablename__ = "incidents"
+    # Also indexed, by the migration: full-text search over title and description (ix_incidents_search),
+    # an expression index that the incidents filter's SEARCH_DOCUMENT matches.
     __table_args__ = (
         UniqueConstraint("tenant_id", "number", name="uq_incidents_number"),
         ForeignKeyConstraint(
@@ -59,6 +61,7 @@ class Incident(TenantOwned, Base):
         Index("ix_incidents_status", "tenant_id", "status"),
         Index("ix_incidents_assignee", "tenant_id", "assignee"),
         Index("ix_incidents_service", "tenant_id", "service_id"),
+        Index("ix_incidents_sla_breached", "tenant_id", "sla_breached"),
     )
 
     number: Mapped[int] = mapped_column(BigInteger)
@@ -85,6 +88,8 @@ class Incident(TenantOwned, Base):
     satisfaction_score: Mapped[int | None] = mapped_column(SmallInteger)
     satisfaction_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None] = timestamp()
+    # Set once either SLA clock breaches; kept as a column so "breached incidents" is an index scan.
+    sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
     detected_at: Mapped[datetime | None] = timestamp()
     reported_at: Mapped[datetime] = timestamp(default=utcnow)

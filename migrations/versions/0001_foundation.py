@@ -193,6 +193,7 @@ def upgrade() -> None:
         sa.Column("satisfaction_score", sa.SmallInteger(), nullable=True),
         sa.Column("satisfaction_comment", sa.Text(), nullable=True),
         sa.Column("rated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sla_breached", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("detected_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
@@ -215,6 +216,12 @@ def upgrade() -> None:
     op.create_index("ix_incidents_service", "incidents", ["tenant_id", "service_id"], unique=False)
     op.create_index("ix_incidents_status", "incidents", ["tenant_id", "status"], unique=False)
     op.create_index("ix_incidents_updated", "incidents", ["tenant_id", "updated_at", "id"], unique=False)
+    op.create_index("ix_incidents_sla_breached", "incidents", ["tenant_id", "sla_breached"], unique=False)
+    # Full-text search over title and description; the API's filter uses the same expression.
+    op.execute(
+        "CREATE INDEX ix_incidents_search ON incidents USING gin"
+        " (to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(description, '')))"
+    )
     op.create_table(
         "incident_events",
         sa.Column("incident_id", sa.Uuid(), nullable=False),
@@ -385,6 +392,8 @@ def downgrade() -> None:
     op.drop_table("incident_links")
     op.drop_index("ix_incident_events_incident", table_name="incident_events")
     op.drop_table("incident_events")
+    op.execute("DROP INDEX IF EXISTS ix_incidents_search")
+    op.drop_index("ix_incidents_sla_breached", table_name="incidents")
     op.drop_index("ix_incidents_updated", table_name="incidents")
     op.drop_index("ix_incidents_status", table_name="incidents")
     op.drop_index("ix_incidents_service", table_name="incidents")

@@ -1,0 +1,75 @@
+"""The Starlette application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from api.graphql_view import GraphQLEndpoint
+from api.limits import BodySizeLimit
+from api.schema import build_schema
+from auth import Authority
+from domain.db import Database, Scope, app_database_url, create_database
+from domain.migrate import head_revision
+from domain.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
+    """Build the service. ``database_url`` is the application role's URL; derived from settings when omitted."""
+    settings = settings or get_settings()
+    url = database_url or app_database_url(settings)
+    database = create_database(url, pool_size=settings.db_pool_size)
+    authority = Authority(settings, database)
+    graphql = GraphQLEndpoint(build_schema(settings), settings, database, authority)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        return await readiness(database, url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await authority.aclose()
+            await database.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *authority.routes(),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.authority = authority
+    return app
+
+
+async def readiness(database: Database, url: str) -> Response:
+    """Ready when the database answers and its schema is at the migrations' head."""
+    try:
+        async with database.transaction(Scope()) as session:
+            revision = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except Exception:
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    head = head_revision()
+    if revision != head:
+        return JSONResponse(
+            {"status": "unavailable", "database": "ok", "migration": revision, "head": head}, status_code=503
+        )
+    return JSONResponse({"status": "ok", "database": "ok", "migration": revision})

@@ -1,0 +1,74 @@
+"""The per-request context: who asks, which tenants they see, and the request's DataLoaders."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from api.errors import ClientError
+from auth import Principal
+from domain.db import Database, Scope
+from domain.settings import Settings
+from domain.tenancy.roles import Role, at_least
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    principal: Principal | None
+    # The principal's tenants, narrowed by an X-Tenant header when one was sent.
+    tenant_ids: frozenset[uuid.UUID]
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    def actor(self) -> Principal:
+        if self.principal is None:
+            raise ClientError("authentication required", "UNAUTHENTICATED")
+        return self.principal
+
+    @property
+    def scope(self) -> Scope:
+        return Scope.of(self.tenant_ids)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A short read transaction inside the request's tenant scope."""
+        async with self.db.transaction(self.scope) as session:
+            yield session
+
+    def sees_internal(self, tenant_id: uuid.UUID) -> bool:
+        """CUSTOMER members never see INTERNAL comments or events."""
+        if self.principal is None:
+            return False
+        role = self.principal.role_in(tenant_id)
+        return role is not None and at_least(role, Role.AGENT)
+
+    def loader(
+        self, name: str, batch: Callable[[Context, Sequence[K]], Awaitable[Sequence[V]]]
+    ) -> DataLoader[K, V]:
+        """The request's DataLoader called ``name``, created on first use so each request batches its own."""
+        existing = self._loaders.get(name)
+        if existing is None:
+
+            async def load(keys: list[K]) -> Sequence[V]:
+                return await batch(self, keys)
+
+            existing = DataLoader(load_fn=load)
+            self._loaders[name] = existing
+        return existing
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,59 @@
+"""User errors: expected refusals travel in the payload, never as top-level GraphQL errors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+from graphql import GraphQLError
+
+from domain.errors import ErrorCode, Refused
+
+T = TypeVar("T")
+
+UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+
+
+@strawberry.type(name="UserError")
+class UserError:
+    field: list[str] | None
+    message: str
+    code: UserErrorCode  # type: ignore[valid-type]
+
+
+def user_errors(refused: Refused) -> list[UserError]:
+    return [
+        UserError(field=list(p.field) if p.field else None, message=p.message, code=p.code)
+        for p in refused.problems
+    ]
+
+
+async def attempt(action: Callable[[], Awaitable[T]]) -> tuple[T | None, list[UserError]]:
+    """Run one use case; a refusal becomes user errors (its transaction has already rolled back)."""
+    try:
+        return await action(), []
+    except Refused as refused:
+        return None, user_errors(refused)
+
+
+class ClientError(GraphQLError):
+    """A top-level error meant for the client (malformed request, authentication): never masked."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message, extensions={"code": code})
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Mask everything that is not a deliberate client error: no stack trace or SQL reaches a client."""
+    original = error.original_error
+    if original is None:
+        return False  # parse and validation errors raised by graphql-core itself
+    if isinstance(original, ClientError):
+        return False
+    return not (isinstance(original, GraphQLError) and original.extensions and "code" in original.extensions)
+
+
+def refused_as_error(refused: Refused) -> ClientError:
+    problem = refused.problems[0]
+    return ClientError(problem.message, problem.code.value)

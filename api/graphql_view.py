@@ -1,0 +1,105 @@
+"""The GraphQL endpoint: authenticates each request, scopes it to the caller's tenants, builds its context."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from api.context import Context
+from api.relay import parse_id
+from auth import Authority, InvalidToken, Principal
+from domain.db import Database
+from domain.db import Scope as DbScope
+from domain.settings import Settings
+from domain.tenancy.models import Tenant
+
+_PRINCIPAL = "incidentdesk.principal"
+
+
+def unauthorized(description: str = "the access token is invalid or expired") -> Response:
+    return JSONResponse(
+        {"errors": [{"message": "invalid token", "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'},
+    )
+
+
+class GraphQLEndpoint(GraphQL[Context, None]):
+    def __init__(self, schema: BaseSchema, settings: Settings, db: Database, authority: Authority) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        )
+        self.settings = settings
+        self.db = db
+        self.authority = authority
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive)
+            try:
+                principal = await self.authority.authenticate(request.headers.get("authorization"))
+            except InvalidToken:
+                await unauthorized()(scope, receive, send)
+                return
+            scope.setdefault("state", {})[_PRINCIPAL] = principal
+        await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        principal: Principal | None = request.scope.get("state", {}).get(_PRINCIPAL)
+        tenant_ids = await self._tenant_scope(principal, request.headers.get("x-tenant"))
+        return Context(
+            settings=self.settings,
+            db=self.db,
+            principal=principal,
+            tenant_ids=tenant_ids,
+            request=request,
+            response=response,
+        )
+
+    async def _tenant_scope(
+        self, principal: Principal | None, narrowed_to: str | None
+    ) -> frozenset[uuid.UUID]:
+        if principal is None:
+            return frozenset()
+        tenants = principal.tenant_ids
+        if narrowed_to:
+            parsed = parse_id(narrowed_to)
+            if parsed is not None and parsed[0] == "Tenant":
+                chosen: uuid.UUID | None = parsed[1]
+            else:
+                async with self.db.transaction(DbScope()) as session:
+                    chosen = await session.scalar(select(Tenant.id).where(Tenant.slug == narrowed_to.lower()))
+            tenants = tenants & {chosen} if chosen else frozenset()
+        return tenants
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """The token travels in connection_init's payload; a missing or bad one closes the socket."""
+        params = context.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        if not isinstance(header, str):
+            raise ConnectionRejectionError({"message": "authentication required"})
+        try:
+            principal = await self.authority.authenticate(header)
+        except InvalidToken:
+            raise ConnectionRejectionError({"message": "invalid token"}) from None
+        if principal is None:  # pragma: no cover - a header was given
+            raise ConnectionRejectionError({"message": "authentication required"})
+        context.principal = principal
+        context.tenant_ids = await self._tenant_scope(principal, params.get("tenant"))
+        return None

@@ -1,0 +1,301 @@
+"""GraphQL types of the incident practice: thin classes over the domain's rows.
+
+Each type's ``from_row`` is the one place that maps its scalar fields to columns; relations resolve
+through the request's DataLoaders (api/incidents/loaders.py), never by lazy loading.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.context import Info
+from api.incidents import loaders
+from api.relay import Counted, Node, PageInfo, PageRequest, decode_cursor, encode_cursor, encode_id
+from domain.incidents import enums as e
+from domain.incidents import models as m
+
+if TYPE_CHECKING:
+    from api.catalog.types import Service
+    from api.tenancy.types import Tenant
+
+IncidentStatus = strawberry.enum(e.IncidentStatus, name="IncidentStatus")
+Impact = strawberry.enum(e.Impact, name="Impact")
+Urgency = strawberry.enum(e.Urgency, name="Urgency")
+Priority = strawberry.enum(e.Priority, name="Priority")
+IncidentSource = strawberry.enum(e.IncidentSource, name="IncidentSource")
+HoldReason = strawberry.enum(e.HoldReason, name="HoldReason")
+ResolutionCode = strawberry.enum(e.ResolutionCode, name="ResolutionCode")
+Visibility = strawberry.enum(e.Visibility, name="Visibility")
+ResponderRole = strawberry.enum(e.ResponderRole, name="ResponderRole")
+IncidentEventKind = strawberry.enum(e.IncidentEventKind, name="IncidentEventKind")
+
+
+@strawberry.type(name="Resolution")
+class Resolution:
+    code: ResolutionCode  # type: ignore[valid-type]
+    notes: str
+    resolved_by: str
+    at: datetime
+
+
+@strawberry.type(name="Satisfaction")
+class Satisfaction:
+    score: int
+    comment: str | None
+    at: datetime
+
+
+@strawberry.type(name="Responder")
+class Responder:
+    subject: str
+    role: ResponderRole  # type: ignore[valid-type]
+    added_at: datetime
+
+
+@strawberry.type(name="IncidentTask")
+class IncidentTask:
+    id: strawberry.ID
+    title: str
+    done: bool
+
+
+@strawberry.type(name="Incident")
+class Incident(Node):
+    number: str
+    title: str
+    description: str
+    status: IncidentStatus  # type: ignore[valid-type]
+    source: IncidentSource  # type: ignore[valid-type]
+    category: str | None
+    impact: Impact  # type: ignore[valid-type]
+    urgency: Urgency  # type: ignore[valid-type]
+    priority: Priority  # type: ignore[valid-type]
+    priority_overridden: bool
+    major: bool
+    reported_by: str
+    assignee: str | None
+    assignment_group: str | None
+    workaround: str | None
+    on_hold_reason: HoldReason | None  # type: ignore[valid-type]
+    version: int
+    detected_at: datetime | None
+    reported_at: datetime
+    responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    updated_at: datetime
+    row: strawberry.Private[m.Incident]
+
+    @classmethod
+    def from_row(cls, row: m.Incident) -> Incident:
+        return cls(
+            id=encode_id("Incident", row.id),
+            number=row.display_number,
+            title=row.title,
+            description=row.description,
+            status=row.status,
+            source=row.source,
+            category=row.category,
+            impact=row.impact,
+            urgency=row.urgency,
+            priority=row.priority,
+            priority_overridden=row.priority_overridden,
+            major=row.major,
+            reported_by=row.reported_by,
+            assignee=row.assignee,
+            assignment_group=row.assignment_group,
+            workaround=row.workaround,
+            on_hold_reason=row.on_hold_reason,
+            version=row.version,
+            detected_at=row.detected_at,
+            reported_at=row.reported_at,
+            responded_at=row.responded_at,
+            resolved_at=row.resolved_at,
+            closed_at=row.closed_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+    @property
+    def key(self) -> loaders.IncidentKey:
+        return (self.row.tenant_id, self.row.id)
+
+    @strawberry.field
+    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
+        from api.tenancy.types import tenant_by_id
+
+        return await tenant_by_id(info.context, self.row.tenant_id)
+
+    @strawberry.field
+    async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
+        from api.catalog.types import Service, load_services
+
+        if self.row.service_id is None:
+            return None
+        row = await info.context.loader("service_by_key", load_services).load(
+            (self.row.tenant_id, self.row.service_id)
+        )
+        return Service.from_row(row) if row is not None else None
+
+    @strawberry.field(description="The swarm; COMMANDER is the Incident Commander")
+    async def responders(self, info: Info) -> list[Responder]:
+        rows = await info.context.loader("responders", loaders.load_responders).load(self.key)
+        return [Responder(subject=r.subject, role=r.role, added_at=r.added_at) for r in rows]
+
+    @strawberry.field(description="Null also when the parent is outside the caller's tenants")
+    async def parent(self, info: Info) -> Incident | None:
+        parent_id = await info.context.loader("parent_ids", loaders.load_parent_ids).load(self.key)
+        if parent_id is None:
+            return None
+        row = await info.context.loader("incident_by_id", loaders.load_incidents).load(parent_id)
+        return Incident.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def children(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> IncidentConnection:
+        request = PageRequest(first=first, after=after).validated()
+        cursor = tuple(decode_cursor(after)) if after else None
+        key = loaders.ChildrenKey(self.row.tenant_id, self.row.id, request.size, cursor)
+        window = await info.context.loader("children", loaders.load_children).load(key)
+        edges = [
+            IncidentEdge(cursor=encode_cursor([r.reported_at, r.id]), node=Incident.from_row(r))
+            for r in window.rows
+        ]
+
+        async def count() -> int:
+            return await info.context.loader("children_counts", loaders.load_children_counts).load(self.key)
+
+        return IncidentConnection(
+            edges=edges, page_info=_page_info(edges, window.has_next, after), count=count
+        )
+
+    @strawberry.field
+    def resolution(self) -> Resolution | None:
+        row = self.row
+        if row.resolution_code is None or row.resolved_at is None:
+            return None
+        return Resolution(
+            code=row.resolution_code,
+            notes=row.resolution_notes or "",
+            resolved_by=row.resolved_by or "",
+            at=row.resolved_at,
+        )
+
+    @strawberry.field
+    def satisfaction(self) -> Satisfaction | None:
+        row = self.row
+        if row.satisfaction_score is None or row.rated_at is None:
+            return None
+        return Satisfaction(score=row.satisfaction_score, comment=row.satisfaction_comment, at=row.rated_at)
+
+    @strawberry.field(description="Checklist, e.g. from an incident model")
+    async def tasks(self, info: Info) -> list[IncidentTask]:
+        rows = await info.context.loader("tasks", loaders.load_tasks).load(self.key)
+        return [IncidentTask(id=encode_id("IncidentTask", r.id), title=r.title, done=r.done) for r in rows]
+
+    @strawberry.field(description="Sum of the work log, for billing of handling activities")
+    async def time_spent_minutes(self, info: Info) -> int:
+        return await info.context.loader("time_spent", loaders.load_time_spent).load(self.key)
+
+    @strawberry.field
+    async def timeline(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> TimelineConnection:
+        request = PageRequest(first=first, after=after).validated()
+        after_seq = _seq_of(after) if after else 0
+        internal = info.context.sees_internal(self.row.tenant_id)
+        key = loaders.TimelineKey(self.row.tenant_id, self.row.id, request.size, after_seq, internal)
+        window = await info.context.loader("timelines", loaders.load_timelines).load(key)
+        edges = [TimelineEdge(cursor=event_cursor(r), node=IncidentEvent.from_row(r)) for r in window.rows]
+
+        async def count() -> int:
+            counts = info.context.loader("timeline_counts", loaders.load_timeline_counts)
+            return await counts.load((self.row.tenant_id, self.row.id, internal))
+
+        return TimelineConnection(
+            edges=edges, page_info=_page_info(edges, window.has_next, after), count=count
+        )
+
+
+def event_cursor(row: m.IncidentEvent) -> str:
+    return encode_cursor([row.seq])
+
+
+def _seq_of(cursor: str) -> int:
+    values = decode_cursor(cursor)
+    if len(values) != 1 or not isinstance(values[0], int):
+        from api.errors import ClientError
+
+        raise ClientError("invalid cursor", "BAD_USER_INPUT")
+    return values[0]
+
+
+def _page_info(edges: list[Any], has_next: bool, after: str | None) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+
+
+@strawberry.type(name="IncidentEdge")
+class IncidentEdge:
+    cursor: str
+    node: Incident
+
+
+@strawberry.type(name="IncidentConnection")
+class IncidentConnection(Counted):
+    edges: list[IncidentEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(name="IncidentEvent")
+class IncidentEvent(Node):
+    cursor: str
+    kind: IncidentEventKind  # type: ignore[valid-type]
+    visibility: Visibility  # type: ignore[valid-type]
+    actor: str | None
+    message: str | None
+    data: JSON
+    at: datetime
+    row: strawberry.Private[m.IncidentEvent]
+
+    @classmethod
+    def from_row(cls, row: m.IncidentEvent) -> IncidentEvent:
+        return cls(
+            id=encode_id("IncidentEvent", row.id),
+            cursor=event_cursor(row),
+            kind=row.kind,
+            visibility=row.visibility,
+            actor=row.actor,
+            message=row.message,
+            data=row.data,
+            at=row.at,
+            row=row,
+        )
+
+    @strawberry.field
+    async def incident(self, info: Info) -> Incident:
+        row = await info.context.loader("incident_by_id", loaders.load_incidents).load(self.row.incident_id)
+        if row is None:  # pragma: no cover - an event is only visible with its incident
+            raise LookupError(self.row.incident_id)
+        return Incident.from_row(row)
+
+
+@strawberry.type(name="TimelineEdge")
+class TimelineEdge:
+    cursor: str
+    node: IncidentEvent
+
+
+@strawberry.type(name="TimelineConnection")
+class TimelineConnection(Counted):
+    edges: list[TimelineEdge]
+    page_info: PageInfo

@@ -1,0 +1,67 @@
+"""``node``/``nodes``: one resolver per global-ID type, each seeing only what the caller may see."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+
+from api.catalog.types import Service
+from api.context import Context
+from api.incidents import loaders as incident_loaders
+from api.incidents.queries import readable_tenants
+from api.incidents.types import Incident, IncidentEvent
+from api.relay import Node, parse_id
+from api.tenancy.types import Tenant, load_tenants
+from domain.catalog import models as catalog
+from domain.incidents import models as incidents
+from domain.incidents.enums import Visibility
+
+NodeResolver = Callable[[Context, uuid.UUID], Awaitable[Node | None]]
+
+
+async def _tenant(ctx: Context, key: uuid.UUID) -> Node | None:
+    principal = ctx.actor()
+    if key not in ctx.tenant_ids and not principal.is_operator:
+        return None
+    row = await ctx.loader("tenant_by_id", load_tenants).load(key)
+    return Tenant.from_row(row) if row else None
+
+
+async def _service(ctx: Context, key: uuid.UUID) -> Node | None:
+    async with ctx.read() as session:
+        row = await session.scalar(select(catalog.Service).where(catalog.Service.id == key))
+    return Service.from_row(row) if row else None
+
+
+async def _incident(ctx: Context, key: uuid.UUID) -> Node | None:
+    row = await ctx.loader("incident_by_id", incident_loaders.load_incidents).load(key)
+    if row is None or row.tenant_id not in readable_tenants(ctx):
+        return None
+    return Incident.from_row(row)
+
+
+async def _event(ctx: Context, key: uuid.UUID) -> Node | None:
+    async with ctx.read() as session:
+        row = await session.scalar(select(incidents.IncidentEvent).where(incidents.IncidentEvent.id == key))
+    if row is None or row.tenant_id not in readable_tenants(ctx):
+        return None
+    if row.visibility is Visibility.INTERNAL and not ctx.sees_internal(row.tenant_id):
+        return None
+    return IncidentEvent.from_row(row)
+
+
+RESOLVERS: dict[str, NodeResolver] = {
+    "Tenant": _tenant,
+    "Service": _service,
+    "Incident": _incident,
+    "IncidentEvent": _event,
+}
+
+
+async def resolve_node(ctx: Context, global_id: str) -> Node | None:
+    parsed = parse_id(global_id)
+    if parsed is None or parsed[0] not in RESOLVERS:
+        return None
+    return await RESOLVERS[parsed[0]](ctx, parsed[1])

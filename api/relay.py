@@ -1,0 +1,199 @@
+"""Relay plumbing: opaque typed global IDs and keyset cursor pagination over SQL.
+
+Cursors encode the sort key and the id (never an offset), so pages stay stable while rows are added.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+T = TypeVar("T")
+
+
+@strawberry.interface(name="Node")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type(name="PageInfo")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+def encode_id(type_name: str, key: uuid.UUID) -> strawberry.ID:
+    raw = f"{type_name}:{key}".encode()
+    return strawberry.ID(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+
+
+def decode_id(value: str | None, *type_names: str) -> uuid.UUID | None:
+    """The row id inside a global ID of one of ``type_names``; None for anything else (malformed, other type)."""
+    parsed = parse_id(value)
+    if parsed is None or parsed[0] not in type_names:
+        return None
+    return parsed[1]
+
+
+def parse_id(value: str | None) -> tuple[str, uuid.UUID] | None:
+    if not value or len(value) > 200:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        type_name, _, key = raw.partition(":")
+        return type_name, uuid.UUID(key)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return str(value)
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps(list(values), default=_json_default, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list):
+            raise ValueError
+        return [datetime.fromisoformat(v["t"]) if isinstance(v, dict) and "t" in v else v for v in values]
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"}) from None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    def validated(self) -> PageRequest:
+        if self.first is not None and self.last is not None:
+            raise GraphQLError("pass first or last, not both", extensions={"code": "BAD_USER_INPUT"})
+        for name, size in (("first", self.first), ("last", self.last)):
+            if size is not None and not 0 <= size <= MAX_PAGE:
+                raise GraphQLError(
+                    f"{name} must be between 0 and {MAX_PAGE}", extensions={"code": "LIMIT_EXCEEDED"}
+                )
+        return self
+
+    @property
+    def backwards(self) -> bool:
+        return self.last is not None or (self.before is not None and self.first is None)
+
+    @property
+    def size(self) -> int:
+        size = self.last if self.backwards else self.first
+        return DEFAULT_PAGE if size is None else size
+
+
+@dataclass
+class Page(Generic[T]):
+    rows: list[T]
+    cursors: list[str]
+    has_next: bool
+    has_previous: bool
+    count: Callable[[], Awaitable[int]]
+
+    def page_info(self) -> PageInfo:
+        return PageInfo(
+            has_next_page=self.has_next,
+            has_previous_page=self.has_previous,
+            start_cursor=self.cursors[0] if self.cursors else None,
+            end_cursor=self.cursors[-1] if self.cursors else None,
+        )
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """The columns a listing is ordered by; the last one must be unique (the id)."""
+
+    columns: tuple[InstrumentedAttribute[Any], ...]
+    descending: bool = False
+
+    def values(self, row: Any) -> list[Any]:
+        return [getattr(row, column.key) for column in self.columns]
+
+    def order_by(self, reverse: bool) -> list[Any]:
+        down = self.descending != reverse
+        return [column.desc() if down else column.asc() for column in self.columns]
+
+    def beyond(self, values: Sequence[Any], reverse: bool) -> Any:
+        """Rows strictly past ``values`` in the walking direction."""
+        down = self.descending != reverse
+        if len(values) != len(self.columns):
+            raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"})
+        key = tuple_(*self.columns)
+        return key < tuple_(*values) if down else key > tuple_(*values)
+
+
+def keyset_filters(sort: SortKey, request: PageRequest) -> list[Any]:
+    """WHERE clauses for the window between the cursors; the walking direction only changes the ORDER BY."""
+    clauses = []
+    if request.after is not None:
+        clauses.append(sort.beyond(decode_cursor(request.after), reverse=False))
+    if request.before is not None:
+        clauses.append(sort.beyond(decode_cursor(request.before), reverse=True))
+    return clauses
+
+
+async def fetch_page(
+    session: AsyncSession,
+    statement: Select[Any],
+    sort: SortKey,
+    request: PageRequest,
+    count: Callable[[], Awaitable[int]],
+) -> Page[Any]:
+    """One page of ``statement``'s rows (a select of one entity) in ``sort`` order."""
+    request = request.validated()
+    size, reverse = request.size, request.backwards
+    query = statement.where(*keyset_filters(sort, request)).order_by(*sort.order_by(reverse)).limit(size + 1)
+    rows = list((await session.execute(query)).scalars().all()) if size else []
+    more = len(rows) > size
+    rows = rows[:size]
+    if reverse:
+        rows.reverse()
+    return Page(
+        rows=rows,
+        cursors=[encode_cursor(sort.values(row)) for row in rows],
+        has_next=more if not reverse else request.before is not None,
+        has_previous=more if reverse else request.after is not None,
+        count=count,
+    )
+
+
+@strawberry.type
+class Counted:
+    """Base of every connection: ``totalCount`` runs its COUNT only when a client asks for it."""
+
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.count()

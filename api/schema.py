@@ -1,0 +1,113 @@
+"""The served GraphQL schema: queries, mutations and the request limits around them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from api.catalog.mutations import CatalogMutations
+from api.catalog.queries import service_connection
+from api.catalog.types import ServiceConnection
+from api.context import Info
+from api.errors import should_mask
+from api.incidents.mutations import IncidentMutations
+from api.incidents.queries import IncidentFilter, IncidentOrder, incident_by_number, incident_connection
+from api.incidents.types import Incident, IncidentConnection
+from api.nodes import resolve_node
+from api.permissions import IsAuthenticated
+from api.relay import MAX_PAGE, Node, PageRequest
+from api.scalars import DateTime
+from api.tenancy.mutations import TenancyMutations
+from api.tenancy.queries import tenant_connection, viewer
+from api.tenancy.resolve import find_tenant_id
+from api.tenancy.types import TenantConnection, Viewer
+from domain.settings import Settings
+
+AUTH = [IsAuthenticated]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=AUTH)
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info.context, id)
+
+    @strawberry.field(permission_classes=AUTH)
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_PAGE:
+            from api.errors import ClientError
+
+            raise ClientError(f"at most {MAX_PAGE} ids", "LIMIT_EXCEEDED")
+        return [await resolve_node(info.context, i) for i in ids]
+
+    @strawberry.field(permission_classes=AUTH)
+    async def viewer(self, info: Info) -> Viewer:
+        return await viewer(info.context)
+
+    @strawberry.field(
+        permission_classes=AUTH, description="The caller's tenants; all of them for an operator"
+    )
+    async def tenants(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> TenantConnection:
+        return await tenant_connection(info.context, first, after)
+
+    @strawberry.field(permission_classes=AUTH)
+    async def incidents(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: IncidentFilter | None = None,
+        order_by: IncidentOrder | None = None,
+    ) -> IncidentConnection:
+        request = PageRequest(first=first, after=after, last=last, before=before)
+        return await incident_connection(info.context, request, filter, order_by)
+
+    @strawberry.field(permission_classes=AUTH)
+    async def incident_by_number(
+        self, info: Info, number: str, tenant: strawberry.ID | None = None
+    ) -> Incident | None:
+        return await incident_by_number(info.context, tenant, number)
+
+    @strawberry.field(permission_classes=AUTH)
+    async def services(
+        self,
+        info: Info,
+        tenant: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> ServiceConnection:
+        ctx = info.context
+        tenants = ctx.tenant_ids
+        if tenant is not None:
+            chosen = await find_tenant_id(ctx, tenant)
+            tenants = tenants & {chosen} if chosen else frozenset()
+        return await service_connection(ctx, tenants, first, after)
+
+
+@strawberry.type
+class Mutation(TenancyMutations, CatalogMutations, IncidentMutations):
+    pass
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Incident],
+        scalar_overrides={datetime: DateTime},
+        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[
+            QueryDepthLimiter(max_depth=settings.max_query_depth),
+            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            MaxTokensLimiter(max_token_count=settings.max_tokens),
+            MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
+        ],
+    )

@@ -1,0 +1,46 @@
+"""Reading tenancy: the viewer and the caller's tenants."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from api.context import Context
+from api.relay import PageRequest, SortKey, fetch_page
+from api.tenancy.types import Membership, Tenant, TenantConnection, TenantEdge, Viewer, tenant_by_id
+from domain.tenancy import models as m
+
+BY_SLUG = SortKey((m.Tenant.slug, m.Tenant.id))
+
+
+async def viewer(ctx: Context) -> Viewer:
+    principal = ctx.actor()
+    memberships = [
+        Membership(tenant=await tenant_by_id(ctx, tenant_id), role=role)
+        for tenant_id, role in sorted(principal.memberships.items(), key=lambda item: str(item[0]))
+    ]
+    return Viewer(
+        subject=principal.subject,
+        issuer=principal.issuer,
+        is_operator=principal.is_operator,
+        scopes=sorted(principal.scopes),
+        memberships=memberships,
+    )
+
+
+async def tenant_connection(ctx: Context, first: int | None, after: str | None) -> TenantConnection:
+    """The caller's tenants; every tenant for a platform operator."""
+    principal = ctx.actor()
+    statement = select(m.Tenant)
+    if not principal.is_operator:
+        statement = statement.where(m.Tenant.id.in_(ctx.tenant_ids))
+
+    async def count() -> int:
+        async with ctx.read() as session:
+            return int(await session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+    async with ctx.read() as session:
+        page = await fetch_page(session, statement, BY_SLUG, PageRequest(first=first, after=after), count)
+    edges = [
+        TenantEdge(cursor=c, node=Tenant.from_row(r)) for r, c in zip(page.rows, page.cursors, strict=True)
+    ]
+    return TenantConnection(edges=edges, page_info=page.page_info(), count=page.count)

@@ -1,0 +1,89 @@
+"""GraphQL types of tenancy: tenants, memberships, the viewer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from sqlalchemy import select
+
+from api.context import Context, Info
+from api.relay import Counted, Node, PageInfo, encode_id
+from domain.tenancy import models as m
+from domain.tenancy.roles import Role as RoleEnum
+
+if TYPE_CHECKING:
+    from api.catalog.types import ServiceConnection
+
+Role = strawberry.enum(RoleEnum, name="Role")
+
+
+@strawberry.type(name="Tenant")
+class Tenant(Node):
+    slug: str
+    name: str
+    timezone: str
+    public_status_page: bool
+    row: strawberry.Private[m.Tenant]
+
+    @classmethod
+    def from_row(cls, row: m.Tenant) -> Tenant:
+        return cls(
+            id=encode_id("Tenant", row.id),
+            slug=row.slug,
+            name=row.name,
+            timezone=row.timezone,
+            public_status_page=row.public_status_page,
+            row=row,
+        )
+
+    @strawberry.field
+    async def services(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Annotated[ServiceConnection, strawberry.lazy("api.catalog.types")]:
+        from api.catalog.queries import service_connection
+
+        return await service_connection(info.context, {self.row.id}, first, after)
+
+
+@strawberry.type(name="Membership")
+class Membership:
+    tenant: Tenant
+    role: Role  # type: ignore[valid-type]
+
+
+@strawberry.type(name="TenantEdge")
+class TenantEdge:
+    cursor: str
+    node: Tenant
+
+
+@strawberry.type(name="TenantConnection")
+class TenantConnection(Counted):
+    edges: list[TenantEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(name="Viewer")
+class Viewer:
+    subject: str
+    issuer: str
+    is_operator: bool
+    scopes: list[str]
+    memberships: list[Membership]
+
+
+async def load_tenants(ctx: Context, ids: Sequence[uuid.UUID]) -> list[m.Tenant | None]:
+    """Tenants by id. The tenants table is a reference table: the caller decides what may be shown."""
+    async with ctx.read() as session:
+        rows = {t.id: t for t in (await session.scalars(select(m.Tenant).where(m.Tenant.id.in_(ids)))).all()}
+    return [rows.get(i) for i in ids]
+
+
+async def tenant_by_id(ctx: Context, tenant_id: uuid.UUID) -> Tenant:
+    row = await ctx.loader("tenant_by_id", load_tenants).load(tenant_id)
+    if row is None:  # pragma: no cover - every row's tenant exists (foreign key)
+        raise LookupError(tenant_id)
+    return Tenant.from_row(row)
