@@ -17,7 +17,7 @@ from api.limits import BodySizeLimit
 from api.schema import build_schema
 from auth import Authority
 from domain.db import Database, Scope, app_database_url, create_database
-from domain.migrate import head_revision
+from domain.migrate import head_revisions
 from domain.settings import Settings, get_settings
 
 
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        return await readiness(database, url)
+        return await readiness(database)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -60,16 +60,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     return app
 
 
-async def readiness(database: Database, url: str) -> Response:
+async def readiness(database: Database) -> Response:
     """Ready when the database answers and its schema is at the migrations' head."""
     try:
         async with database.transaction(Scope()) as session:
-            revision = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            rows = await session.execute(text("SELECT version_num FROM alembic_version"))
+            current = sorted(row[0] for row in rows)
     except Exception:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    head = head_revision()
-    if revision != head:
+    heads = sorted(head_revisions())
+    if current != heads:
         return JSONResponse(
-            {"status": "unavailable", "database": "ok", "migration": revision, "head": head}, status_code=503
+            {"status": "unavailable", "database": "ok", "migration": current, "head": heads}, status_code=503
         )
-    return JSONResponse({"status": "ok", "database": "ok", "migration": revision})
+    return JSONResponse({"status": "ok", "database": "ok", "migration": current})

@@ -29,7 +29,7 @@ def alembic_config(owner_url: str) -> Config:
     return config
 
 
-def upgrade(owner_url: str, revision: str = "head") -> None:
+def upgrade(owner_url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(owner_url), revision)
 
 
@@ -37,15 +37,15 @@ def downgrade(owner_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(owner_url), revision)
 
 
-def head_revision() -> str | None:
-    directory = migrations_dir()
-    return ScriptDirectory(str(directory)).get_current_head()
+def head_revisions() -> frozenset[str]:
+    """The newest revision of every branch (features may add migrations side by side until merged)."""
+    return frozenset(ScriptDirectory(str(migrations_dir())).get_heads())
 
 
-def current_revision(owner_or_app_url: str) -> str | None:
+def current_revisions(owner_or_app_url: str) -> frozenset[str]:
     engine = create_engine(to_sync_url(owner_or_app_url), poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            return frozenset(MigrationContext.configure(connection).get_current_heads())
     finally:
         engine.dispose()
