@@ -1,0 +1,105 @@
+"""``Authority``: the one object the app and the CLI hold for everything about tokens.
+
+Built eagerly when the app is created, so its constructor does no I/O: keys and JWKS load on first use.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+from starlette.routing import BaseRoute, Route
+
+from auth.clients import register_client
+from auth.errors import InvalidToken
+from auth.keys import KeyStore
+from auth.oauth_server import TokenServer
+from auth.principal import Principal, VerifiedToken, resolve_principal
+from auth.tokens import build_claims, checked_scopes, sign
+from auth.verify import Verifier
+from auth.well_known import JWKS_PATH, METADATA_PATH, TOKEN_PATH, WellKnown
+from domain.db import Database
+from domain.settings import Settings
+from domain.tenancy.roles import Role
+
+# Identity providers answer in milliseconds; a hung one must not hold requests for long.
+_HTTP_TIMEOUT = httpx.Timeout(5.0)
+
+
+class Authority:
+    """The built-in issuer, the verifier of every accepted issuer, and the OAuth endpoints."""
+
+    def __init__(
+        self, settings: Settings, database: Database, *, http: httpx.AsyncClient | None = None
+    ) -> None:
+        self.settings = settings
+        self._database = database
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=_HTTP_TIMEOUT, follow_redirects=False)
+        self.keys = KeyStore(settings, database)
+        self.verifier = Verifier(settings, self.keys, self._http)
+        self._server = TokenServer(settings, database, self.keys)
+        self._well_known = WellKnown(settings, self.keys)
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.public_url
+
+    async def mint(
+        self,
+        subject: str,
+        *,
+        scopes: Iterable[str] | None = None,
+        ttl_seconds: int | None = None,
+        extra_claims: Mapping[str, Any] | None = None,
+    ) -> str:
+        """A token of the built-in issuer for ``subject`` (all known scopes when ``scopes`` is None)."""
+        claims = build_claims(
+            issuer=self.issuer,
+            audience=self.settings.audience,
+            subject=subject,
+            scopes=checked_scopes(scopes),
+            ttl_seconds=ttl_seconds if ttl_seconds is not None else self.settings.token_ttl_seconds,
+            extra_claims=extra_claims,
+        )
+        return sign(claims, await self.keys.signing_key())
+
+    async def verify(self, token: str) -> VerifiedToken:
+        return await self.verifier.verify(token)
+
+    async def principal(self, token: VerifiedToken) -> Principal:
+        return await resolve_principal(self._database, token)
+
+    async def authenticate(self, authorization_header: str | None) -> Principal | None:
+        """None without a header (an anonymous caller); InvalidToken for anything but a valid bearer token."""
+        if authorization_header is None:
+            return None
+        scheme, _, token = authorization_header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidToken("malformed authorization header")
+        return await self.principal(await self.verify(token.strip()))
+
+    async def create_client(
+        self,
+        tenant_id: uuid.UUID,
+        name: str,
+        scopes: Iterable[str],
+        role: Role = Role.AGENT,
+    ) -> tuple[str, str]:
+        """Register an OAuth client of ``tenant_id``; returns (client_id, client_secret), shown only now."""
+        return await register_client(
+            self._database, issuer=self.issuer, tenant_id=tenant_id, name=name, scopes=scopes, role=role
+        )
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route(TOKEN_PATH, self._server.token_endpoint, methods=["POST"], name="oauth_token"),
+            Route(JWKS_PATH, self._well_known.jwks, methods=["GET"], name="jwks"),
+            Route(METADATA_PATH, self._well_known.metadata, methods=["GET"], name="oauth_metadata"),
+        ]
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
