@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     audience: str = "incidentdesk"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Worker processes of `incidentdesk serve`; each holds its own pool of db_pool_size connections.
+    workers: int = Field(default=1, ge=1)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
     # Encrypts the built-in issuer's private keys at rest when set.
     key_encryption_key: str | None = None
