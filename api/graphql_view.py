@@ -17,6 +17,7 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from api.context import Context
+from api.limits import PrincipalRateLimit, too_many_requests
 from api.relay import parse_id
 from auth import Authority, InvalidToken, Principal
 from domain.db import Database
@@ -48,6 +49,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.settings = settings
         self.db = db
         self.authority = authority
+        self.rate_limit = PrincipalRateLimit(settings.rate_limit_per_minute, settings.rate_limit_storage)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -56,6 +58,15 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 principal = await self.authority.authenticate(request.headers.get("authorization"))
             except InvalidToken:
                 await unauthorized()(scope, receive, send)
+                return
+            who = (
+                f"{principal.issuer} {principal.subject}"
+                if principal
+                else f"ip {request.client and request.client.host}"
+            )
+            allowed, retry_after = await self.rate_limit.allow(who)
+            if not allowed:
+                await too_many_requests(retry_after)(scope, receive, send)
                 return
             scope.setdefault("state", {})[_PRINCIPAL] = principal
         await super().__call__(scope, receive, send)

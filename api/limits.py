@@ -1,7 +1,12 @@
-"""Request body cap, as pure ASGI middleware (it must not buffer or see WebSocket scopes)."""
+"""Request limits at the HTTP edge: the body cap (pure ASGI, it must not buffer) and per-principal rates."""
 
 from __future__ import annotations
 
+import time
+
+import limits
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,3 +58,30 @@ class BodySizeLimit:
             {"errors": [{"message": f"request body exceeds {self.max_bytes} bytes"}]}, status_code=413
         )
         await response(scope, receive, send)
+
+
+class PrincipalRateLimit:
+    """Requests per minute per principal (or per client address when anonymous), by the ``limits`` library.
+
+    Counters live in ``rate_limit_storage``: in process memory by default, so each replica counts its own
+    share; point it at Redis to count across replicas.
+    """
+
+    def __init__(self, per_minute: int, storage_url: str) -> None:
+        self.item = limits.RateLimitItemPerMinute(per_minute)
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+
+    async def allow(self, who: str) -> tuple[bool, int]:
+        """Whether ``who`` may go on, and the seconds to wait when not."""
+        if await self.limiter.hit(self.item, who):
+            return True, 0
+        stats = await self.limiter.get_window_stats(self.item, who)
+        return False, max(1, int(stats.reset_time - time.time()) + 1)
+
+
+def too_many_requests(retry_after: int) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": "rate limit exceeded", "extensions": {"code": "LIMIT_EXCEEDED"}}]},
+        status_code=429,
+        headers={"Retry-After": str(retry_after)},
+    )

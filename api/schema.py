@@ -12,6 +12,7 @@ from api.catalog.mutations import CatalogMutations
 from api.catalog.queries import service_connection
 from api.catalog.types import ServiceConnection
 from api.context import Info
+from api.cost import QueryCostLimiter
 from api.errors import should_mask
 from api.incidents.mutations import IncidentMutations
 from api.incidents.queries import IncidentFilter, IncidentOrder, incident_by_number, incident_connection
@@ -108,6 +109,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             QueryDepthLimiter(max_depth=settings.max_query_depth),
             MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             MaxTokensLimiter(max_token_count=settings.max_tokens),
+            QueryCostLimiter(max_cost=settings.max_query_cost),
             MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
         ],
     )

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     max_tokens: int = 5000
     max_page_size: int = 100
     rate_limit_per_minute: int = 600
+    # Where rate-limit counters live: per process by default; e.g. async+redis://host:6379 to share them.
+    rate_limit_storage: str = "async+memory://"
+    max_query_cost: int = 20_000
     max_subscriptions_per_connection: int = 50
     db_pool_size: int = 10
     log_level: str = "info"

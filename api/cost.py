@@ -1,0 +1,99 @@
+"""A query cost budget: refuse, before executing, operations that would fetch too much.
+
+Each selected field costs 1; a field paginated with ``first``/``last`` multiplies its sub-selection's cost
+by the page size asked for (the default page size when neither is given), and ``nodes(ids:)`` by the
+number of ids. Variables are read at execution time, so a variable page size is priced like a literal one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    value_from_ast_untyped,
+)
+from strawberry.extensions import SchemaExtension
+
+from api.relay import DEFAULT_PAGE
+
+
+class QueryCostLimiter(SchemaExtension):
+    def __init__(self, max_cost: int) -> None:
+        self.max_cost = max_cost
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None:
+            fragments = {
+                d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+            }
+            variables = context.variables or {}
+            for definition in document.definitions:
+                if not isinstance(definition, OperationDefinitionNode):
+                    continue
+                if (
+                    context.operation_name
+                    and definition.name
+                    and definition.name.value != context.operation_name
+                ):
+                    continue
+                cost = _selection_cost(definition.selection_set, fragments, variables, set())
+                if cost > self.max_cost:
+                    context.result = ExecutionResult(
+                        data=None,
+                        errors=[
+                            GraphQLError(
+                                f"query cost {cost} exceeds the budget of {self.max_cost}; ask for smaller pages",
+                                extensions={"code": "LIMIT_EXCEEDED", "cost": cost, "budget": self.max_cost},
+                            )
+                        ],
+                    )
+        yield
+
+
+def _selection_cost(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+    seen: set[str],
+) -> int:
+    if selection_set is None:
+        return 0
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            children = _selection_cost(selection.selection_set, fragments, variables, seen)
+            total += 1 + _multiplier(selection, variables) * children
+        elif isinstance(selection, InlineFragmentNode):
+            total += _selection_cost(selection.selection_set, fragments, variables, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in fragments and name not in seen:  # a cycle is a validation error elsewhere
+                total += _selection_cost(fragments[name].selection_set, fragments, variables, seen | {name})
+    return total
+
+
+def _multiplier(field: FieldNode, variables: dict[str, Any]) -> int:
+    arguments = {a.name.value: value_from_ast_untyped(a.value, variables) for a in field.arguments or ()}
+    if "ids" in arguments and isinstance(arguments["ids"], list):
+        return max(1, len(arguments["ids"]))
+    for name in ("first", "last"):
+        if isinstance(arguments.get(name), int):
+            return max(1, int(arguments[name]))
+    if {"first", "last", "after", "before"} & arguments.keys() or field.name.value in _CONNECTIONS:
+        return DEFAULT_PAGE
+    return 1
+
+
+# Connection fields priced at the default page size when called without pagination arguments.
+_CONNECTIONS = frozenset({"incidents", "tenants", "services", "children", "timeline", "bulletins"})
