@@ -1,0 +1,411 @@
+"""The demo: tenants, people, services and incidents to explore the API with, and tokens to do it.
+
+Seeding is idempotent: tenants are found by slug, memberships and operators are upserts, services are
+created only when missing, and a tenant's incidents are seeded only while it has none. Running it again
+changes nothing but prints fresh tokens.
+
+Everything goes through the domain's use cases as the people themselves: each acts with the principal
+its own token resolves to, the same path a request takes. Each step is a small function, so that later
+features (SLA contracts, bulletins) add theirs beside the others.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from auth import Authority, Principal
+from domain.catalog.models import Service
+from domain.catalog.service import create_service
+from domain.db import Database, Scope
+from domain.incidents import service as incidents
+from domain.incidents.enums import Impact, Urgency, Visibility
+from domain.incidents.models import Incident
+from domain.tenancy.models import Tenant
+from domain.tenancy.roles import Role
+from domain.tenancy.service import add_member, add_operator, create_tenant, tenant_by_slug
+
+# Tokens printed by the demo; `incidentdesk demo --ttl` changes it.
+DEMO_TOKEN_TTL = 12 * 3600
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    slug: str
+    name: str
+    timezone: str
+    public_status_page: bool = False
+    services: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    subject: str
+    # Tenant slug -> role; empty for an operator without memberships.
+    roles: Mapping[str, Role] = field(default_factory=dict)
+    operator: bool = False
+    about: str = ""
+
+
+TENANTS: tuple[TenantSpec, ...] = (
+    TenantSpec(
+        "acme",
+        "Acme Corporation",
+        "Europe/Berlin",
+        public_status_page=True,
+        services=(
+            ("Web shop", "The customer-facing online store"),
+            ("Payments", "Card and invoice payments"),
+            ("Customer login", "Single sign-on for shop customers"),
+        ),
+    ),
+    TenantSpec(
+        "globex",
+        "Globex Inc.",
+        "America/New_York",
+        services=(
+            ("Corporate VPN", "Remote access for Globex staff"),
+            ("E-mail", "Hosted mailboxes and delivery"),
+        ),
+    ),
+    TenantSpec(
+        "provider",
+        "Provider Operations",
+        "UTC",
+        services=(
+            ("Network", "Data centre and transit connectivity"),
+            ("Hosting platform", "Shared compute and storage for all customers"),
+        ),
+    ),
+)
+
+_ALL = {spec.slug: spec for spec in TENANTS}
+
+PEOPLE: tuple[PersonSpec, ...] = (
+    PersonSpec("carol@acme", {"acme": Role.CUSTOMER}, about="a customer at Acme"),
+    PersonSpec("alice", dict.fromkeys(_ALL, Role.AGENT), about="a service desk agent"),
+    PersonSpec("mallory", dict.fromkeys(_ALL, Role.MANAGER), about="a service manager"),
+    PersonSpec("root", {}, operator=True, about="a platform operator"),
+)
+
+# The examples in the printed curl commands.
+INCIDENTS_QUERY = (
+    "{ incidents(first: 5) { totalCount edges { node { number title status priority tenant { slug } } } } }"
+)
+VIEWER_QUERY = "{ viewer { subject isOperator memberships { role tenant { slug name } } } }"
+TENANTS_QUERY = "{ tenants(first: 10) { totalCount edges { node { slug name timezone } } } }"
+
+
+@dataclass
+class Seeded:
+    tenants: dict[str, Tenant]
+    # Subject -> a fresh token of the built-in issuer.
+    tokens: dict[str, str]
+    # Tenant slug -> how many incidents this run created (0 when the tenant already had some).
+    created_incidents: dict[str, int]
+
+
+# ---------------------------------------------------------------- tenants and people
+
+
+async def ensure_tenant(db: Database, spec: TenantSpec) -> Tenant:
+    async with db.transaction(Scope()) as session:
+        existing = await tenant_by_slug(session, spec.slug)
+    if existing is not None:
+        return existing
+    return await create_tenant(db, None, spec.slug, spec.name, spec.timezone, spec.public_status_page)
+
+
+async def ensure_person(db: Database, issuer: str, person: PersonSpec, tenants: Mapping[str, Tenant]) -> None:
+    if person.operator:
+        await add_operator(db, issuer, person.subject)
+    for slug, role in person.roles.items():
+        await add_member(db, None, tenants[slug].id, issuer, person.subject, role)
+
+
+async def actor_for(authority: Authority, subject: str, ttl_seconds: int) -> tuple[str, Principal]:
+    """A token for ``subject`` and the principal it resolves to, exactly as a request would resolve it."""
+    token = await authority.mint(subject, ttl_seconds=ttl_seconds)
+    return token, await authority.principal(await authority.verify(token))
+
+
+# ---------------------------------------------------------------- catalogue
+
+
+async def ensure_services(
+    db: Database, manager: Principal, tenant: Tenant, services: Sequence[tuple[str, str]]
+) -> dict[str, uuid.UUID]:
+    """The tenant's services by name, creating the ones the spec lists and the tenant lacks."""
+    async with db.transaction(Scope.of([tenant.id])) as session:
+        rows = await session.execute(select(Service.name, Service.id).where(Service.tenant_id == tenant.id))
+        existing = {name: service_id for name, service_id in rows}
+    for name, description in services:
+        if name not in existing:
+            existing[name] = (await create_service(db, manager, tenant.id, name, description)).id
+    return existing
+
+
+# ---------------------------------------------------------------- incidents
+
+
+async def incident_count(db: Database, tenant: Tenant) -> int:
+    async with db.transaction(Scope.of([tenant.id])) as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Incident).where(Incident.tenant_id == tenant.id)
+        )
+    return int(count or 0)
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Who does what in the seeded stories."""
+
+    customer: Principal | None
+    agent: Principal
+    manager: Principal
+
+
+async def _work(db: Database, agent: Principal, incident: Incident, *, group: str, public: str) -> None:
+    """An agent picks an incident up: acknowledge, assign to self, a public update and an internal note."""
+    incident = await incidents.acknowledge_incident(db, agent, incident.id, incident.version)
+    incident = await incidents.assign_incident(db, agent, incident.id, incident.version, agent.subject, group)
+    await incidents.add_comment(db, agent, incident.id, public, Visibility.PUBLIC)
+    await incidents.add_comment(
+        db, agent, incident.id, "Checked the dashboards; notes follow here.", Visibility.INTERNAL
+    )
+
+
+async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[str, uuid.UUID]) -> int:
+    reporter = cast.customer or cast.agent
+    checkout = await incidents.report_incident(
+        db,
+        reporter,
+        incidents.NewIncident(
+            tenant_id=tenant.id,
+            title="Checkout fails with an error for some customers",
+            description="Since about 09:40 roughly one in five orders ends on an error page at payment.",
+            service_id=services["Payments"],
+            impact=Impact.HIGH,
+            urgency=Urgency.HIGH,
+        ),
+    )
+    await _work(
+        db,
+        cast.agent,
+        checkout,
+        group="Payments team",
+        public="We are investigating failed payments at checkout and will update within 30 minutes.",
+    )
+    slow = await incidents.report_incident(
+        db,
+        reporter,
+        incidents.NewIncident(
+            tenant_id=tenant.id,
+            title="Password reset e-mails arrive late",
+            description="Reset links take 20 to 30 minutes to arrive.",
+            service_id=services["Customer login"],
+            impact=Impact.LOW,
+            urgency=Urgency.MEDIUM,
+        ),
+    )
+    await incidents.add_comment(
+        db, reporter, slow.id, "It happened again this morning for two colleagues.", Visibility.PUBLIC
+    )
+    search = await incidents.report_incident(
+        db,
+        cast.agent,
+        incidents.NewIncident(
+            tenant_id=tenant.id,
+            title="Product search returns stale prices",
+            description="Search results show yesterday's prices; product pages are correct.",
+            service_id=services["Web shop"],
+        ),
+    )
+    await incidents.classify_incident(
+        db,
+        cast.agent,
+        search.id,
+        search.version,
+        incidents.Classification(category="data", impact=Impact.MEDIUM, urgency=Urgency.HIGH),
+    )
+    return 3
+
+
+async def seed_globex(db: Database, tenant: Tenant, cast: Cast, services: Mapping[str, uuid.UUID]) -> int:
+    vpn = await incidents.report_incident(
+        db,
+        cast.agent,
+        incidents.NewIncident(
+            tenant_id=tenant.id,
+            title="VPN sessions drop every 30 minutes",
+            description="Several users in the Boston office report disconnects at regular intervals.",
+            service_id=services["Corporate VPN"],
+            impact=Impact.MEDIUM,
+            urgency=Urgency.HIGH,
+        ),
+    )
+    await _work(
+        db,
+        cast.agent,
+        vpn,
+        group="Network team",
+        public="We reproduced the disconnects and are reviewing the concentrator's session timeouts.",
+    )
+    await incidents.report_incident(
+        db,
+        cast.manager,
+        incidents.NewIncident(
+            tenant_id=tenant.id,
+            title="Outbound e-mail delayed",
+            description="Messages to external recipients wait in the queue for up to an hour.",
+            service_id=services["E-mail"],
+            impact=Impact.MEDIUM,
+            urgency=Urgency.MEDIUM,
+        ),
+    )
+    return 2
+
+
+async def seed_provider(db: Database, tenant: Tenant, cast: Cast, services: Mapping[str, uuid.UUID]) -> int:
+    loss = await incidents.report_incident(
+        db,
+        cast.agent,
+        incidents.NewIncident(
+            tenant_id=tenant.id,
+            title="Packet loss on an upstream transit link",
+            description="Monitoring shows 3 % packet loss towards one transit provider since 08:15 UTC.",
+            service_id=services["Network"],
+            impact=Impact.HIGH,
+            urgency=Urgency.MEDIUM,
+            category="network",
+        ),
+    )
+    await _work(
+        db,
+        cast.agent,
+        loss,
+        group="NOC",
+        public="Traffic is being shifted to the other transit providers.",
+    )
+    await incidents.report_incident(
+        db,
+        cast.agent,
+        incidents.NewIncident(
+            tenant_id=tenant.id,
+            title="Storage latency spikes on one hosting cluster",
+            description="Write latency above 50 ms for a few minutes every hour.",
+            service_id=services["Hosting platform"],
+            impact=Impact.LOW,
+            urgency=Urgency.LOW,
+        ),
+    )
+    return 2
+
+
+IncidentSeeder = Callable[[Database, Tenant, Cast, Mapping[str, uuid.UUID]], Awaitable[int]]
+
+INCIDENT_SEEDERS: dict[str, IncidentSeeder] = {
+    "acme": seed_acme,
+    "globex": seed_globex,
+    "provider": seed_provider,
+}
+
+
+async def seed_incidents(db: Database, tenant: Tenant, cast: Cast, services: Mapping[str, uuid.UUID]) -> int:
+    """A tenant's stories, only while it has no incident at all: a second run never duplicates them."""
+    seeder = INCIDENT_SEEDERS.get(tenant.slug)
+    if seeder is None or await incident_count(db, tenant) > 0:
+        return 0
+    return await seeder(db, tenant, cast, services)
+
+
+# ---------------------------------------------------------------- the whole demo
+
+
+async def seed(db: Database, authority: Authority, *, ttl_seconds: int = DEMO_TOKEN_TTL) -> Seeded:
+    tenants = {spec.slug: await ensure_tenant(db, spec) for spec in TENANTS}
+    for person in PEOPLE:
+        await ensure_person(db, authority.issuer, person, tenants)
+    tokens: dict[str, str] = {}
+    principals: dict[str, Principal] = {}
+    for person in PEOPLE:
+        tokens[person.subject], principals[person.subject] = await actor_for(
+            authority, person.subject, ttl_seconds
+        )
+    created: dict[str, int] = {}
+    for spec in TENANTS:
+        tenant = tenants[spec.slug]
+        services = await ensure_services(db, principals["mallory"], tenant, spec.services)
+        customers = [principals[p.subject] for p in PEOPLE if p.roles.get(spec.slug) is Role.CUSTOMER]
+        cast = Cast(
+            customer=customers[0] if customers else None,
+            agent=principals["alice"],
+            manager=principals["mallory"],
+        )
+        created[spec.slug] = await seed_incidents(db, tenant, cast, services)
+    return Seeded(tenants=tenants, tokens=tokens, created_incidents=created)
+
+
+# ---------------------------------------------------------------- what the demo prints
+
+
+def _variable(subject: str) -> str:
+    return subject.split("@")[0].upper() + "_TOKEN"
+
+
+def _curl(url: str, variable: str, query: str, *headers: str) -> str:
+    body = json.dumps({"query": query}, separators=(",", ":"))
+    extra = "".join(f" -H {shlex.quote(h)}" for h in headers)
+    return (
+        f'curl -s {url}/graphql -H "authorization: Bearer ${variable}"'
+        f" -H 'content-type: application/json'{extra} -d {shlex.quote(body)}"
+    )
+
+
+def _describe(person: PersonSpec) -> str:
+    if person.operator:
+        return f"{person.subject}: {person.about}"
+    by_role: dict[Role, list[str]] = {}
+    for slug, role in person.roles.items():
+        by_role.setdefault(role, []).append(slug)
+    grants = "; ".join(f"{role.value} of {', '.join(slugs)}" for role, slugs in by_role.items())
+    return f"{person.subject}: {person.about}, {grants}"
+
+
+def render(seeded: Seeded, public_url: str) -> str:
+    """Shell lines to paste into a terminal: the tokens as variables, then requests that use them."""
+    url = public_url.rstrip("/")
+    created = sum(seeded.created_incidents.values())
+    lines = [
+        "# incidentdesk demo: tenants "
+        + ", ".join(f"{t.slug} ({t.name})" for t in seeded.tenants.values())
+        + (f"; {created} incidents seeded" if created else "; already seeded, nothing changed"),
+        "# Tokens of the built-in issuer; run `incidentdesk demo` again for fresh ones.",
+        "",
+    ]
+    for person in PEOPLE:
+        lines.append(f"# {_describe(person)}")
+        lines.append(f"export {_variable(person.subject)}={seeded.tokens[person.subject]}")
+    lines += [
+        "",
+        "# The latest incidents alice works on, across acme, globex and provider:",
+        _curl(url, "ALICE_TOKEN", INCIDENTS_QUERY),
+        "# The same, narrowed to one tenant:",
+        _curl(url, "ALICE_TOKEN", INCIDENTS_QUERY, "x-tenant: globex"),
+        "# What carol, a customer, sees: acme's incidents only:",
+        _curl(url, "CAROL_TOKEN", INCIDENTS_QUERY),
+        "# Who am I:",
+        _curl(url, "MALLORY_TOKEN", VIEWER_QUERY),
+        "# Every tenant, as a platform operator:",
+        _curl(url, "ROOT_TOKEN", TENANTS_QUERY),
+        "",
+        f"# GraphiQL: open {url}/graphql in a browser and set the header",
+        '#   {"authorization": "Bearer <one of the tokens above>"}',
+        "",
+    ]
+    return "\n".join(lines)
