@@ -27,6 +27,7 @@ US_PER_DAY = 86_400 * US_PER_SECOND
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
+_EPOCH_ORDINAL = _EPOCH_NAIVE.toordinal()
 _MIN_YEAR = 2
 _MAX_YEAR = 9997
 
@@ -51,6 +52,11 @@ class Calendar:
     timezone: str
     hours: tuple[BusinessInterval, ...] = ()
     holidays: frozenset[date] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        # accept any iterables, keep the calendar hashable (it keys the compiled-schedule cache)
+        object.__setattr__(self, "hours", tuple(self.hours))
+        object.__setattr__(self, "holidays", frozenset(self.holidays))
 
 
 def to_us(instant: datetime) -> int:
@@ -138,11 +144,11 @@ class _Table:
 
 
 class Schedule:
-    """A compiled calendar: the cumulative business-time function F and its inverse.
+    """A compiled calendar: the cumulative business-time function F and its inverse, in UTC microseconds.
 
-    ``cumulative(t)`` is the business time from a fixed anchor to instant t (microseconds, may be negative);
-    ``earliest(x)`` is the first instant at which the cumulative reaches x. Tables are immutable snapshots,
-    replaced whole under a lock when they grow, so concurrent readers need no lock.
+    ``cumulative(t)`` is F(t), the business time from a fixed anchor to instant t (may be negative);
+    ``between(a, b)`` is F(b) - F(a); ``advance(a, d)`` is the first instant t with F(t) >= F(a) + d.
+    Tables are immutable snapshots, replaced whole under a lock when they grow, so readers need no lock.
     """
 
     def __init__(self, calendar: Calendar) -> None:
@@ -164,10 +170,16 @@ class Schedule:
     # -- the table ----------------------------------------------------------------------------------------
 
     def _local_to_us(self, naive: datetime) -> int:
-        offset = naive.replace(tzinfo=self.zone).utcoffset()
+        offset = self.zone.utcoffset(naive)  # fold=0: the offset before a gap or an overlap
         assert offset is not None
         delta = naive - _EPOCH_NAIVE - offset
         return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
+
+    def _offset_us(self, ordinal: int) -> int:
+        """UTC offset at local midnight starting the day with this proleptic ordinal."""
+        offset = self.zone.utcoffset(datetime.fromordinal(ordinal))
+        assert offset is not None
+        return (offset.days * 86_400 + offset.seconds) * US_PER_SECOND + offset.microseconds
 
     def _build(self, first_year: int, last_year: int, anchor: tuple[int, int] | None) -> _Table:
         lo = self._local_to_us(datetime(first_year, 1, 1))
@@ -176,17 +188,25 @@ class Schedule:
         ordinal = date(first_year, 1, 1).toordinal()
         stop = date(last_year + 1, 1, 1).toordinal()
         weekday = date.fromordinal(ordinal).isoweekday()
+        holidays = {day.toordinal() for day in self.holidays}
+        offset_next = self._offset_us(ordinal)
         while ordinal < stop:
+            # one offset lookup a day: when midnight and the next midnight share an offset, the day has no
+            # DST change; otherwise each boundary is converted on its own
+            offset, offset_next = offset_next, self._offset_us(ordinal + 1)
             spans = self.weekly[weekday]
-            if spans:
-                day = date.fromordinal(ordinal)
-                if day not in self.holidays:
-                    midnight = datetime(day.year, day.month, day.day)
-                    for start, end in spans:
-                        window_start = self._local_to_us(midnight + timedelta(microseconds=start))
-                        window_end = self._local_to_us(midnight + timedelta(microseconds=end))
-                        if window_start < window_end:
-                            raw.append((max(window_start, lo), min(window_end, hi)))
+            if spans and ordinal not in holidays:
+                midnight = (ordinal - _EPOCH_ORDINAL) * US_PER_DAY
+                for start, end in spans:
+                    if offset == offset_next:
+                        window_start = midnight + start - offset
+                        window_end = midnight + end - offset
+                    else:
+                        day = datetime.fromordinal(ordinal)
+                        window_start = self._local_to_us(day + timedelta(microseconds=start))
+                        window_end = self._local_to_us(day + timedelta(microseconds=end))
+                    if window_start < window_end:
+                        raw.append((max(window_start, lo), min(window_end, hi)))
             ordinal += 1
             weekday = weekday % 7 + 1
         starts: list[int] = []
@@ -220,8 +240,8 @@ class Schedule:
             table = self._table
             if table is not None and table.lo <= lo_us and hi_us < table.hi:
                 return table
-            first = _year_of(lo_us) - 1
-            last = _year_of(hi_us) + 1
+            first = _year_of(lo_us - US_PER_DAY)  # a UTC offset is under a day
+            last = _year_of(hi_us + US_PER_DAY)
             anchor = None
             if table is not None:
                 # grow by at least two years on the side that needs it, so growth is rare
@@ -251,7 +271,7 @@ class Schedule:
         return _cumulative(table, end_us) - _cumulative(table, start_us)
 
     def advance(self, start_us: int, amount_us: int) -> int:
-        """The earliest instant at or after ``start`` by which ``amount`` business microseconds have passed."""
+        """The earliest instant at or after ``start`` by which ``amount`` business microseconds passed."""
         if amount_us <= 0:
             return start_us
         if self.always:
@@ -290,7 +310,7 @@ def _cumulative(table: _Table, instant_us: int) -> int:
 
 def _year_of(instant_us: int) -> int:
     days = instant_us // US_PER_DAY
-    return date.fromordinal(719_163 + max(-719_162, min(days, 2_932_000))).year
+    return date.fromordinal(_EPOCH_ORDINAL + max(-719_162, min(days, 2_932_000))).year
 
 
 @lru_cache(maxsize=256)

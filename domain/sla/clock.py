@@ -88,24 +88,41 @@ class Contract:
     pause_on: frozenset[HoldReason] = field(default_factory=frozenset)
     at_risk_percent: int = 75
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pause_on", frozenset(self.pause_on))
+
 
 @dataclass(frozen=True, slots=True)
 class ClockReading:
-    priority: Priority  # the priority whose target applies
+    """One clock at one instant. Instants are UTC.
+
+    - ``elapsed`` is the exact business time counted; ``elapsed_minutes`` its whole minutes (floor).
+    - ``remaining_minutes`` is the floor of (target - elapsed) in minutes, so it is negative exactly when
+      ``breached`` (elapsed > target).
+    - ``due_at``: when elapsed reaches the target if the clock keeps running (in the past once breached);
+      None while paused or stopped.
+    - ``at_risk``: elapsed >= ``at_risk_percent`` of the target and the clock not stopped.
+    - ``at_risk_at`` / ``breached_at``: the first instant at which elapsed reaches the at-risk threshold /
+      exceeds the target (one microsecond past it in business time): in the past when it happened,
+      projected while running, else None. A scanner can sleep until the earliest of them.
+    - ``stopped``: by RESPOND (response), RESOLVE, CLOSE or CANCEL; ``cancelled``: stopped by CANCEL, to be
+      counted as neither met nor breached.
+    - ``priority``: the priority whose target applies (the one in force at ``now``).
+    """
+
+    priority: Priority
     target_minutes: int
-    elapsed_minutes: int  # whole business minutes counted (floor)
-    remaining_minutes: int  # floor of (target - elapsed): negative exactly when breached
-    due_at: (
-        datetime | None
-    )  # UTC instant elapsed reaches the target if it keeps running; None if paused/stopped
+    elapsed_minutes: int
+    remaining_minutes: int
+    due_at: datetime | None
     state: ClockState
-    at_risk: bool  # elapsed >= at_risk_percent of target and not stopped
-    breached: bool  # elapsed > target
-    at_risk_at: datetime | None  # first instant elapsed >= at-risk threshold: past, projected, or None
-    breached_at: datetime | None  # first instant elapsed > target: past, projected, or None
-    stopped: bool  # stopped by RESPOND / RESOLVE / CLOSE / CANCEL
-    cancelled: bool  # stopped by CANCEL: neither met nor breached for compliance
-    elapsed: timedelta  # exact business time counted
+    at_risk: bool
+    breached: bool
+    at_risk_at: datetime | None
+    breached_at: datetime | None
+    stopped: bool
+    cancelled: bool
+    elapsed: timedelta
 
 
 @dataclass(slots=True)
