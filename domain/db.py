@@ -35,12 +35,14 @@ class Scope:
 
     ``subject``/``issuer`` admit the caller's own membership rows and ``client_id`` one OAuth client row,
     whatever their tenant: that is how authentication finds a principal before it knows its tenants.
+    ``routing_key`` admits the one integration key the alert intake was called with.
     """
 
     tenant_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     issuer: str | None = None
     subject: str | None = None
     client_id: str | None = None
+    routing_key: str | None = None
 
     @classmethod
     def of(cls, tenant_ids: Iterable[uuid.UUID]) -> Scope:
@@ -56,13 +58,15 @@ def _apply_scope(session: Session, transaction: SessionTransaction, connection: 
     connection.execute(
         text(
             "SELECT set_config('app.tenant_ids', :ids, true), set_config('app.issuer', :iss, true),"
-            " set_config('app.subject', :sub, true), set_config('app.client_id', :cid, true)"
+            " set_config('app.subject', :sub, true), set_config('app.client_id', :cid, true),"
+            " set_config('app.routing_key', :rk, true)"
         ),
         {
             "ids": ",".join(sorted(str(t) for t in scope.tenant_ids)),
             "iss": scope.issuer or "",
             "sub": scope.subject or "",
             "cid": scope.client_id or "",
+            "rk": scope.routing_key or "",
         },
     )
 

@@ -53,6 +53,21 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = 50
     db_pool_size: int = 10
     log_level: str = "info"
+    # Alert intake (POST /v2/enqueue): events per minute per routing key, like PagerDuty's own limit.
+    intake_rate_limit_per_minute: int = Field(default=120, ge=1)
+    # Outbound webhooks. Targets on private, loopback or link-local addresses are refused (SSRF) unless set.
+    webhook_allow_private_targets: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Exponential backoff with jitter between attempts: base * 2^(n-1), capped, times a random factor.
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # An endpoint failing this long is disabled; a delivery failing this long is given up.
+    webhook_disable_after_seconds: float = Field(default=86400.0, gt=0)
+    # The worker wakes on NOTIFY; this bounds its sleep when notifications are missed.
+    webhook_poll_seconds: float = Field(default=5.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1)
+    # Idempotency-Key on GraphQL mutations: how long a first answer is kept for replay.
+    idempotency_ttl_seconds: int = Field(default=86400, ge=60)
 
     def external_issuers(self) -> list[ExternalIssuer]:
         return [ExternalIssuer.model_validate(item) for item in json.loads(self.oidc_issuers)]

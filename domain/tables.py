@@ -1,10 +1,21 @@
 """Every mapped table, imported in one place so ``Base.metadata`` is complete (migrations compare it)."""
 
+from domain import idempotency as idempotency_models
 from domain.catalog import models as catalog_models
 from domain.db import Base
 from domain.incidents import models as incident_models
+from domain.intake import models as intake_models
 from domain.tenancy import models as tenancy_models
+from domain.webhooks import models as webhook_models
 
 metadata = Base.metadata
 
-__all__ = ["catalog_models", "incident_models", "metadata", "tenancy_models"]
+__all__ = [
+    "catalog_models",
+    "idempotency_models",
+    "incident_models",
+    "intake_models",
+    "metadata",
+    "tenancy_models",
+    "webhook_models",
+]

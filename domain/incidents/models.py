@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -62,6 +63,17 @@ class Incident(TenantOwned, Base):
         Index("ix_incidents_assignee", "tenant_id", "assignee"),
         Index("ix_incidents_service", "tenant_id", "service_id"),
         Index("ix_incidents_sla_breached", "tenant_id", "sla_breached"),
+        # Alert intake: at most one open incident per dedup key and tenant, so concurrent triggers of the
+        # same alert can never open two incidents (migration 0004).
+        Index(
+            "uq_incidents_open_alert",
+            "tenant_id",
+            "alert_dedup_key",
+            unique=True,
+            postgresql_where=text(
+                "alert_dedup_key IS NOT NULL AND status IN ('NEW', 'IN_PROGRESS', 'ON_HOLD')"
+            ),
+        ),
     )
 
     number: Mapped[int] = mapped_column(BigInteger)
@@ -97,6 +109,10 @@ class Incident(TenantOwned, Base):
     resolved_at: Mapped[datetime | None] = timestamp()
     closed_at: Mapped[datetime | None] = timestamp()
     updated_at: Mapped[datetime] = timestamp(default=utcnow)
+    # Alert intake: the dedup key of the monitoring alert this incident answers, and how many times the
+    # alert has fired into it (the first trigger included).
+    alert_dedup_key: Mapped[str | None] = mapped_column(String(255))
+    alert_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def display_number(self) -> str:

@@ -1,0 +1,1 @@
+"""Alert intake: monitoring tools open, acknowledge and resolve incidents through PagerDuty-style events."""

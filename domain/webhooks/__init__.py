@@ -1,0 +1,1 @@
+"""Outbound webhooks: signed deliveries of timeline events to partners' endpoints, from the outbox."""
