@@ -158,9 +158,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port if args.port is not None else settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=_uvicorn_logging(),
         lifespan="on",
     )
     return 0
+
+
+def _uvicorn_logging() -> dict[str, Any]:
+    """uvicorn's own logging, with the access log on stderr too: stdout carries results only."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return config
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
