@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -150,7 +151,24 @@ class SortKey:
         if len(values) != len(self.columns):
             raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"})
         key = tuple_(*self.columns)
-        return key < tuple_(*values) if down else key > tuple_(*values)
+        # Bind each value with its column's type: a bare string would compare a uuid with a varchar.
+        bound = tuple_(
+            *(literal(_typed(c, v), type_=c.type) for c, v in zip(self.columns, values, strict=True))
+        )
+        return key < bound if down else key > bound
+
+
+def _typed(column: InstrumentedAttribute[Any], value: Any) -> Any:
+    """A cursor value as its column's Python type; anything else (another order's cursor) is invalid."""
+    kind = column.type.python_type
+    try:
+        if isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
+            return value
+        if isinstance(value, str) and (kind is uuid.UUID or issubclass(kind, enum.Enum)):
+            return kind(value)
+    except ValueError:
+        pass
+    raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"})
 
 
 def keyset_filters(sort: SortKey, request: PageRequest) -> list[Any]:

@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import aliased
 
 from api.context import Context
+from api.relay import SortKey
 from domain.incidents import models as m
 from domain.incidents.enums import Visibility
 
@@ -184,7 +185,7 @@ async def load_children(ctx: Context, keys: Sequence[ChildrenKey]) -> list[Windo
                 )
             ]
             if after is not None:
-                conditions.append(tuple_(incident.reported_at, incident.id) > tuple_(*after))
+                conditions.append(SortKey((incident.reported_at, incident.id)).beyond(after, reverse=False))
             ranked = (
                 select(
                     incident,
