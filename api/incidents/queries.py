@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select
 
 from api.context import Context
 from api.errors import ClientError
@@ -86,7 +86,9 @@ async def filtered(ctx: Context, spec: IncidentFilter | None) -> Select[Any]:
     if spec.priority:
         statement = statement.where(m.Incident.priority.in_(spec.priority))
     if spec.service_id is not None:
-        statement = statement.where(m.Incident.service_id == decode_id(spec.service_id, "Service"))
+        # A malformed id names no service; compared as None it would turn into "service IS NULL".
+        service_id = decode_id(spec.service_id, "Service")
+        statement = statement.where(m.Incident.service_id == service_id if service_id else false())
     if spec.major is not None:
         statement = statement.where(m.Incident.major.is_(spec.major))
     if spec.assignee is not None:
