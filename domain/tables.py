@@ -1,6 +1,7 @@
 """Every mapped table, imported in one place so ``Base.metadata`` is complete (migrations compare it)."""
 
 from domain import idempotency as idempotency_models
+from domain.bulletins import models as bulletin_models
 from domain.catalog import models as catalog_models
 from domain.db import Base
 from domain.incidents import models as incident_models
@@ -11,6 +12,7 @@ from domain.webhooks import models as webhook_models
 metadata = Base.metadata
 
 __all__ = [
+    "bulletin_models",
     "catalog_models",
     "idempotency_models",
     "incident_models",

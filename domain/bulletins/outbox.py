@@ -1,0 +1,145 @@
+"""Writing bulletin live events and keeping service statuses, inside a bulletin use case's transaction.
+
+A bulletin use case first locks the counters of the tenants it touches (``lock_tenants``). That lock
+serialises every bulletin change of a tenant, so the status each one derives from the tenant's
+bulletins sees every earlier change, and it numbers the tenant's events in commit order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.bulletins import phases
+from domain.bulletins.models import (
+    Bulletin,
+    BulletinEvent,
+    BulletinEventKind,
+    BulletinService,
+    ServiceStatusRow,
+)
+from domain.bulletins.phases import ServiceStatus
+from domain.events import EVENTS_CHANNEL
+
+# The same counter incident_events.seq comes from: one sequence per tenant for every live event.
+_LOCK_COUNTER = text(
+    "INSERT INTO tenant_counters (tenant_id, last_incident_number, last_event_seq) VALUES (:t, 0, 0)"
+    " ON CONFLICT (tenant_id) DO UPDATE SET last_event_seq = tenant_counters.last_event_seq"
+)
+_NEXT_SEQ = text(
+    "UPDATE tenant_counters SET last_event_seq = last_event_seq + 1 WHERE tenant_id = :t"
+    " RETURNING last_event_seq"
+)
+
+
+async def lock_tenants(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> None:
+    """Hold the tenants' counter rows until commit (in a fixed order, so two broadcasts cannot deadlock)."""
+    for tenant_id in sorted(set(tenant_ids)):
+        await session.execute(_LOCK_COUNTER, {"t": tenant_id})
+
+
+async def _record(session: AsyncSession, event: BulletinEvent) -> BulletinEvent:
+    event.seq = int((await session.execute(_NEXT_SEQ, {"t": event.tenant_id})).scalar_one())
+    session.add(event)
+    await session.execute(select(func.pg_notify(EVENTS_CHANNEL, f"{event.tenant_id}:{event.id}")))
+    return event
+
+
+async def record_bulletin_changed(
+    session: AsyncSession, bulletin: Bulletin, at: datetime, data: dict[str, Any] | None = None
+) -> BulletinEvent:
+    return await _record(
+        session,
+        BulletinEvent(
+            tenant_id=bulletin.tenant_id,
+            id=uuid.uuid4(),
+            kind=BulletinEventKind.BULLETIN_CHANGED,
+            bulletin_id=bulletin.id,
+            published=bulletin.published,
+            data={"phase": bulletin.phase.value, **(data or {})},
+            at=at,
+        ),
+    )
+
+
+async def refresh_statuses(
+    session: AsyncSession, tenant_id: uuid.UUID, service_ids: Iterable[uuid.UUID], at: datetime
+) -> dict[uuid.UUID, ServiceStatus]:
+    """Recompute the services' statuses from the tenant's bulletins; store and announce each change.
+
+    Returns the services whose status changed, with their new status."""
+    wanted = sorted(set(service_ids))
+    if not wanted:
+        return {}
+    await session.flush()
+    rows = await session.execute(
+        select(
+            Bulletin.kind,
+            Bulletin.phase,
+            Bulletin.published,
+            BulletinService.service_id,
+            BulletinService.status,
+        )
+        .join(
+            Bulletin,
+            (Bulletin.tenant_id == BulletinService.tenant_id) & (Bulletin.id == BulletinService.bulletin_id),
+        )
+        .where(BulletinService.tenant_id == tenant_id, BulletinService.service_id.in_(wanted))
+    )
+    declarations = [
+        phases.Declaration(kind, phase, published, sid, status)
+        for kind, phase, published, sid, status in rows
+    ]
+    computed = phases.service_statuses(wanted, declarations)
+    stored = dict(
+        (
+            await session.execute(
+                select(ServiceStatusRow.service_id, ServiceStatusRow.status).where(
+                    ServiceStatusRow.tenant_id == tenant_id, ServiceStatusRow.service_id.in_(wanted)
+                )
+            )
+        ).tuples()
+    )
+    changed = {
+        sid: status
+        for sid, status in computed.items()
+        if stored.get(sid, ServiceStatus.OPERATIONAL) != status
+    }
+    for service_id, status in changed.items():
+        await session.execute(
+            insert(ServiceStatusRow)
+            .values(tenant_id=tenant_id, service_id=service_id, status=status, changed_at=at)
+            .on_conflict_do_update(
+                index_elements=["tenant_id", "service_id"], set_={"status": status, "changed_at": at}
+            )
+        )
+        await _record(
+            session,
+            BulletinEvent(
+                tenant_id=tenant_id,
+                id=uuid.uuid4(),
+                kind=BulletinEventKind.SERVICE_STATUS_CHANGED,
+                published=True,
+                service_id=service_id,
+                status=status,
+                data={"from": stored.get(service_id, ServiceStatus.OPERATIONAL).value},
+                at=at,
+            ),
+        )
+    return changed
+
+
+async def declared_services(session: AsyncSession, bulletin: Bulletin) -> set[uuid.UUID]:
+    await session.flush()
+    rows = await session.scalars(
+        select(BulletinService.service_id).where(
+            BulletinService.tenant_id == bulletin.tenant_id, BulletinService.bulletin_id == bulletin.id
+        )
+    )
+    return set(rows)

@@ -1,0 +1,125 @@
+"""The process's one LISTEN connection: an asyncpg connection as the application role.
+
+It never reads events itself: a notification only tells the hub which tenant has news. Whenever the
+connection is (re)established, LISTEN comes first and the hub's resync second, so an event committed
+while the connection was down is found by the resync and one committed after LISTEN by its
+notification (or by both, which the hub's marks make harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+from sqlalchemy.engine import make_url
+
+from domain.events import EVENTS_CHANNEL
+from domain.outbox.hub import Hub
+
+log = logging.getLogger(__name__)
+
+# How the listening backend shows in pg_stat_activity.
+LISTENER_APPLICATION_NAME = "incidentdesk-listener"
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A libpq-style URL for asyncpg from any SQLAlchemy URL of the database."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Listener:
+    def __init__(
+        self,
+        url: str,
+        hub: Hub,
+        *,
+        channel: str = EVENTS_CHANNEL,
+        min_backoff: float = 0.1,
+        max_backoff: float = 5.0,
+        health_interval: float = 5.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.dsn = asyncpg_dsn(url)
+        self.hub = hub
+        self.channel = channel
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.health_interval = health_interval
+        self.connect_timeout = connect_timeout
+        self.connected = asyncio.Event()
+        self.connections = 0
+        self.backend_pid: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = self.min_backoff
+        while True:
+            try:
+                connection = await asyncpg.connect(
+                    self.dsn,
+                    timeout=self.connect_timeout,
+                    server_settings={"application_name": LISTENER_APPLICATION_NAME},
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("LISTEN connection failed (%s); retrying in %.1fs", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            try:
+                await self._serve(connection)
+                backoff = self.min_backoff
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", error, backoff)
+            finally:
+                self.connected.clear()
+                self.backend_pid = None
+                if not connection.is_closed():
+                    connection.terminate()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    async def _serve(self, connection: asyncpg.Connection) -> None:
+        """Listen until the connection is lost (terminated by the server, or failing its health check)."""
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _connection: lost.set())
+        await connection.add_listener(self.channel, self._on_notification)
+        self.backend_pid = connection.get_server_pid()
+        self.connections += 1
+        self.connected.set()
+        self.hub.resync()
+        log.info("listening on %s (backend %s)", self.channel, self.backend_pid)
+        while not lost.is_set():
+            try:
+                await asyncio.wait_for(lost.wait(), self.health_interval)
+            except TimeoutError:
+                await asyncio.wait_for(connection.fetchval("SELECT 1"), self.health_interval)
+        raise ConnectionError("the server closed the LISTEN connection")
+
+    def _on_notification(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        tenant, _, _event = payload.partition(":")
+        try:
+            tenant_id = uuid.UUID(tenant)
+        except ValueError:
+            log.warning("ignoring a malformed notification %r", payload)
+            return
+        self.hub.notify(tenant_id)

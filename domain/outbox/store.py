@@ -1,0 +1,86 @@
+"""Reading the outbox back: a tenant's live events past a ``seq``, and every tenant's high-water mark.
+
+These reads run in a system scope (the tenants concerned, not a caller's): the hub reads on behalf of
+every subscriber of the process, and each subscriber's ``Feed`` filters what it may see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from domain.bulletins.models import BulletinEvent, BulletinEventKind
+from domain.db import Database, Scope
+from domain.incidents.models import IncidentEvent
+from domain.tenancy.models import TenantCounter
+
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """One committed event of a tenant: exactly one of ``incident`` and ``bulletin`` is set."""
+
+    tenant_id: uuid.UUID
+    seq: int
+    incident: IncidentEvent | None = None
+    bulletin: BulletinEvent | None = None
+
+    @property
+    def is_bulletin_change(self) -> bool:
+        return self.bulletin is not None and self.bulletin.kind is BulletinEventKind.BULLETIN_CHANGED
+
+    @property
+    def is_status_change(self) -> bool:
+        return self.bulletin is not None and self.bulletin.kind is BulletinEventKind.SERVICE_STATUS_CHANGED
+
+
+async def high_water_marks(db: Database) -> dict[uuid.UUID, int]:
+    """Every tenant's last allocated ``seq``, as committed now."""
+    async with db.transaction(Scope.of(await db.all_tenant_ids())) as session:
+        rows = await session.execute(select(TenantCounter.tenant_id, TenantCounter.last_event_seq))
+        return {tenant_id: int(seq) for tenant_id, seq in rows}
+
+
+async def events_after(
+    db: Database, tenant_id: uuid.UUID, after_seq: int, limit: int = PAGE
+) -> list[LiveEvent]:
+    """Up to ``limit`` committed events of the tenant with ``seq > after_seq``, in ``seq`` order.
+
+    Both outbox tables share the tenant's counter, so one snapshot of both holds every event in range.
+    When either table fills its page, the result stops where that table's page stops, so the next
+    call (from the last ``seq`` returned) misses nothing of the other.
+    """
+    async with db.transaction(Scope.of([tenant_id])) as session:
+        incident_rows = list(
+            (
+                await session.scalars(
+                    select(IncidentEvent)
+                    .where(IncidentEvent.tenant_id == tenant_id, IncidentEvent.seq > after_seq)
+                    .order_by(IncidentEvent.seq)
+                    .limit(limit)
+                )
+            ).all()
+        )
+        bulletin_rows = list(
+            (
+                await session.scalars(
+                    select(BulletinEvent)
+                    .where(BulletinEvent.tenant_id == tenant_id, BulletinEvent.seq > after_seq)
+                    .order_by(BulletinEvent.seq)
+                    .limit(limit)
+                )
+            ).all()
+        )
+    events = [LiveEvent(tenant_id, r.seq, incident=r) for r in incident_rows]
+    events += [LiveEvent(tenant_id, r.seq, bulletin=r) for r in bulletin_rows]
+    events.sort(key=lambda e: e.seq)
+    cap: int | None = None
+    for rows in (incident_rows, bulletin_rows):
+        if len(rows) >= limit:
+            cap = rows[-1].seq if cap is None else min(cap, rows[-1].seq)
+    if cap is not None:
+        events = [e for e in events if e.seq <= cap]
+    return events[:limit]

@@ -1,0 +1,1 @@
+"""Live status: bulletins, service status, subscriptions, the public status page, replicas."""
