@@ -145,12 +145,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     workers = args.workers if args.workers is not None else settings.workers
     if workers < 1:
         raise UsageError("--workers must be at least 1")
-    owner_url = prepared_owner_url(settings)
-    if not settings.database_url:
+    if args.no_migrate:
+        url = settings.app_database_url or app_url(settings, owner_database_url(settings))
+    else:
+        url = app_url(settings, prepared_owner_url(settings))
+    if not settings.database_url and not (args.no_migrate and settings.app_database_url):
         log.info("the embedded PostgreSQL keeps its data in %s", settings.data_dir.resolve())
-    # Workers build the app from the environment; hand them the application role's URL resolved here,
-    # so that they connect straight away instead of each looking for the embedded server again.
-    os.environ.setdefault("INCIDENTDESK_APP_DATABASE_URL", app_url(settings, owner_url))
+    # Workers build the app from the environment: handed the application role's URL resolved here, they
+    # connect straight away instead of each looking for the embedded server again.
+    os.environ["INCIDENTDESK_APP_DATABASE_URL"] = url
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -316,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (default: INCIDENTDESK_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: INCIDENTDESK_PORT, 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default: INCIDENTDESK_WORKERS, 1)")
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="skip migrations (run `incidentdesk migrate` as a release step); /readyz answers 503"
+        " until the schema is at every head",
+    )
     serve.set_defaults(sync_handler=cmd_serve)
 
     migrate = commands.add_parser("migrate", help="upgrade the database to every head; prints them")
