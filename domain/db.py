@@ -71,6 +71,22 @@ def _apply_scope(session: Session, transaction: SessionTransaction, connection: 
     )
 
 
+async def widen_scope(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> None:
+    """Add ``tenant_ids`` to the scope of the session's current transaction, for system work that crosses
+    tenants on purpose (a provider's incident flowing to its children in customer tenants). The setting
+    is transaction-local: the session's next transaction starts from its own scope again."""
+    extra = ",".join(sorted(str(t) for t in tenant_ids))
+    if not extra:
+        return
+    await session.execute(
+        text(
+            "SELECT set_config('app.tenant_ids',"
+            " concat_ws(',', NULLIF(current_setting('app.tenant_ids', true), ''), :ids), true)"
+        ),
+        {"ids": extra},
+    )
+
+
 class Database:
     """The runtime connection pool (application role) and scoped sessions over it."""
 

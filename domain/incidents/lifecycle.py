@@ -1,6 +1,7 @@
 """The priority matrix and the status machine of DESIGN.md, as pure functions (no I/O).
 
-The status table in DESIGN.md is the single source of truth; ``TRANSITIONS`` is that table as data.
+The status table in DESIGN.md is the single source of truth; ``TRANSITIONS`` is that table as data, and
+``decide`` never moves an incident along a pair that is not in it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,24 @@ def priority_for(impact: Impact, urgency: Urgency) -> Priority:
     return _MATRIX[(impact, urgency)]
 
 
+# DESIGN.md, "Status transitions": every (from, to) pair an incident may take. Anything else is refused.
+TRANSITIONS: frozenset[tuple[IncidentStatus, IncidentStatus]] = frozenset(
+    {
+        (S.NEW, S.IN_PROGRESS),
+        (S.IN_PROGRESS, S.ON_HOLD),
+        (S.ON_HOLD, S.IN_PROGRESS),
+        (S.NEW, S.RESOLVED),
+        (S.IN_PROGRESS, S.RESOLVED),
+        (S.ON_HOLD, S.RESOLVED),
+        (S.RESOLVED, S.IN_PROGRESS),
+        (S.RESOLVED, S.CLOSED),
+        (S.NEW, S.CANCELLED),
+        (S.IN_PROGRESS, S.CANCELLED),
+        (S.ON_HOLD, S.CANCELLED),
+    }
+)
+
+
 class Operation(enum.StrEnum):
     """Everything that can be done to an incident. Each accepted one writes exactly one timeline event."""
 
@@ -61,6 +80,7 @@ class Operation(enum.StrEnum):
     UNLINK = "UNLINK"
     DECLARE_MAJOR = "DECLARE_MAJOR"
     ADD_RESPONDER = "ADD_RESPONDER"
+    AFFECT_TENANTS = "AFFECT_TENANTS"
     APPLY_MODEL = "APPLY_MODEL"
 
 
@@ -72,17 +92,25 @@ class IncidentState:
     responded: bool = False
     on_hold_reason: HoldReason | None = None
     rated: bool = False
+    major: bool = False
+    # Only read when closing a major incident: its review must be published first.
+    review_published: bool = False
 
 
 @dataclass(frozen=True)
 class Request:
-    """Who asks for an operation, and the operation's own arguments that change its outcome."""
+    """Who asks for an operation, and the operation's own arguments that change its outcome.
+
+    ``system`` marks work the service does by itself (auto-close, a parent's changes flowing to its
+    children): no role or reporter check applies, but the status table does.
+    """
 
     operation: Operation
     role: Role
     is_reporter: bool = False
     visibility: Visibility = Visibility.PUBLIC
     hold_reason: HoldReason | None = None
+    system: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,37 +143,60 @@ _RULES: dict[Operation, tuple[frozenset[IncidentStatus], Role, IncidentEventKind
     Operation.RATE: (frozenset({S.RESOLVED, S.CLOSED}), Role.CUSTOMER, IncidentEventKind.RATED),
     Operation.LOG_WORK: (NOT_TERMINAL, STAFF, IncidentEventKind.WORK_LOGGED),
     Operation.SET_TASK: (NOT_TERMINAL, STAFF, IncidentEventKind.TASK_UPDATED),
-    Operation.LINK: (NOT_TERMINAL, STAFF, IncidentEventKind.LINKED),
+    Operation.LINK: (OPEN, STAFF, IncidentEventKind.LINKED),
     Operation.UNLINK: (NOT_TERMINAL, STAFF, IncidentEventKind.UNLINKED),
     Operation.DECLARE_MAJOR: (OPEN, Role.MANAGER, IncidentEventKind.MAJOR_DECLARED),
     Operation.ADD_RESPONDER: (OPEN, STAFF, IncidentEventKind.RESPONDER_ADDED),
+    Operation.AFFECT_TENANTS: (OPEN, STAFF, IncidentEventKind.LINKED),
     Operation.APPLY_MODEL: (OPEN, STAFF, IncidentEventKind.MODEL_APPLIED),
 }
+
+# A CUSTOMER may do these only to incidents they reported themselves; staff may do them to any.
+_REPORTER_ONLY_FOR_CUSTOMERS = frozenset({Operation.CANCEL, Operation.CLOSE, Operation.REOPEN})
+
+
+def _words(op: Operation) -> str:
+    return op.value.lower().replace("_", " ")
 
 
 def decide(state: IncidentState, request: Request) -> Step | Problem:
     """Accept ``request`` on an incident in ``state`` (returning the step) or refuse it (a problem)."""
     allowed_from, minimum, event = _RULES[request.operation]
     op = request.operation
+    staff = request.system or at_least(request.role, STAFF)
+    if not request.system:
+        refusal = _check_rights(request, minimum, staff)
+        if refusal is not None:
+            return refusal
+    if state.status not in allowed_from:
+        return Problem(
+            ErrorCode.INVALID_TRANSITION, f"cannot {_words(op)} an incident that is {state.status.value}"
+        )
+    if op is Operation.RATE and state.rated:
+        return Problem(ErrorCode.INVALID_TRANSITION, "the incident has already been rated")
+    if op is Operation.DECLARE_MAJOR and state.major:
+        return Problem(ErrorCode.INVALID_TRANSITION, "the incident is already a major incident")
+    if op is Operation.CLOSE and state.major and not state.review_published:
+        return Problem(
+            ErrorCode.INVALID_TRANSITION,
+            "a major incident cannot be closed before its review is published",
+        )
+    if op is Operation.PUT_ON_HOLD and request.hold_reason is None:
+        return Problem(ErrorCode.INVALID, "a hold needs a reason", ("input", "reason"))
+    return _apply(state, request, event, staff)
+
+
+def _check_rights(request: Request, minimum: Role, staff: bool) -> Problem | None:
+    op = request.operation
     if not at_least(request.role, minimum):
-        return Problem(ErrorCode.FORBIDDEN, f"{op.value.lower()} needs the {minimum.value} role")
-    staff = at_least(request.role, STAFF)
-    if op in (Operation.CANCEL, Operation.RATE) and not staff and not request.is_reporter:
+        return Problem(ErrorCode.FORBIDDEN, f"{_words(op)} needs the {minimum.value} role")
+    if op in _REPORTER_ONLY_FOR_CUSTOMERS and not staff and not request.is_reporter:
         return Problem(ErrorCode.FORBIDDEN, "only the reporter or staff may do this")
     if op is Operation.RATE and not request.is_reporter:
         return Problem(ErrorCode.FORBIDDEN, "only the reporter may rate an incident")
     if op is Operation.COMMENT and not staff and request.visibility is Visibility.INTERNAL:
         return Problem(ErrorCode.FORBIDDEN, "customers may only add PUBLIC comments", ("input", "visibility"))
-    if state.status not in allowed_from:
-        return Problem(
-            ErrorCode.INVALID_TRANSITION,
-            f"cannot {op.value.lower().replace('_', ' ')} an incident that is {state.status.value}",
-        )
-    if op is Operation.RATE and state.rated:
-        return Problem(ErrorCode.INVALID_TRANSITION, "the incident has already been rated")
-    if op is Operation.PUT_ON_HOLD and request.hold_reason is None:
-        return Problem(ErrorCode.INVALID, "a hold needs a reason", ("input", "reason"))
-    return _apply(state, request, event, staff)
+    return None
 
 
 def _apply(state: IncidentState, request: Request, event: IncidentEventKind, staff: bool) -> Step:
@@ -169,6 +220,8 @@ def _apply(state: IncidentState, request: Request, event: IncidentEventKind, sta
         status = S.CLOSED
     elif op is Operation.CANCEL:
         status, hold = S.CANCELLED, None
+    if status is not state.status and (state.status, status) not in TRANSITIONS:  # pragma: no cover
+        raise AssertionError(f"{op} would take {state.status} to {status}")
     responds = not state.responded and state.status is S.NEW and status is S.IN_PROGRESS
     # Resolving an incident nobody acknowledged answers it too: the response clock must stop.
     responds = responds or (not state.responded and status is S.RESOLVED)
@@ -177,5 +230,7 @@ def _apply(state: IncidentState, request: Request, event: IncidentEventKind, sta
         responded=state.responded or responds,
         on_hold_reason=hold,
         rated=state.rated or op is Operation.RATE,
+        major=state.major or op is Operation.DECLARE_MAJOR,
+        review_published=state.review_published,
     )
     return Step(state=new_state, event=event, responds=responds)

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.columns import TenantOwned, enum_column, timestamp, utcnow
@@ -63,6 +63,13 @@ class Incident(TenantOwned, Base):
         Index("ix_incidents_assignee", "tenant_id", "assignee"),
         Index("ix_incidents_service", "tenant_id", "service_id"),
         Index("ix_incidents_sla_breached", "tenant_id", "sla_breached"),
+        ForeignKeyConstraint(
+            ["tenant_id", "model_id"],
+            ["incident_models.tenant_id", "incident_models.id"],
+            name="fk_incidents_model",
+        ),
+        # Auto-close scans RESOLVED incidents by resolution time across tenants.
+        Index("ix_incidents_auto_close", "status", "resolved_at"),
         # Alert intake: at most one open incident per dedup key and tenant, so concurrent triggers of the
         # same alert can never open two incidents (migration 0004).
         Index(
@@ -100,6 +107,19 @@ class Incident(TenantOwned, Base):
     satisfaction_score: Mapped[int | None] = mapped_column(SmallInteger)
     satisfaction_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None] = timestamp()
+    # The incident model applied last, if any.
+    model_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Functional escalation to a vendor, with the vendor's own ticket reference.
+    vendor: Mapped[str | None] = mapped_column(String(200))
+    vendor_ticket: Mapped[str | None] = mapped_column(String(200))
+    # Hierarchical escalation: flagged for the managers' attention.
+    escalated_to_managers: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    escalated_at: Mapped[datetime | None] = timestamp()
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Tenants that hold a child of this incident made by affectTenants (their links live in those tenants).
+    affected_tenant_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(Uuid), default=list, server_default="{}"
+    )
     # Set once either SLA clock breaches; kept as a column so "breached incidents" is an index scan.
     sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)

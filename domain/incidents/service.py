@@ -1,4 +1,9 @@
-"""Incident use cases. Each is one function running in one transaction; a refusal writes nothing."""
+"""Incident use cases of logging and first handling: report, classify, assign, acknowledge, comment.
+
+Each is one function running in one transaction; a refusal writes nothing. The rest of the practice sits
+beside this module, one concept each: ``handling`` (hold, resolve, close...), ``relations`` (parents and
+children), ``major`` (major incidents), ``playbooks`` (incident models), ``reviews``, ``auto_close``.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from domain import events
-from domain.catalog.models import Service
 from domain.columns import utcnow
 from domain.db import Database, Scope
-from domain.errors import ErrorCode, Problem, Refused, invalid, not_found
+from domain.errors import invalid
+from domain.incidents import playbooks, relations
 from domain.incidents.enums import (
     Impact,
     IncidentEventKind,
@@ -24,17 +26,48 @@ from domain.incidents.enums import (
     Urgency,
     Visibility,
 )
-from domain.incidents.lifecycle import IncidentState, Operation, Request, Step, decide, priority_for
+from domain.incidents.lifecycle import Operation, Step, priority_for
 from domain.incidents.models import Incident, IncidentEvent
+from domain.incidents.unit import (
+    MAX_NAME,
+    MAX_TEXT,
+    MAX_TITLE,
+    WRITE,
+    check_service,
+    clean_text,
+    commit_step,
+    load_for_update,
+    member_role,
+    step,
+)
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role, at_least
-from domain.tenancy.roles import Scope as OAuthScope
 
-MAX_TITLE = 300
-MAX_TEXT = 20_000
-MAX_NAME = 255
 # Clocks of monitoring tools drift; a detection time a little in the future is still believable.
 CLOCK_SKEW = timedelta(minutes=5)
+
+# Earlier names of the shared pieces, now in ``domain.incidents.unit``.
+_text = clean_text
+_member_role = member_role
+_check_service = check_service
+_load_for_update = load_for_update
+_step = step
+_commit_step = commit_step
+
+__all__ = [
+    "CLOCK_SKEW",
+    "MAX_NAME",
+    "MAX_TEXT",
+    "MAX_TITLE",
+    "Classification",
+    "NewIncident",
+    "acknowledge_incident",
+    "add_comment",
+    "assign_incident",
+    "classify_incident",
+    "report_incident",
+    "source_for",
+]
 
 
 @dataclass(frozen=True)
@@ -59,40 +92,19 @@ class Classification:
     override_reason: str | None = None
 
 
-def _text(value: str | None, limit: int, *field: str, required: bool = False) -> str | None:
-    if value is None:
-        if required:
-            raise invalid("is required", *field)
-        return None
-    value = value.strip()
-    if required and not value:
-        raise invalid("must not be blank", *field)
-    if len(value) > limit:
-        raise invalid(f"must be at most {limit} characters", *field)
-    return value
-
-
 def source_for(actor: Actor, role: Role) -> IncidentSource:
     if actor.client_id is not None:
         return IncidentSource.PARTNER_API
     return IncidentSource.SERVICE_DESK if at_least(role, Role.AGENT) else IncidentSource.USER_REPORT
 
 
-async def _check_service(
-    session: AsyncSession, tenant_id: uuid.UUID, service_id: uuid.UUID, *field: str
-) -> None:
-    found = await session.scalar(
-        select(Service.id).where(Service.tenant_id == tenant_id, Service.id == service_id)
-    )
-    if found is None:
-        raise not_found("service", *field)
-
-
 async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incident:
-    role = _member_role(actor, new.tenant_id, OAuthScope.INCIDENTS_WRITE, "reporting an incident")
-    title = _text(new.title, MAX_TITLE, "input", "title", required=True)
-    description = _text(new.description, MAX_TEXT, "input", "description") or ""
-    category = _text(new.category, 100, "input", "category")
+    """Log an incident. When one of the tenant's incident models matches it, the model is applied at
+    once (a second step, recorded as MODEL_APPLIED)."""
+    role = member_role(actor, new.tenant_id, WRITE, "reporting an incident")
+    title = clean_text(new.title, MAX_TITLE, "input", "title", required=True)
+    description = clean_text(new.description, MAX_TEXT, "input", "description") or ""
+    category = clean_text(new.category, 100, "input", "category") or None
     now = utcnow()
     if new.detected_at is not None and new.detected_at > now + CLOCK_SKEW:
         raise invalid("must not be in the future", "input", "detectedAt")
@@ -100,7 +112,7 @@ async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incid
     urgency = new.urgency or Urgency.MEDIUM
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         if new.service_id is not None:
-            await _check_service(session, new.tenant_id, new.service_id, "input", "serviceId")
+            await check_service(session, new.tenant_id, new.service_id, "input", "serviceId")
         incident = Incident(
             tenant_id=new.tenant_id,
             id=uuid.uuid4(),
@@ -118,6 +130,8 @@ async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incid
             service_id=new.service_id,
             reported_by=actor.subject,
             reported_by_issuer=actor.issuer,
+            escalated_to_managers=False,
+            affected_tenant_ids=[],
             version=1,
             detected_at=new.detected_at,
             reported_at=now,
@@ -135,96 +149,28 @@ async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incid
             data={"source": incident.source.value, "priority": incident.priority.value},
             at=now,
         )
+        model = await playbooks.matching_model(session, incident)
+        if model is not None:
+            given = {name for name, value in (("impact", new.impact), ("urgency", new.urgency)) if value}
+            if category:
+                given.add("category")
+            await playbooks.apply_model(session, incident, model, None, keep=given)
     return incident
-
-
-def _member_role(actor: Actor, tenant_id: uuid.UUID, scope: str, what: str) -> Role:
-    role = actor.role_in(tenant_id)
-    if role is None:
-        raise not_found("tenant", "input", "tenant")
-    if not actor.can(scope, tenant_id):
-        raise Refused.one(ErrorCode.FORBIDDEN, f"{what} needs the {scope} scope")
-    return role
-
-
-async def _load_for_update(
-    session: AsyncSession, actor: Actor, incident_id: uuid.UUID, expected_version: int | None, scope: str
-) -> tuple[Incident, Role]:
-    incident = await session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
-    role = actor.role_in(incident.tenant_id) if incident is not None else None
-    if incident is None or role is None:
-        raise not_found("incident", "input", "id")
-    if not actor.can(scope, incident.tenant_id):
-        raise Refused.one(ErrorCode.FORBIDDEN, f"this needs the {scope} scope")
-    if expected_version is not None and expected_version != incident.version:
-        raise Refused.one(
-            ErrorCode.CONFLICT,
-            f"the incident is at version {incident.version}, not {expected_version}; reload and retry",
-            "input",
-            "expectedVersion",
-        )
-    return incident, role
-
-
-def _step(incident: Incident, actor: Actor, role: Role, operation: Operation, **kwargs: Any) -> Step:
-    state = IncidentState(
-        status=incident.status,
-        responded=incident.responded_at is not None,
-        on_hold_reason=incident.on_hold_reason,
-        rated=incident.satisfaction_score is not None,
-    )
-    is_reporter = incident.reported_by == actor.subject and incident.reported_by_issuer == actor.issuer
-    outcome = decide(state, Request(operation=operation, role=role, is_reporter=is_reporter, **kwargs))
-    if isinstance(outcome, Problem):
-        raise Refused([outcome])
-    return outcome
-
-
-async def _commit_step(
-    session: AsyncSession,
-    incident: Incident,
-    step: Step,
-    actor: Actor,
-    *,
-    visibility: Visibility = Visibility.PUBLIC,
-    message: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> IncidentEvent:
-    """Apply an accepted step: new status, first response, version bump, and its one timeline event."""
-    now = utcnow()
-    incident.status = step.state.status
-    incident.on_hold_reason = step.state.on_hold_reason
-    if step.responds:
-        incident.responded_at = now
-    incident.version += 1
-    incident.updated_at = now
-    return await events.record(
-        session,
-        incident,
-        step.event,
-        visibility=visibility,
-        actor=actor.subject,
-        message=message,
-        data=data,
-        at=now,
-    )
 
 
 async def classify_incident(
     db: Database, actor: Actor, incident_id: uuid.UUID, expected_version: int | None, change: Classification
 ) -> Incident:
-    category = _text(change.category, 100, "input", "category")
-    reason = _text(change.override_reason, 500, "input", "overrideReason")
+    category = clean_text(change.category, 100, "input", "category")
+    reason = clean_text(change.override_reason, 500, "input", "overrideReason")
     if change.priority_override is not None and not reason:
         raise invalid("a priority override needs a reason", "input", "overrideReason")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
-        incident, role = await _load_for_update(
-            session, actor, incident_id, expected_version, OAuthScope.INCIDENTS_WRITE
-        )
-        step = _step(incident, actor, role, Operation.CLASSIFY)
+        incident, role = await load_for_update(session, actor, incident_id, expected_version)
+        accepted = step(incident, actor, role, Operation.CLASSIFY)
         if change.service_id is not None:
-            await _check_service(session, incident.tenant_id, change.service_id, "input", "serviceId")
-        before = _classification(incident)
+            await check_service(session, incident.tenant_id, change.service_id, "input", "serviceId")
+        before = classification_of(incident)
         if category is not None:
             incident.category = category or None
         incident.impact = change.impact or incident.impact
@@ -239,21 +185,21 @@ async def classify_incident(
                 priority_for(incident.impact, incident.urgency),
                 False,
             )
-        after = _classification(incident)
+        after = classification_of(incident)
         data: dict[str, Any] = {"before": before, "after": after}
         if before["priority"] != after["priority"]:
             # The priority change is part of the classification: one operation, one event.
             data["priorityChanged"] = True
-            step = Step(step.state, IncidentEventKind.PRIORITY_CHANGED, step.responds)
+            accepted = Step(accepted.state, IncidentEventKind.PRIORITY_CHANGED, accepted.responds)
         if reason:
             data["overrideReason"] = reason
-        await _commit_step(
-            session, incident, step, actor, visibility=Visibility.INTERNAL, message=reason, data=data
+        await commit_step(
+            session, incident, accepted, actor, visibility=Visibility.INTERNAL, message=reason, data=data
         )
     return incident
 
 
-def _classification(incident: Incident) -> dict[str, Any]:
+def classification_of(incident: Incident) -> dict[str, Any]:
     return {
         "category": incident.category,
         "impact": incident.impact.value,
@@ -264,6 +210,9 @@ def _classification(incident: Incident) -> dict[str, Any]:
     }
 
 
+_classification = classification_of
+
+
 async def assign_incident(
     db: Database,
     actor: Actor,
@@ -272,24 +221,23 @@ async def assign_incident(
     assignee: str | None,
     assignment_group: str | None,
 ) -> Incident:
-    assignee = _text(assignee, MAX_NAME, "input", "assignee")
-    group = _text(assignment_group, 200, "input", "assignmentGroup")
+    assignee = clean_text(assignee, MAX_NAME, "input", "assignee")
+    group = clean_text(assignment_group, 200, "input", "assignmentGroup")
     if not assignee and not group:
         raise invalid("name an assignee, an assignment group, or both", "input", "assignee")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
-        incident, role = await _load_for_update(
-            session, actor, incident_id, expected_version, OAuthScope.INCIDENTS_WRITE
-        )
-        step = _step(incident, actor, role, Operation.ASSIGN)
+        incident, role = await load_for_update(session, actor, incident_id, expected_version)
+        accepted = step(incident, actor, role, Operation.ASSIGN)
+        before = incident.status
         previous = {"assignee": incident.assignee, "assignmentGroup": incident.assignment_group}
         if assignee:
             incident.assignee = assignee
         if group:
             incident.assignment_group = group
-        await _commit_step(
+        await commit_step(
             session,
             incident,
-            step,
+            accepted,
             actor,
             data={
                 "before": previous,
@@ -297,6 +245,7 @@ async def assign_incident(
                 "assignmentGroup": incident.assignment_group,
             },
         )
+        await relations.flow_from_parent(session, incident, before)
     return incident
 
 
@@ -304,25 +253,30 @@ async def acknowledge_incident(
     db: Database, actor: Actor, incident_id: uuid.UUID, expected_version: int | None
 ) -> Incident:
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
-        incident, role = await _load_for_update(
-            session, actor, incident_id, expected_version, OAuthScope.INCIDENTS_WRITE
-        )
-        await _commit_step(session, incident, _step(incident, actor, role, Operation.ACKNOWLEDGE), actor)
+        incident, role = await load_for_update(session, actor, incident_id, expected_version)
+        before = incident.status
+        await commit_step(session, incident, step(incident, actor, role, Operation.ACKNOWLEDGE), actor)
+        await relations.flow_from_parent(session, incident, before)
     return incident
 
 
 async def add_comment(
     db: Database, actor: Actor, incident_id: uuid.UUID, body: str, visibility: Visibility
 ) -> IncidentEvent:
-    text_body = _text(body, MAX_TEXT, "input", "body", required=True)
+    """A comment; a CUSTOMER's answer to an incident AWAITING_CUSTOMER resumes it. A staff PUBLIC comment
+    is copied to the incident's children."""
+    text_body = clean_text(body, MAX_TEXT, "input", "body", required=True)
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
-        incident, role = await _load_for_update(session, actor, incident_id, None, OAuthScope.INCIDENTS_WRITE)
-        step = _step(incident, actor, role, Operation.COMMENT, visibility=visibility)
-        resumed = (
-            incident.status is IncidentStatus.ON_HOLD and step.state.status is IncidentStatus.IN_PROGRESS
-        )
+        incident, role = await load_for_update(session, actor, incident_id, None)
+        accepted = step(incident, actor, role, Operation.COMMENT, visibility=visibility)
+        before = incident.status
+        resumed = before is IncidentStatus.ON_HOLD and accepted.state.status is IncidentStatus.IN_PROGRESS
         data = {"resumed": True} if resumed else {}
-        event = await _commit_step(
-            session, incident, step, actor, visibility=visibility, message=text_body, data=data
+        event = await commit_step(
+            session, incident, accepted, actor, visibility=visibility, message=text_body, data=data
+        )
+        staff_public = at_least(role, Role.AGENT) and visibility is Visibility.PUBLIC
+        await relations.flow_from_parent(
+            session, incident, before, comment=text_body if staff_public else None
         )
     return event

@@ -1,0 +1,142 @@
+"""Incident reviews (postmortems): root cause, what went well and wrong, and action items handed to
+problem management through their problem reference. Staff write drafts; a MANAGER publishes. A major
+incident cannot be closed before its review is published (see ``lifecycle.decide``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, select
+
+from domain.columns import utcnow
+from domain.db import Database, Scope
+from domain.errors import ErrorCode, Refused, forbidden, invalid
+from domain.incidents.records import IncidentReview, ReviewActionItem
+from domain.incidents.unit import MAX_NAME, MAX_TEXT, clean_text, load_for_update, required_text
+from domain.tenancy.actor import Actor
+from domain.tenancy.roles import Role, at_least
+
+MAX_ACTION_ITEMS = 50
+
+
+@dataclass(frozen=True)
+class ActionItemSpec:
+    title: str
+    owner: str | None = None
+    due_date: str | None = None
+    problem_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewSpec:
+    incident_id: uuid.UUID
+    summary: str
+    root_cause: str | None = None
+    what_went_well: str | None = None
+    what_went_wrong: str | None = None
+    # None keeps the review's items; a list replaces them.
+    action_items: Sequence[ActionItemSpec] | None = None
+    publish: bool = False
+
+
+@dataclass(frozen=True)
+class _Item:
+    title: str
+    owner: str | None
+    due_date: date | None
+    problem_ref: str | None
+
+
+def _checked_items(items: Sequence[ActionItemSpec]) -> list[_Item]:
+    if len(items) > MAX_ACTION_ITEMS:
+        raise Refused.one(
+            ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_ACTION_ITEMS} action items", "input", "actionItems"
+        )
+    checked: list[_Item] = []
+    for index, item in enumerate(items):
+        path = ("input", "actionItems", str(index))
+        due: date | None = None
+        if item.due_date is not None and item.due_date.strip():
+            try:
+                due = date.fromisoformat(item.due_date.strip())
+            except ValueError:
+                raise invalid("must be an ISO date, e.g. 2026-12-31", *path, "dueDate") from None
+        checked.append(
+            _Item(
+                title=required_text(item.title, 300, *path, "title"),
+                owner=clean_text(item.owner, MAX_NAME, *path, "owner") or None,
+                due_date=due,
+                problem_ref=clean_text(item.problem_ref, 100, *path, "problemRef") or None,
+            )
+        )
+    return checked
+
+
+async def save_incident_review(db: Database, actor: Actor, spec: ReviewSpec) -> IncidentReview:
+    """Create or update the incident's review (AGENT); publishing, and changing a published review, need
+    a MANAGER. Publishing is one-way: saving without ``publish`` keeps a published review published."""
+    summary = required_text(spec.summary, MAX_TEXT, "input", "summary")
+    root_cause = clean_text(spec.root_cause, MAX_TEXT, "input", "rootCause") or None
+    went_well = clean_text(spec.what_went_well, MAX_TEXT, "input", "whatWentWell") or None
+    went_wrong = clean_text(spec.what_went_wrong, MAX_TEXT, "input", "whatWentWrong") or None
+    items = _checked_items(spec.action_items) if spec.action_items is not None else None
+    async with db.transaction(Scope.of(actor.tenant_ids)) as session:
+        # The incident's row lock serialises saves of its one review.
+        incident, role = await load_for_update(
+            session, actor, spec.incident_id, None, field=("input", "incidentId")
+        )
+        if not at_least(role, Role.AGENT):
+            raise forbidden("reviews are written by the AGENT role")
+        if spec.publish and not at_least(role, Role.MANAGER):
+            raise forbidden("publishing a review needs the MANAGER role", "input", "publish")
+        review = await session.scalar(
+            select(IncidentReview)
+            .where(IncidentReview.tenant_id == incident.tenant_id, IncidentReview.incident_id == incident.id)
+            .execution_options(populate_existing=True)
+        )
+        now = utcnow()
+        if review is None:
+            review = IncidentReview(
+                tenant_id=incident.tenant_id,
+                id=uuid.uuid4(),
+                incident_id=incident.id,
+                summary=summary,
+                published=False,
+                created_by=actor.subject,
+                created_at=now,
+            )
+            session.add(review)
+        elif review.published and not at_least(role, Role.MANAGER):
+            raise forbidden("a published review is changed by the MANAGER role")
+        review.summary = summary
+        review.root_cause = root_cause
+        review.what_went_well = went_well
+        review.what_went_wrong = went_wrong
+        review.updated_at = now
+        if spec.publish and not review.published:
+            review.published, review.published_by, review.published_at = True, actor.subject, now
+        await session.flush()
+        if items is not None:
+            await session.execute(
+                delete(ReviewActionItem).where(
+                    ReviewActionItem.tenant_id == review.tenant_id, ReviewActionItem.review_id == review.id
+                )
+            )
+            for position, item in enumerate(items, start=1):
+                session.add(
+                    ReviewActionItem(
+                        tenant_id=review.tenant_id,
+                        id=uuid.uuid4(),
+                        review_id=review.id,
+                        position=position,
+                        title=item.title,
+                        owner=item.owner,
+                        due_date=item.due_date,
+                        done=False,
+                        problem_ref=item.problem_ref,
+                    )
+                )
+    return review
