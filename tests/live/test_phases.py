@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +28,7 @@ statuses = st.sampled_from(ServiceStatus)
 
 def test_the_documented_walks_are_accepted() -> None:
     for kind, order in PHASES.items():
-        for here, there in zip(order, order[1:], strict=False):
+        for here, there in itertools.pairwise(order):
             assert phases.step_problem(kind, here, there) is None, (kind, here, there)
 
 
@@ -88,7 +89,9 @@ def test_a_service_status_counts_only_declaring_bulletins(decls: list[Declaratio
     assert set(result) == set(SERVICES)
     for service in SERVICES:
         counted = [
-            d.status for d in decls if d.service_id == service and phases.declares(d.kind, d.phase, d.published)
+            d.status
+            for d in decls
+            if d.service_id == service and phases.declares(d.kind, d.phase, d.published)
         ]
         assert result[service] is phases.worst(counted)
 

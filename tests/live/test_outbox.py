@@ -1,0 +1,237 @@
+"""The outbox fan-out in one process: a real LISTEN connection, real commits, real terminations."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from auth import Principal
+from domain.db import Database, Scope
+from domain.incidents import service as incidents
+from domain.incidents.enums import Visibility
+from domain.incidents.models import IncidentEvent
+from domain.outbox import LISTENER_APPLICATION_NAME, Feed, Hub, Listener, LiveEvent
+from domain.tenancy.roles import Role
+from tests import factories as f
+from tests.conftest import TestDatabase
+
+
+@dataclass
+class World:
+    acme: uuid.UUID
+    globex: uuid.UUID
+    alice: Principal  # AGENT of both
+    incident: uuid.UUID
+    other: uuid.UUID  # an incident of globex
+
+
+@pytest_asyncio.fixture(scope="module")
+async def world(db: Database) -> World:
+    acme = await f.create_tenant(db, "acme")
+    globex = await f.create_tenant(db, "globex")
+    alice = f.actor("alice", {acme.id: Role.AGENT, globex.id: Role.AGENT})
+    for tenant in (acme, globex):
+        await f.add_member(db, tenant.id, "alice", Role.AGENT)
+    incident = await f.report(db, alice, acme.id, "Mail is down")
+    other = await f.report(db, alice, globex.id, "Globex VPN")
+    return World(acme.id, globex.id, alice, incident.id, other.id)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def live(test_db: TestDatabase, db: Database, world: World) -> AsyncIterator[tuple[Hub, Listener]]:
+    hub = Hub(db, feed_capacity=20)
+    listener = Listener(test_db.app_url, hub, min_backoff=0.05, health_interval=1.0)
+    hub.start()
+    listener.start()
+    await asyncio.wait_for(listener.connected.wait(), 10)
+    await _until(lambda: hub.ready)
+    yield hub, listener
+    await listener.stop()
+    await hub.stop()
+
+
+async def _until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def comment(db: Database, world: World, body: str, incident: uuid.UUID | None = None) -> int:
+    event = await incidents.add_comment(db, world.alice, incident or world.incident, body, Visibility.PUBLIC)
+    return event.seq
+
+
+async def collect(feed: Feed, count: int, within: float = 10.0) -> list[LiveEvent]:
+    got: list[LiveEvent] = []
+
+    async def run() -> None:
+        async for event in feed:
+            got.append(event)
+            if len(got) == count:
+                return
+
+    await asyncio.wait_for(run(), within)
+    return got
+
+
+async def stored_seqs(db: Database, tenant: uuid.UUID, after: int) -> list[int]:
+    async with db.transaction(Scope.of([tenant])) as session:
+        rows = await session.scalars(
+            select(IncidentEvent.seq)
+            .where(IncidentEvent.tenant_id == tenant, IncidentEvent.seq > after)
+            .order_by(IncidentEvent.seq)
+        )
+        return list(rows)
+
+
+def everything(event: LiveEvent) -> bool:
+    return True
+
+
+async def test_a_commit_reaches_an_open_feed_once(
+    db: Database, world: World, live: tuple[Hub, Listener]
+) -> None:
+    hub, _ = live
+    async with hub.open([world.acme], everything) as feed:
+        seq = await comment(db, world, "first")
+        [event] = await collect(feed, 1)
+    assert event.seq == seq and event.incident is not None and event.incident.message == "first"
+
+
+async def test_feeds_see_only_their_tenants(db: Database, world: World, live: tuple[Hub, Listener]) -> None:
+    hub, _ = live
+    async with hub.open([world.globex], everything) as feed:
+        await comment(db, world, "for acme")
+        seq = await comment(db, world, "for globex", world.other)
+        [event] = await collect(feed, 1)
+    assert event.tenant_id == world.globex and event.seq == seq
+
+
+async def test_after_replays_then_streams_with_no_gap_or_duplicate_while_events_commit(
+    db: Database, world: World, live: tuple[Hub, Listener]
+) -> None:
+    hub, _ = live
+    cursor = await comment(db, world, "before")
+    for i in range(30):
+        await comment(db, world, f"stored {i}")
+
+    async def writer() -> None:
+        for i in range(40):
+            await comment(db, world, f"racing {i}")
+
+    writing = asyncio.create_task(writer())
+    await asyncio.sleep(0.05)  # let some commit while the feed is replaying
+    async with hub.open([world.acme], everything, after={world.acme: cursor}) as feed:
+        await writing
+        expected = await stored_seqs(db, world.acme, cursor)
+        got = await collect(feed, len(expected))
+    assert [e.seq for e in got] == expected
+
+
+async def test_a_slow_subscriber_catches_up_from_the_database(
+    db: Database, world: World, live: tuple[Hub, Listener]
+) -> None:
+    hub, _ = live  # feeds hold at most 20 events
+    async with hub.open([world.acme], everything) as feed:
+        start = feed.delivered[world.acme]
+        for i in range(60):
+            await comment(db, world, f"burst {i}")
+        await _until(lambda: hub.marks[world.acme] >= start + 60)
+        got = await collect(feed, 60)
+        assert feed.replays >= 1
+    assert [e.seq for e in got] == await stored_seqs(db, world.acme, start)
+
+
+async def test_the_feed_filter_is_applied_to_replayed_and_live_events(
+    db: Database, world: World, live: tuple[Hub, Listener]
+) -> None:
+    hub, _ = live
+    cursor = await comment(db, world, "cursor")
+    await comment(db, world, "skip me")
+    await comment(db, world, "keep stored")
+
+    def kept(event: LiveEvent) -> bool:
+        return event.incident is not None and (event.incident.message or "").startswith("keep")
+
+    async with hub.open([world.acme], kept, after={world.acme: cursor}) as feed:
+        await comment(db, world, "skip me too")
+        await comment(db, world, "keep live")
+        got = await collect(feed, 2)
+    assert [e.incident.message for e in got if e.incident] == ["keep stored", "keep live"]
+
+
+async def test_after_the_listen_connection_is_killed_nothing_is_lost_or_repeated(
+    test_db: TestDatabase, db: Database, world: World, live: tuple[Hub, Listener]
+) -> None:
+    # A hub of its own whose listener waits a full second before reconnecting, so that the events
+    # below certainly commit while nobody listens.
+    hub = Hub(db)
+    listener = Listener(test_db.app_url, hub, min_backoff=1.0)
+    hub.start()
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.connected.wait(), 10)
+        await _until(lambda: hub.ready)
+        async with hub.open([world.acme], everything) as feed:
+            start = feed.delivered[world.acme]
+            await comment(db, world, "before the restart")
+            killed = f.owner_sql(
+                test_db,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = :name AND datname = current_database() AND pid = :pid",
+                {"name": LISTENER_APPLICATION_NAME, "pid": listener.backend_pid},
+            )
+            assert killed == [(True,)], "the LISTEN connection was not found"
+            await _until(lambda: not listener.connected.is_set())
+            for i in range(5):
+                await comment(db, world, f"during the restart {i}")
+            assert listener.connections == 1, "reconnected too early to prove the replay"
+            await _until(lambda: listener.connections == 2)
+            await comment(db, world, "after the restart")
+            got = await collect(feed, 7)
+            await asyncio.sleep(0.2)
+            assert not feed._queue, "an event was delivered twice"
+        assert [e.seq for e in got] == await stored_seqs(db, world.acme, start)
+    finally:
+        await listener.stop()
+        await hub.stop()
+
+
+async def test_two_processes_worth_of_hubs_each_get_every_event_once(
+    test_db: TestDatabase, db: Database, world: World, live: tuple[Hub, Listener]
+) -> None:
+    other_hub = Hub(db)
+    other = Listener(test_db.app_url, other_hub)
+    other_hub.start()
+    other.start()
+    try:
+        await asyncio.wait_for(other.connected.wait(), 10)
+        await _until(lambda: other_hub.ready)
+        hub, _ = live
+        async with hub.open([world.acme], everything) as a, other_hub.open([world.acme], everything) as b:
+            seqs = [await comment(db, world, f"both {i}") for i in range(5)]
+            got_a, got_b = await asyncio.gather(collect(a, 5), collect(b, 5))
+        assert [e.seq for e in got_a] == seqs == [e.seq for e in got_b]
+    finally:
+        await other.stop()
+        await other_hub.stop()
+
+
+@pytest.mark.parametrize("count", [3])
+async def test_closing_a_feed_ends_its_iteration(
+    world: World, live: tuple[Hub, Listener], count: int
+) -> None:
+    hub, _ = live
+    feed = hub.open([world.acme], everything)
+    waiting = asyncio.create_task(collect(feed, count))
+    await asyncio.sleep(0.05)
+    feed.close()
+    assert await waiting == []
+    assert feed not in hub._feeds.get(world.acme, set())
