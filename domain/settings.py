@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=8, ge=1)
     # Idempotency-Key on GraphQL mutations: how long a first answer is kept for replay.
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
+    # Live events: events buffered per subscriber before it catches up from the database instead.
+    live_feed_capacity: int = Field(default=1000, ge=1)
+    # Longest wait between reconnection attempts of the LISTEN connection.
+    live_reconnect_max_seconds: float = Field(default=5.0, gt=0)
+    # The longest the maintenance-window mover sleeps when no window is due sooner.
+    bulletin_phase_tick_seconds: float = Field(default=5.0, gt=0)
 
     def external_issuers(self) -> list[ExternalIssuer]:
         return [ExternalIssuer.model_validate(item) for item in json.loads(self.oidc_issuers)]

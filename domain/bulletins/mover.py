@@ -1,0 +1,52 @@
+"""The background task that moves maintenance windows at their ``scheduledStart`` and ``scheduledEnd``.
+
+Every replica runs one; ``advance_maintenance`` re-checks each window under lock, so a window moves once
+however many replicas see it fall due. The task sleeps until the next known start or end, and never
+longer than ``tick_seconds`` (windows created meanwhile are found on the next tick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from domain.bulletins.service import advance_maintenance
+from domain.columns import utcnow
+from domain.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class PhaseMover:
+    def __init__(self, db: Database, *, tick_seconds: float = 5.0) -> None:
+        self.db = db
+        self.tick_seconds = tick_seconds
+        self.moved = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="bulletin-phase-mover")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            delay = self.tick_seconds
+            try:
+                moved, next_due = await advance_maintenance(self.db)
+                self.moved += moved
+                if next_due is not None:
+                    delay = min(delay, max(0.0, (next_due - utcnow()).total_seconds()) + 0.01)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("moving maintenance windows failed; retrying")
+            await asyncio.sleep(delay)

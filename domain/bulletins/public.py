@@ -1,0 +1,125 @@
+"""What an anonymous visitor of a tenant's public status page may see, read in that tenant's scope only.
+
+Only tenants that enabled ``public_status_page`` have one; any other slug reads exactly like an unknown
+one. The page shows services with their status, and the published, active bulletins (maintenance
+windows included) with their updates, newest first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+
+from domain.bulletins import phases
+from domain.bulletins.models import Bulletin, BulletinService, BulletinUpdate, ServiceStatusRow
+from domain.bulletins.phases import FINAL_PHASES, ServiceStatus
+from domain.catalog.models import Service
+from domain.db import Database, Scope
+from domain.tenancy.models import Tenant
+
+
+@dataclass(frozen=True)
+class PublicBulletin:
+    bulletin: Bulletin
+    updates: list[BulletinUpdate]
+    affected: list[tuple[Service, ServiceStatus]]
+
+
+@dataclass(frozen=True)
+class PublicView:
+    tenant: Tenant
+    services: list[tuple[Service, ServiceStatus]]
+    bulletins: list[PublicBulletin] = field(default_factory=list)
+
+    @property
+    def overall(self) -> ServiceStatus:
+        return phases.worst(status for _, status in self.services)
+
+    @property
+    def updated_at(self) -> datetime | None:
+        stamps = [b.bulletin.updated_at for b in self.bulletins]
+        return max(stamps, default=None)
+
+
+async def public_tenant(db: Database, slug: str) -> Tenant | None:
+    """The tenant of a public status page, or None (unknown slug, or no public page: the same answer)."""
+    if not slug or len(slug) > 63:
+        return None
+    async with db.transaction(Scope()) as session:
+        tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
+    return tenant if tenant is not None and tenant.public_status_page else None
+
+
+async def public_view(db: Database, tenant: Tenant) -> PublicView:
+    async with db.transaction(Scope.of([tenant.id])) as session:
+        services = list(
+            (
+                await session.scalars(
+                    select(Service).where(Service.tenant_id == tenant.id).order_by(Service.name, Service.id)
+                )
+            ).all()
+        )
+        statuses = dict(
+            (
+                await session.execute(
+                    select(ServiceStatusRow.service_id, ServiceStatusRow.status).where(
+                        ServiceStatusRow.tenant_id == tenant.id
+                    )
+                )
+            ).tuples()
+        )
+        bulletins = list(
+            (
+                await session.scalars(
+                    select(Bulletin)
+                    .where(
+                        Bulletin.tenant_id == tenant.id,
+                        Bulletin.published.is_(True),
+                        Bulletin.phase.not_in(sorted(FINAL_PHASES)),
+                    )
+                    .order_by(Bulletin.created_at.desc(), Bulletin.id.desc())
+                    .limit(50)
+                )
+            ).all()
+        )
+        keys = [(b.tenant_id, b.id) for b in bulletins]
+        updates: dict[uuid.UUID, list[BulletinUpdate]] = {}
+        affected: dict[uuid.UUID, list[tuple[uuid.UUID, ServiceStatus]]] = {}
+        if keys:
+            for update in (
+                await session.scalars(
+                    select(BulletinUpdate)
+                    .where(tuple_(BulletinUpdate.tenant_id, BulletinUpdate.bulletin_id).in_(keys))
+                    .order_by(BulletinUpdate.at.desc(), BulletinUpdate.id)
+                )
+            ).all():
+                updates.setdefault(update.bulletin_id, []).append(update)
+            for row in (
+                await session.scalars(
+                    select(BulletinService).where(
+                        tuple_(BulletinService.tenant_id, BulletinService.bulletin_id).in_(keys)
+                    )
+                )
+            ).all():
+                affected.setdefault(row.bulletin_id, []).append((row.service_id, row.status))
+    by_id = {s.id: s for s in services}
+    return PublicView(
+        tenant=tenant,
+        services=[(s, statuses.get(s.id, ServiceStatus.OPERATIONAL)) for s in services],
+        bulletins=[
+            PublicBulletin(
+                bulletin=b,
+                updates=updates.get(b.id, []),
+                affected=[(by_id[sid], status) for sid, status in affected.get(b.id, []) if sid in by_id],
+            )
+            for b in bulletins
+        ],
+    )
+
+
+async def public_status(db: Database, slug: str) -> PublicView | None:
+    tenant = await public_tenant(db, slug)
+    return await public_view(db, tenant) if tenant is not None else None
