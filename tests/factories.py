@@ -47,7 +47,7 @@ from sqlalchemy import Engine, create_engine, pool, text
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.relay import encode_id
+from api.relay import encode_id, parse_id
 from auth import Authority, Principal
 from domain.catalog import service as catalog_service
 from domain.catalog.models import Service
@@ -85,6 +85,7 @@ __all__ = [
     "owner_sql",
     "post_graphql",
     "report",
+    "row_id",
     "settings_for",
 ]
 
@@ -222,6 +223,13 @@ async def report(
             category=category,
         ),
     )
+
+
+def row_id(global_id: str) -> uuid.UUID:
+    """The row id inside a Relay global ID (the inverse of ``encode_id``)."""
+    parsed = parse_id(global_id)
+    assert parsed is not None, f"not a global id: {global_id!r}"
+    return parsed[1]
 
 
 # ---------------------------------------------------------------- the owner connection
