@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import ColumnElement, Index, Integer, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -92,7 +92,7 @@ class InProgress:
 Outcome = Claimed | Replay | Mismatch | InProgress
 
 
-def _key_filter(owner: Owner, key: str) -> list[object]:
+def _key_filter(owner: Owner, key: str) -> list[ColumnElement[bool]]:
     return [
         IdempotencyRecord.tenant_id == owner.tenant_id,
         IdempotencyRecord.issuer == owner.issuer,

@@ -1,0 +1,1 @@
+"""Integrations at the GraphQL edge: integration keys for alert intake, webhook endpoints for partners."""

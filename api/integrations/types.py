@@ -1,0 +1,159 @@
+"""GraphQL types of the integrations: integration keys, webhook endpoints and their delivery log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from api.context import Context, Info
+from api.errors import ClientError
+from api.relay import MAX_PAGE, Node, encode_id
+from domain.intake import models as intake
+from domain.webhooks import models as webhooks
+from domain.webhooks import service
+
+if TYPE_CHECKING:
+    from api.catalog.types import Service
+    from api.tenancy.types import Tenant
+
+DEFAULT_DELIVERIES = 20
+
+
+@strawberry.type(
+    name="IntegrationKey", description="A routing key for POST /v2/enqueue (PagerDuty Events API v2)"
+)
+class IntegrationKey(Node):
+    name: str
+    routing_key: str
+    created_at: datetime
+    row: strawberry.Private[intake.IntegrationKey]
+
+    @classmethod
+    def from_row(cls, row: intake.IntegrationKey) -> IntegrationKey:
+        return cls(
+            id=encode_id("IntegrationKey", row.id),
+            name=row.name,
+            routing_key=row.routing_key,
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @strawberry.field
+    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
+        from api.tenancy.types import tenant_by_id
+
+        return await tenant_by_id(info.context, self.row.tenant_id)
+
+    @strawberry.field
+    async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
+        from api.catalog.types import Service, load_services
+
+        if self.row.service_id is None:
+            return None
+        row = await info.context.loader("service_by_key", load_services).load(
+            (self.row.tenant_id, self.row.service_id)
+        )
+        return Service.from_row(row) if row is not None else None
+
+
+@strawberry.type(name="WebhookAttempt", description="One delivery attempt, as the delivery log keeps it")
+class WebhookAttempt:
+    number: int
+    at: datetime
+    response_status: int | None
+    error: str | None
+    duration_ms: int
+
+    @classmethod
+    def from_row(cls, row: webhooks.WebhookAttempt) -> WebhookAttempt:
+        return cls(
+            number=row.number,
+            at=row.at,
+            response_status=row.response_status,
+            error=row.error,
+            duration_ms=row.duration_ms,
+        )
+
+
+@strawberry.type(name="WebhookDelivery")
+class WebhookDelivery:
+    id: strawberry.ID
+    event_kind: str
+    status: str = strawberry.field(description="PENDING, DELIVERED or FAILED (given up)")
+    attempts: int
+    last_attempt_at: datetime | None
+    response_status: int | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    row: strawberry.Private[webhooks.WebhookDelivery]
+
+    @classmethod
+    def from_row(cls, row: webhooks.WebhookDelivery) -> WebhookDelivery:
+        pending = row.status is webhooks.DeliveryStatus.PENDING
+        return cls(
+            id=encode_id("WebhookDelivery", row.id),
+            event_kind=row.event_kind,
+            status=row.status.value,
+            attempts=row.attempts,
+            last_attempt_at=row.last_attempt_at,
+            response_status=row.response_status,
+            next_attempt_at=row.next_attempt_at if pending else None,
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @strawberry.field(description="Every attempt, oldest first")
+    async def log(self, info: Info) -> list[WebhookAttempt]:
+        key = (self.row.tenant_id, self.row.id)
+        attempts = await info.context.loader("webhook_attempts", _load_attempts).load(key)
+        return [WebhookAttempt.from_row(a) for a in attempts]
+
+
+AttemptKey = tuple[uuid.UUID, uuid.UUID]
+
+
+async def _load_attempts(ctx: Context, keys: Sequence[AttemptKey]) -> list[list[webhooks.WebhookAttempt]]:
+    found = await service.attempts_of(ctx.db, list(keys))
+    return [found.get(key, []) for key in keys]
+
+
+@strawberry.type(name="WebhookEndpoint")
+class WebhookEndpoint(Node):
+    url: str
+    event_kinds: list[str]
+    active: bool
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    created_at: datetime
+    row: strawberry.Private[webhooks.WebhookEndpoint]
+
+    @classmethod
+    def from_row(cls, row: webhooks.WebhookEndpoint) -> WebhookEndpoint:
+        return cls(
+            id=encode_id("WebhookEndpoint", row.id),
+            url=row.url,
+            event_kinds=list(row.event_kinds),
+            active=row.active,
+            disabled_at=row.disabled_at,
+            disabled_reason=row.disabled_reason,
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @strawberry.field
+    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
+        from api.tenancy.types import tenant_by_id
+
+        return await tenant_by_id(info.context, self.row.tenant_id)
+
+    @strawberry.field(description="The newest deliveries first (at most 100)")
+    async def deliveries(self, info: Info, first: int | None = None) -> list[WebhookDelivery]:
+        size = DEFAULT_DELIVERIES if first is None else first
+        if not 0 <= size <= MAX_PAGE:
+            raise ClientError(f"first must be between 0 and {MAX_PAGE}", "LIMIT_EXCEEDED")
+        rows = await service.recent_deliveries(info.context.db, self.row.tenant_id, self.row.id, size)
+        return [WebhookDelivery.from_row(row) for row in rows]

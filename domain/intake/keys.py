@@ -1,0 +1,134 @@
+"""Integration keys: created by a tenant's MANAGER, looked up by the intake with nothing but the key."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from domain.catalog.models import Service
+from domain.db import Database, Scope
+from domain.errors import invalid, not_found
+from domain.intake.models import IntegrationKey
+from domain.tenancy.actor import Actor, require_role
+from domain.tenancy.roles import Role
+from domain.tenancy.roles import Scope as OAuthScope
+
+MAX_NAME = 200
+MAX_KEYS_PER_TENANT = 200
+# The issuer of the system actor an integration key acts as; no token can carry it, so no person or
+# client can ever pass for an integration (for instance as the reporter of its incidents).
+INTEGRATION_ISSUER = "urn:incidentdesk:integration"
+
+
+def new_routing_key() -> str:
+    """32 hex characters (128 random bits), the shape of a PagerDuty integration key."""
+    return secrets.token_hex(16)
+
+
+async def create_integration_key(
+    db: Database, actor: Actor, tenant_id: uuid.UUID, name: str, service_id: uuid.UUID | None
+) -> IntegrationKey:
+    require_role(actor, tenant_id, Role.MANAGER, OAuthScope.MANAGE, what="creating an integration key")
+    name = (name or "").strip()
+    if not name or len(name) > MAX_NAME:
+        raise invalid(f"must be 1 to {MAX_NAME} characters", "input", "name")
+    async with db.transaction(Scope.of([tenant_id])) as session:
+        if service_id is not None:
+            found = await session.scalar(
+                select(Service.id).where(Service.tenant_id == tenant_id, Service.id == service_id)
+            )
+            if found is None:
+                raise not_found("service", "input", "serviceId")
+        taken = await session.scalar(
+            select(IntegrationKey.id).where(
+                IntegrationKey.tenant_id == tenant_id, IntegrationKey.name == name
+            )
+        )
+        if taken is not None:
+            raise invalid("the tenant already has an integration key with this name", "input", "name")
+        key = IntegrationKey(
+            tenant_id=tenant_id,
+            id=uuid.uuid4(),
+            name=name,
+            service_id=service_id,
+            routing_key=new_routing_key(),
+            active=True,
+            created_by=actor.subject,
+        )
+        session.add(key)
+    return key
+
+
+async def integration_keys(
+    db: Database, actor: Actor, tenant_ids: Collection[uuid.UUID]
+) -> list[IntegrationKey]:
+    """The keys of the tenants where the actor may manage integrations, newest first."""
+    allowed = [t for t in tenant_ids if actor.can(OAuthScope.MANAGE, t)]
+    if not allowed:
+        return []
+    async with db.transaction(Scope.of(allowed)) as session:
+        rows = await session.scalars(
+            select(IntegrationKey)
+            .where(IntegrationKey.tenant_id.in_(allowed))
+            .order_by(IntegrationKey.created_at.desc(), IntegrationKey.id)
+        )
+        return list(rows.all())
+
+
+async def find_routing_key(db: Database, routing_key: str) -> IntegrationKey | None:
+    """The active key with this routing key, whatever its tenant (the intake knows nothing else)."""
+    async with db.transaction(Scope(routing_key=routing_key)) as session:
+        rows = (
+            await session.scalars(
+                select(IntegrationKey)
+                .where(IntegrationKey.routing_key == routing_key, IntegrationKey.active.is_(True))
+                .limit(2)
+            )
+        ).all()
+    # 128 random bits make a clash across tenants practically impossible; if one ever happened, the key
+    # would name no tenant for sure, and is refused rather than guessed.
+    return rows[0] if len(rows) == 1 else None
+
+
+@dataclass(frozen=True)
+class IntegrationActor:
+    """The system actor an integration key acts as inside its tenant: an AGENT that may write incidents
+    and alerts, and nothing else. Satisfies ``domain.tenancy.actor.Actor``."""
+
+    tenant_id: uuid.UUID
+    key_name: str
+
+    @property
+    def issuer(self) -> str:
+        return INTEGRATION_ISSUER
+
+    @property
+    def subject(self) -> str:
+        return f"integration:{self.key_name}"[:255]
+
+    @property
+    def is_operator(self) -> bool:
+        return False
+
+    @property
+    def client_id(self) -> str | None:
+        return None
+
+    @property
+    def tenant_ids(self) -> frozenset[uuid.UUID]:
+        return frozenset({self.tenant_id})
+
+    def role_in(self, tenant_id: uuid.UUID) -> Role | None:
+        return Role.AGENT if tenant_id == self.tenant_id else None
+
+    def can(self, scope: str, tenant_id: uuid.UUID) -> bool:
+        return tenant_id == self.tenant_id and scope in _INTEGRATION_SCOPES
+
+
+_INTEGRATION_SCOPES = frozenset(
+    {OAuthScope.INCIDENTS_READ, OAuthScope.INCIDENTS_WRITE, OAuthScope.ALERTS_WRITE}
+)
