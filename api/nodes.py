@@ -52,11 +52,25 @@ async def _event(ctx: Context, key: uuid.UUID) -> Node | None:
     return IncidentEvent.from_row(row)
 
 
+async def _incident_model(ctx: Context, key: uuid.UUID) -> Node | None:
+    from api.incidents.playbooks import model_node
+
+    return await model_node(ctx, key)
+
+
+async def _incident_review(ctx: Context, key: uuid.UUID) -> Node | None:
+    from api.incidents.reviews import review_node
+
+    return await review_node(ctx, key)
+
+
 RESOLVERS: dict[str, NodeResolver] = {
     "Tenant": _tenant,
     "Service": _service,
     "Incident": _incident,
     "IncidentEvent": _event,
+    "IncidentModel": _incident_model,
+    "IncidentReview": _incident_review,
 }
 
 

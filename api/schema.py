@@ -14,8 +14,13 @@ from api.catalog.types import ServiceConnection
 from api.context import Info
 from api.cost import QueryCostLimiter
 from api.errors import should_mask
+from api.incidents.handling import HandlingMutations
+from api.incidents.major import MajorMutations
 from api.incidents.mutations import IncidentMutations
+from api.incidents.playbooks import IncidentModel, PlaybookMutations, incident_models
 from api.incidents.queries import IncidentFilter, IncidentOrder, incident_by_number, incident_connection
+from api.incidents.relations import RelationMutations
+from api.incidents.reviews import IncidentReview, ReviewMutations
 from api.incidents.types import Incident, IncidentConnection
 from api.nodes import resolve_node
 from api.permissions import IsAuthenticated
@@ -76,6 +81,12 @@ class Query:
     ) -> Incident | None:
         return await incident_by_number(info.context, tenant, number)
 
+    @strawberry.field(
+        permission_classes=AUTH, description="Incident models of the tenants where the caller is staff"
+    )
+    async def incident_models(self, info: Info, tenant: strawberry.ID | None = None) -> list[IncidentModel]:
+        return await incident_models(info.context, tenant)
+
     @strawberry.field(permission_classes=AUTH)
     async def services(
         self,
@@ -93,7 +104,16 @@ class Query:
 
 
 @strawberry.type
-class Mutation(TenancyMutations, CatalogMutations, IncidentMutations):
+class Mutation(
+    TenancyMutations,
+    CatalogMutations,
+    IncidentMutations,
+    HandlingMutations,
+    RelationMutations,
+    MajorMutations,
+    PlaybookMutations,
+    ReviewMutations,
+):
     pass
 
 
@@ -102,7 +122,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Incident],
+        types=[Incident, IncidentModel, IncidentReview],
         scalar_overrides={datetime: DateTime},
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[

@@ -20,6 +20,8 @@ from domain.incidents import models as m
 
 if TYPE_CHECKING:
     from api.catalog.types import Service
+    from api.incidents.playbooks import IncidentModel
+    from api.incidents.reviews import IncidentReview
     from api.tenancy.types import Tenant
 
 IncidentStatus = strawberry.enum(e.IncidentStatus, name="IncidentStatus")
@@ -201,6 +203,38 @@ class Incident(Node):
     @strawberry.field(description="Sum of the work log, for billing of handling activities")
     async def time_spent_minutes(self, info: Info) -> int:
         return await info.context.loader("time_spent", loaders.load_time_spent).load(self.key)
+
+    @strawberry.field(description="The incident model applied last; null for CUSTOMER members")
+    async def model(
+        self, info: Info
+    ) -> Annotated[IncidentModel, strawberry.lazy("api.incidents.playbooks")] | None:
+        from api.incidents.playbooks import model_of
+
+        return await model_of(info.context, self.row)
+
+    @strawberry.field(description="The review (postmortem); null for CUSTOMER members")
+    async def review(
+        self, info: Info
+    ) -> Annotated[IncidentReview, strawberry.lazy("api.incidents.reviews")] | None:
+        from api.incidents.reviews import review_of
+
+        return await review_of(info.context, self.row)
+
+    @strawberry.field(description="Vendor of a functional escalation; null for CUSTOMER members")
+    def vendor(self, info: Info) -> str | None:
+        return self.row.vendor if info.context.sees_internal(self.row.tenant_id) else None
+
+    @strawberry.field(description="The vendor's ticket reference; null for CUSTOMER members")
+    def vendor_ticket(self, info: Info) -> str | None:
+        return self.row.vendor_ticket if info.context.sees_internal(self.row.tenant_id) else None
+
+    @strawberry.field(description="Escalated hierarchically: flagged for managers (false for customers)")
+    def escalated_to_managers(self, info: Info) -> bool:
+        return self.row.escalated_to_managers and info.context.sees_internal(self.row.tenant_id)
+
+    @strawberry.field(description="Why the incident was cancelled")
+    def cancel_reason(self) -> str | None:
+        return self.row.cancel_reason
 
     @strawberry.field
     async def timeline(

@@ -1,0 +1,198 @@
+"""Incident reviews (postmortems): the types, their loaders and ``saveIncidentReview``.
+
+Reviews are the staff's: CUSTOMER members see none (``Incident.review`` and ``node`` answer null).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from sqlalchemy import select, tuple_
+
+from api.context import Context, Info
+from api.errors import UserError, attempt
+from api.incidents import loaders
+from api.incidents.mutations import incident_id
+from api.permissions import IsAuthenticated
+from api.relay import Node, encode_id
+from domain.incidents import models as m
+from domain.incidents import records as r
+from domain.incidents import reviews
+
+if TYPE_CHECKING:
+    from api.incidents.types import Incident
+
+Key = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
+
+
+@strawberry.type(name="ActionItem")
+class ActionItem:
+    id: strawberry.ID
+    title: str
+    owner: str | None
+    due_date: str | None
+    done: bool
+    problem_ref: str | None
+
+    @classmethod
+    def from_row(cls, row: r.ReviewActionItem) -> ActionItem:
+        return cls(
+            id=encode_id("ActionItem", row.id),
+            title=row.title,
+            owner=row.owner,
+            due_date=row.due_date.isoformat() if row.due_date else None,
+            done=row.done,
+            problem_ref=row.problem_ref,
+        )
+
+
+@strawberry.type(name="IncidentReview")
+class IncidentReview(Node):
+    summary: str
+    root_cause: str | None
+    what_went_well: str | None
+    what_went_wrong: str | None
+    published: bool
+    published_by: str | None
+    published_at: datetime | None
+    updated_at: datetime
+    row: strawberry.Private[r.IncidentReview]
+
+    @classmethod
+    def from_row(cls, row: r.IncidentReview) -> IncidentReview:
+        return cls(
+            id=encode_id("IncidentReview", row.id),
+            summary=row.summary,
+            root_cause=row.root_cause,
+            what_went_well=row.what_went_well,
+            what_went_wrong=row.what_went_wrong,
+            published=row.published,
+            published_by=row.published_by,
+            published_at=row.published_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+    @strawberry.field
+    async def incident(self, info: Info) -> Annotated[Incident, strawberry.lazy("api.incidents.types")]:
+        from api.incidents.types import Incident
+
+        row = await info.context.loader("incident_by_id", loaders.load_incidents).load(self.row.incident_id)
+        if row is None:  # pragma: no cover - a review is only visible with its incident
+            raise LookupError(self.row.incident_id)
+        return Incident.from_row(row)
+
+    @strawberry.field
+    async def action_items(self, info: Info) -> list[ActionItem]:
+        rows = await info.context.loader("review_action_items", load_action_items).load(
+            (self.row.tenant_id, self.row.id)
+        )
+        return [ActionItem.from_row(row) for row in rows]
+
+
+async def load_action_items(ctx: Context, keys: Sequence[Key]) -> list[list[r.ReviewActionItem]]:
+    item = r.ReviewActionItem
+    async with ctx.read() as session:
+        rows = (
+            await session.scalars(
+                select(item).where(tuple_(item.tenant_id, item.review_id).in_(keys)).order_by(item.position)
+            )
+        ).all()
+    grouped: dict[Key, list[r.ReviewActionItem]] = defaultdict(list)
+    for row in rows:
+        grouped[(row.tenant_id, row.review_id)].append(row)
+    return [grouped[k] for k in keys]
+
+
+async def load_reviews(ctx: Context, keys: Sequence[Key]) -> list[r.IncidentReview | None]:
+    """Reviews by their incident's (tenant_id, id)."""
+    review = r.IncidentReview
+    async with ctx.read() as session:
+        rows = (
+            await session.scalars(
+                select(review).where(tuple_(review.tenant_id, review.incident_id).in_(keys))
+            )
+        ).all()
+    found = {(row.tenant_id, row.incident_id): row for row in rows}
+    return [found.get(k) for k in keys]
+
+
+async def review_of(ctx: Context, incident: m.Incident) -> IncidentReview | None:
+    """``Incident.review``: staff only."""
+    if not ctx.sees_internal(incident.tenant_id):
+        return None
+    row = await ctx.loader("review_by_incident", load_reviews).load((incident.tenant_id, incident.id))
+    return IncidentReview.from_row(row) if row is not None else None
+
+
+async def review_node(ctx: Context, key: uuid.UUID) -> IncidentReview | None:
+    async with ctx.read() as session:
+        row = await session.scalar(select(r.IncidentReview).where(r.IncidentReview.id == key))
+    if row is None or not ctx.sees_internal(row.tenant_id):
+        return None
+    return IncidentReview.from_row(row)
+
+
+@strawberry.input(name="ActionItemInput")
+class ActionItemInput:
+    title: str
+    owner: str | None = None
+    due_date: str | None = None
+    problem_ref: str | None = None
+
+
+@strawberry.input(name="ReviewInput")
+class ReviewInput:
+    incident_id: strawberry.ID
+    summary: str
+    root_cause: str | None = None
+    what_went_well: str | None = None
+    what_went_wrong: str | None = None
+    action_items: list[ActionItemInput] | None = None
+    publish: bool | None = False
+
+
+@strawberry.type(name="ReviewPayload")
+class ReviewPayload:
+    review: IncidentReview | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ReviewMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Create or update an incident's review (AGENT); publishing needs a MANAGER",
+    )
+    async def save_incident_review(self, info: Info, input: ReviewInput) -> ReviewPayload:
+        ctx = info.context
+
+        async def run() -> r.IncidentReview:
+            spec = reviews.ReviewSpec(
+                incident_id=incident_id(input.incident_id, "input", "incidentId"),
+                summary=input.summary,
+                root_cause=input.root_cause,
+                what_went_well=input.what_went_well,
+                what_went_wrong=input.what_went_wrong,
+                action_items=None
+                if input.action_items is None
+                else [
+                    reviews.ActionItemSpec(
+                        title=item.title,
+                        owner=item.owner,
+                        due_date=item.due_date,
+                        problem_ref=item.problem_ref,
+                    )
+                    for item in input.action_items
+                ],
+                publish=bool(input.publish),
+            )
+            return await reviews.save_incident_review(ctx.db, ctx.actor(), spec)
+
+        row, errors = await attempt(run)
+        return ReviewPayload(review=IncidentReview.from_row(row) if row else None, user_errors=errors)
