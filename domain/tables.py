@@ -7,6 +7,7 @@ from domain.db import Base
 from domain.incidents import models as incident_models
 from domain.incidents import records as incident_records
 from domain.intake import models as intake_models
+from domain.sla import models as sla_models
 from domain.tenancy import models as tenancy_models
 from domain.webhooks import models as webhook_models
 
@@ -20,6 +21,7 @@ __all__ = [
     "incident_records",
     "intake_models",
     "metadata",
+    "sla_models",
     "tenancy_models",
     "webhook_models",
 ]
