@@ -23,8 +23,9 @@ from auth import Authority, Principal
 from domain.catalog.models import Service
 from domain.catalog.service import create_service
 from domain.db import Database, Scope
+from domain.incidents import handling
 from domain.incidents import service as incidents
-from domain.incidents.enums import Impact, Urgency, Visibility
+from domain.incidents.enums import HoldReason, Impact, ResolutionCode, Urgency, Visibility
 from domain.incidents.models import Incident
 from domain.tenancy.models import Tenant
 from domain.tenancy.roles import Role
@@ -170,138 +171,231 @@ class Cast:
     manager: Principal
 
 
-async def _work(db: Database, agent: Principal, incident: Incident, *, group: str, public: str) -> None:
-    """An agent picks an incident up: acknowledge, assign to self, a public update and an internal note."""
-    incident = await incidents.acknowledge_incident(db, agent, incident.id, incident.version)
-    incident = await incidents.assign_incident(db, agent, incident.id, incident.version, agent.subject, group)
+def _new(
+    tenant: Tenant,
+    service_id: uuid.UUID,
+    title: str,
+    description: str,
+    impact: Impact = Impact.MEDIUM,
+    urgency: Urgency = Urgency.MEDIUM,
+    category: str | None = None,
+) -> incidents.NewIncident:
+    return incidents.NewIncident(
+        tenant_id=tenant.id,
+        title=title,
+        description=description,
+        service_id=service_id,
+        impact=impact,
+        urgency=urgency,
+        category=category,
+    )
+
+
+async def _pick_up(db: Database, agent: Principal, incident: Incident, *, group: str, public: str) -> None:
+    """An agent takes an incident: acknowledge, assign to self, a public update and an internal note."""
+    await incidents.acknowledge_incident(db, agent, incident.id, None)
+    await incidents.assign_incident(db, agent, incident.id, None, agent.subject, group)
     await incidents.add_comment(db, agent, incident.id, public, Visibility.PUBLIC)
     await incidents.add_comment(
         db, agent, incident.id, "Checked the dashboards; notes follow here.", Visibility.INTERNAL
     )
 
 
+async def _resolve(db: Database, agent: Principal, incident: Incident, notes: str, minutes: int) -> None:
+    await incidents.acknowledge_incident(db, agent, incident.id, None)
+    await handling.log_work(db, agent, incident.id, minutes, "Diagnosis and fix")
+    await handling.resolve_incident(db, agent, incident.id, None, ResolutionCode.FIXED, notes)
+
+
 async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[str, uuid.UUID]) -> int:
+    """In progress (P1), on hold awaiting the customer, new, resolved, and closed with a rating."""
     reporter = cast.customer or cast.agent
     checkout = await incidents.report_incident(
         db,
         reporter,
-        incidents.NewIncident(
-            tenant_id=tenant.id,
-            title="Checkout fails with an error for some customers",
-            description="Since about 09:40 roughly one in five orders ends on an error page at payment.",
-            service_id=services["Payments"],
-            impact=Impact.HIGH,
-            urgency=Urgency.HIGH,
+        _new(
+            tenant,
+            services["Payments"],
+            "Checkout fails with an error for some customers",
+            "Since about 09:40 roughly one in five orders ends on an error page at payment.",
+            Impact.HIGH,
+            Urgency.HIGH,
         ),
     )
-    await _work(
+    await _pick_up(
         db,
         cast.agent,
         checkout,
         group="Payments team",
         public="We are investigating failed payments at checkout and will update within 30 minutes.",
     )
+    await handling.log_work(db, cast.agent, checkout.id, 45, "Payment gateway logs reviewed")
+
     slow = await incidents.report_incident(
         db,
         reporter,
-        incidents.NewIncident(
-            tenant_id=tenant.id,
-            title="Password reset e-mails arrive late",
-            description="Reset links take 20 to 30 minutes to arrive.",
-            service_id=services["Customer login"],
-            impact=Impact.LOW,
-            urgency=Urgency.MEDIUM,
+        _new(
+            tenant,
+            services["Customer login"],
+            "Password reset e-mails arrive late",
+            "Reset links take 20 to 30 minutes to arrive.",
+            Impact.LOW,
         ),
     )
     await incidents.add_comment(
         db, reporter, slow.id, "It happened again this morning for two colleagues.", Visibility.PUBLIC
     )
+    await incidents.acknowledge_incident(db, cast.agent, slow.id, None)
+    await handling.put_incident_on_hold(
+        db,
+        cast.agent,
+        slow.id,
+        None,
+        HoldReason.AWAITING_CUSTOMER,
+        "Could you send us the addresses that were affected and roughly when?",
+    )
+
     search = await incidents.report_incident(
         db,
         cast.agent,
-        incidents.NewIncident(
-            tenant_id=tenant.id,
-            title="Product search returns stale prices",
-            description="Search results show yesterday's prices; product pages are correct.",
-            service_id=services["Web shop"],
+        _new(
+            tenant,
+            services["Web shop"],
+            "Product search returns stale prices",
+            "Search results show yesterday's prices; product pages are correct.",
         ),
     )
     await incidents.classify_incident(
         db,
         cast.agent,
         search.id,
-        search.version,
+        None,
         incidents.Classification(category="data", impact=Impact.MEDIUM, urgency=Urgency.HIGH),
     )
-    return 3
+
+    invoice = await incidents.report_incident(
+        db,
+        reporter,
+        _new(
+            tenant,
+            services["Payments"],
+            "Invoices show the wrong VAT rate",
+            "Invoices issued since Monday show 19 % VAT on reduced-rate items.",
+        ),
+    )
+    await _resolve(db, cast.agent, invoice, "The reduced rate was restored; affected invoices reissued.", 90)
+
+    outage = await incidents.report_incident(
+        db,
+        reporter,
+        _new(
+            tenant,
+            services["Web shop"],
+            "Web shop unreachable",
+            "The shop answered with a blank page for about ten minutes.",
+            Impact.HIGH,
+        ),
+    )
+    await _resolve(db, cast.agent, outage, "A failed deployment was rolled back.", 30)
+    if cast.customer is not None:
+        await handling.rate_incident(db, cast.customer, outage.id, 5, "Quick and clear updates, thank you.")
+        await handling.close_incident(db, cast.customer, outage.id, None)
+    return 5
 
 
 async def seed_globex(db: Database, tenant: Tenant, cast: Cast, services: Mapping[str, uuid.UUID]) -> int:
+    """In progress and escalated to a vendor, new, and cancelled."""
     vpn = await incidents.report_incident(
         db,
         cast.agent,
-        incidents.NewIncident(
-            tenant_id=tenant.id,
-            title="VPN sessions drop every 30 minutes",
-            description="Several users in the Boston office report disconnects at regular intervals.",
-            service_id=services["Corporate VPN"],
-            impact=Impact.MEDIUM,
+        _new(
+            tenant,
+            services["Corporate VPN"],
+            "VPN sessions drop every 30 minutes",
+            "Several users in the Boston office report disconnects at regular intervals.",
             urgency=Urgency.HIGH,
         ),
     )
-    await _work(
+    await _pick_up(
         db,
         cast.agent,
         vpn,
         group="Network team",
         public="We reproduced the disconnects and are reviewing the concentrator's session timeouts.",
     )
+    await handling.escalate_incident(
+        db,
+        cast.agent,
+        vpn.id,
+        None,
+        handling.Escalation(
+            note="Looks like a firmware defect; opened a case with the vendor.",
+            vendor="Concentrator vendor",
+            vendor_ticket="CV-20931",
+        ),
+    )
     await incidents.report_incident(
         db,
         cast.manager,
-        incidents.NewIncident(
-            tenant_id=tenant.id,
-            title="Outbound e-mail delayed",
-            description="Messages to external recipients wait in the queue for up to an hour.",
-            service_id=services["E-mail"],
-            impact=Impact.MEDIUM,
-            urgency=Urgency.MEDIUM,
+        _new(
+            tenant,
+            services["E-mail"],
+            "Outbound e-mail delayed",
+            "Messages to external recipients wait in the queue for up to an hour.",
         ),
     )
-    return 2
+    printer = await incidents.report_incident(
+        db,
+        cast.manager,
+        _new(
+            tenant,
+            services["E-mail"],
+            "Scan-to-mail from the third floor fails",
+            "The copier on the third floor cannot send scans by e-mail.",
+            Impact.LOW,
+            Urgency.LOW,
+        ),
+    )
+    await handling.cancel_incident(
+        db, cast.manager, printer.id, None, "The copier's own address book was wrong; fixed locally."
+    )
+    return 3
 
 
 async def seed_provider(db: Database, tenant: Tenant, cast: Cast, services: Mapping[str, uuid.UUID]) -> int:
+    """The provider's own incidents: one being worked with its carrier, one new."""
     loss = await incidents.report_incident(
         db,
         cast.agent,
-        incidents.NewIncident(
-            tenant_id=tenant.id,
-            title="Packet loss on an upstream transit link",
-            description="Monitoring shows 3 % packet loss towards one transit provider since 08:15 UTC.",
-            service_id=services["Network"],
-            impact=Impact.HIGH,
-            urgency=Urgency.MEDIUM,
+        _new(
+            tenant,
+            services["Network"],
+            "Packet loss on an upstream transit link",
+            "Monitoring shows 3 % packet loss towards one transit provider since 08:15 UTC.",
+            Impact.HIGH,
             category="network",
         ),
     )
-    await _work(
+    await _pick_up(
+        db, cast.agent, loss, group="NOC", public="Traffic is being shifted to the other transit providers."
+    )
+    await handling.escalate_incident(
         db,
         cast.agent,
-        loss,
-        group="NOC",
-        public="Traffic is being shifted to the other transit providers.",
+        loss.id,
+        None,
+        handling.Escalation(note="Carrier informed.", vendor="Transit carrier", vendor_ticket="TC-48213"),
     )
     await incidents.report_incident(
         db,
         cast.agent,
-        incidents.NewIncident(
-            tenant_id=tenant.id,
-            title="Storage latency spikes on one hosting cluster",
-            description="Write latency above 50 ms for a few minutes every hour.",
-            service_id=services["Hosting platform"],
-            impact=Impact.LOW,
-            urgency=Urgency.LOW,
+        _new(
+            tenant,
+            services["Hosting platform"],
+            "Storage latency spikes on one hosting cluster",
+            "Write latency above 50 ms for a few minutes every hour.",
+            Impact.LOW,
+            Urgency.LOW,
         ),
     )
     return 2
