@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +19,7 @@ from api.limits import BodySizeLimit
 from api.schema import build_schema
 from auth import Authority
 from domain.db import Database, Scope, app_database_url, create_database
+from domain.incidents import auto_close
 from domain.migrate import head_revisions
 from domain.settings import Settings, get_settings
 
@@ -37,9 +40,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        closer = None
+        if settings.auto_close_interval_seconds > 0:
+            closer = asyncio.create_task(
+                auto_close.run_forever(database, settings.auto_close_interval_seconds)
+            )
         try:
             yield
         finally:
+            if closer is not None:
+                closer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await closer
             await authority.aclose()
             await database.dispose()
 

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     live_reconnect_max_seconds: float = Field(default=5.0, gt=0)
     # The longest the maintenance-window mover sleeps when no window is due sooner.
     bulletin_phase_tick_seconds: float = Field(default=5.0, gt=0)
+    # Auto-close of RESOLVED incidents past their tenant's delay: seconds between scans; 0 turns it off.
+    auto_close_interval_seconds: float = Field(default=300.0, ge=0)
 
     def external_issuers(self) -> list[ExternalIssuer]:
         return [ExternalIssuer.model_validate(item) for item in json.loads(self.oidc_issuers)]
