@@ -35,6 +35,7 @@ from domain.incidents.unit import (
     step,
     system_step,
 )
+from domain.sla import ledger as sla_ledger
 from domain.tenancy.actor import Actor
 from domain.tenancy.models import Membership
 from domain.tenancy.roles import Role, at_least
@@ -258,6 +259,7 @@ async def _child_in(
         data={"source": child.source.value, "priority": child.priority.value, "providerIncident": True},
         at=now,
     )
+    await sla_ledger.record_transition(session, child, None, at=now)  # START of the SLA clocks
     # The customer's incident starts where the provider's stands.
     if parent.status in (S.IN_PROGRESS, S.ON_HOLD):
         acknowledged = system_step(child, Operation.ACKNOWLEDGE)

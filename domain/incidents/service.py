@@ -40,6 +40,7 @@ from domain.incidents.unit import (
     member_role,
     step,
 )
+from domain.sla import ledger as sla_ledger
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role, at_least
 
@@ -149,6 +150,7 @@ async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incid
             data={"source": incident.source.value, "priority": incident.priority.value},
             at=now,
         )
+        await sla_ledger.record_transition(session, incident, None, at=now)  # START of the SLA clocks
         model = await playbooks.matching_model(session, incident)
         if model is not None:
             given = {name for name, value in (("impact", new.impact), ("urgency", new.urgency)) if value}

@@ -17,6 +17,7 @@ from domain.incidents.enums import IncidentStatus, Visibility
 from domain.incidents.lifecycle import IncidentState, Operation, Request, Step, decide
 from domain.incidents.models import Incident, IncidentEvent
 from domain.incidents.records import IncidentReview
+from domain.sla import ledger as sla_ledger
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role
 from domain.tenancy.roles import Scope as OAuthScope
@@ -166,6 +167,7 @@ async def commit_step(
     """Apply an accepted step: new status and its timestamps, first response, version bump, and its one
     timeline event. ``actor`` None (or a bare subject) is the system acting on its own."""
     now = utcnow()
+    clocks_before = sla_ledger.clock_facts(incident, as_loaded=True)
     before = incident.status
     after = accepted.state.status
     incident.status = after
@@ -186,7 +188,7 @@ async def commit_step(
     incident.version += 1
     incident.updated_at = now
     subject = actor if isinstance(actor, str) or actor is None else actor.subject
-    return await events.record(
+    event = await events.record(
         session,
         incident,
         accepted.event,
@@ -196,6 +198,9 @@ async def commit_step(
         data=data,
         at=now,
     )
+    # The SLA clock ledger: status, first response and any priority change made on the way here.
+    await sla_ledger.record_transition(session, incident, clocks_before, at=now)
+    return event
 
 
 __all__ = [

@@ -36,6 +36,7 @@ from domain.incidents.service import acknowledge_incident
 from domain.intake.alerts import Action, AlertEvent, alert_record, describe, impact_and_urgency
 from domain.intake.keys import IntegrationActor
 from domain.intake.models import IntegrationKey
+from domain.sla import ledger as sla_ledger
 
 MAX_TITLE = 300
 MAX_DESCRIPTION = 20_000
@@ -180,6 +181,7 @@ async def _trigger_once(db: Database, key: IntegrationKey, event: AlertEvent, de
             },
             at=now,
         )
+        await sla_ledger.record_transition(session, incident, None, at=now)  # START of the SLA clocks
         model = await playbooks.matching_model(session, incident)
         if model is not None:
             # The alert's severity is what monitoring said: it wins over the model's classification.

@@ -56,12 +56,19 @@ class Entry:
     hold_reason: HoldReason | None = None
 
 
-def clock_facts(incident: Incident) -> ClockFacts:
+def clock_facts(incident: Incident, *, as_loaded: bool = False) -> ClockFacts:
+    """The incident's clock facts. ``as_loaded``: with the priority as last loaded or flushed, for a
+    snapshot taken just before a step whose use case may already have re-classified the incident."""
+    priority = incident.priority
+    if as_loaded:
+        changed = sa_inspect(incident).attrs.priority.history.deleted
+        if changed:
+            priority = changed[0]
     return ClockFacts(
         status=incident.status,
         responded=incident.responded_at is not None,
         hold_reason=incident.on_hold_reason if incident.status is S.ON_HOLD else None,
-        priority=incident.priority,
+        priority=priority,
     )
 
 
