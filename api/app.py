@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from api.graphql_view import GraphQLEndpoint
+from api.integrations.runtime import Integrations
 from api.limits import BodySizeLimit
 from api.schema import build_schema
 from auth import Authority
@@ -31,6 +32,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     database = create_database(url, pool_size=settings.db_pool_size)
     authority = Authority(settings, database)
     graphql = GraphQLEndpoint(build_schema(settings), settings, database, authority)
+    # Alert intake, Idempotency-Key, and the webhook delivery worker.
+    integrations = Integrations(settings, database, authority)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -40,6 +43,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await integrations.start()
         closer = None
         if settings.auto_close_interval_seconds > 0:
             closer = asyncio.create_task(
@@ -52,6 +56,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                 closer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await closer
+            await integrations.stop()
             await authority.aclose()
             await database.dispose()
 
@@ -60,15 +65,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *authority.routes(),
+            *integrations.routes(),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes), *integrations.middleware()],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.database = database
     app.state.authority = authority
+    app.state.integrations = integrations
     return app
 
 

@@ -198,16 +198,18 @@ class IdempotencyKeys:
         body = b"".join(chunks).decode("utf-8", errors="replace")
         await _shielded(idempotency.complete(self.db, owner, key, status, content_type, body))
 
-    async def purge_forever(self) -> None:
-        """Delete expired records now and then (run by the app's lifespan)."""
-        while True:
-            try:
-                removed = await idempotency.purge_expired(self.db)
-                if removed:
-                    log.info("purged %d expired idempotency keys", removed)
-            except Exception:
-                log.exception("purging expired idempotency keys failed")
-            await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+
+async def purge_forever(db: Database) -> None:
+    """Delete expired records now and then (run by the app's lifespan), first a minute after start."""
+    await asyncio.sleep(60.0)
+    while True:
+        try:
+            removed = await idempotency.purge_expired(db)
+            if removed:
+                log.info("purged %d expired idempotency keys", removed)
+        except Exception:
+            log.exception("purging expired idempotency keys failed")
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
 
 
 async def _shielded(work: Any) -> None:

@@ -64,6 +64,18 @@ async def _incident_review(ctx: Context, key: uuid.UUID) -> Node | None:
     return await review_node(ctx, key)
 
 
+async def _integration_key(ctx: Context, key: uuid.UUID) -> Node | None:
+    from api.integrations.queries import integration_key_node
+
+    return await integration_key_node(ctx, key)
+
+
+async def _webhook_endpoint(ctx: Context, key: uuid.UUID) -> Node | None:
+    from api.integrations.queries import webhook_endpoint_node
+
+    return await webhook_endpoint_node(ctx, key)
+
+
 RESOLVERS: dict[str, NodeResolver] = {
     "Tenant": _tenant,
     "Service": _service,
@@ -71,6 +83,8 @@ RESOLVERS: dict[str, NodeResolver] = {
     "IncidentEvent": _event,
     "IncidentModel": _incident_model,
     "IncidentReview": _incident_review,
+    "IntegrationKey": _integration_key,
+    "WebhookEndpoint": _webhook_endpoint,
 }
 
 

@@ -22,6 +22,8 @@ from api.incidents.queries import IncidentFilter, IncidentOrder, incident_by_num
 from api.incidents.relations import RelationMutations
 from api.incidents.reviews import IncidentReview, ReviewMutations
 from api.incidents.types import Incident, IncidentConnection
+from api.integrations.mutations import IntegrationMutations
+from api.integrations.queries import IntegrationQueries
 from api.nodes import resolve_node
 from api.permissions import IsAuthenticated
 from api.relay import MAX_PAGE, Node, PageRequest
@@ -36,7 +38,7 @@ AUTH = [IsAuthenticated]
 
 
 @strawberry.type
-class Query:
+class Query(IntegrationQueries):
     @strawberry.field(permission_classes=AUTH)
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info.context, id)
@@ -113,6 +115,7 @@ class Mutation(
     MajorMutations,
     PlaybookMutations,
     ReviewMutations,
+    IntegrationMutations,
 ):
     pass
 
