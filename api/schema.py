@@ -128,11 +128,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         types=[Incident, IncidentModel, IncidentReview],
         scalar_overrides={datetime: DateTime},
         config=StrawberryConfig(auto_camel_case=True),
+        # Factories, not instances: an extension holds its request's state (MaskErrors reads the result it
+        # masks from it), so one shared instance lets concurrent requests unmask each other's errors.
         extensions=[
-            QueryDepthLimiter(max_depth=settings.max_query_depth),
-            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            MaxTokensLimiter(max_token_count=settings.max_tokens),
-            QueryCostLimiter(max_cost=settings.max_query_cost),
-            MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
+            lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
         ],
     )
