@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -70,6 +71,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 return
             scope.setdefault("state", {})[_PRINCIPAL] = principal
         await super().__call__(scope, receive, send)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        """JSON that is not an object (a string, a number, null) is a malformed request: 400, not a crash."""
+        if request.method == "POST" and "application/json" in (request.content_type or ""):
+            if not isinstance(self.parse_json(await request.get_body()), dict | list):
+                raise HTTPException(400, "The request body must be a JSON object")
+        return await super().parse_http_body(request)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         principal: Principal | None = request.scope.get("state", {}).get(_PRINCIPAL)
