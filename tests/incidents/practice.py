@@ -214,7 +214,9 @@ PEOPLE: dict[str, dict[str, Role]] = {
 
 
 async def seed_world(db: Database, settings: Settings) -> World:
-    tenants = {slug: (await f.create_tenant(db, slug)).id for slug in ("provider", "acme", "globex", "initech")}
+    tenants = {
+        slug: (await f.create_tenant(db, slug)).id for slug in ("provider", "acme", "globex", "initech")
+    }
     for subject, roles in PEOPLE.items():
         for slug, role in roles.items():
             await f.add_member(db, tenants[slug], subject, role)

@@ -400,7 +400,7 @@ def test_invalid_input(
 def test_an_invalid_enum_is_a_malformed_request_not_a_user_error(live: f.LiveApp, world: World) -> None:
     body = live.gql(
         world.tokens["alice"],
-        "mutation { putIncidentOnHold(input: {id: \"x\", reason: LUNCH}) { userErrors { code } } }",
+        'mutation { putIncidentOnHold(input: {id: "x", reason: LUNCH}) { userErrors { code } } }',
     )
     assert body.get("data") is None and body["errors"]
 
@@ -414,5 +414,7 @@ def test_refusals_leave_the_states_untouched(live: f.LiveApp, world: World, stat
 
 def test_payload_of_an_accepted_call_has_no_errors(live: f.LiveApp, world: World) -> None:
     reported = report(live, world.tokens["carol"], "A quick one")
-    payload = call(live, world.tokens["alice"], "resolveIncident", id=reported["id"], code="FIXED", notes="ok")
+    payload = call(
+        live, world.tokens["alice"], "resolveIncident", id=reported["id"], code="FIXED", notes="ok"
+    )
     assert payload["userErrors"] == [] and payload["incident"]["status"] == "RESOLVED"
