@@ -1,0 +1,132 @@
+"""A page of incidents with its relations costs the same number of SQL statements whatever its size.
+
+Counted on the served app's own engine (``before_cursor_execute``) for one real HTTP request: every
+relation (service, responders, tenant, timeline window and its count) must batch through a DataLoader,
+so a page of 50 costs exactly what a page of 5 does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import event
+
+from domain.db import Database
+from domain.settings import Settings
+from domain.tenancy.roles import Role
+from tests import factories as f
+
+QUERY = """
+query($first: Int!) {
+  incidents(first: $first) {
+    totalCount
+    edges {
+      node {
+        number
+        service { name }
+        responders { subject role }
+        tenant { slug }
+        timeline(first: 3) { totalCount edges { node { kind } } }
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def settings(test_db: Any) -> Settings:
+    # Background work is put to sleep so that only the request's own statements reach the engine.
+    return f.settings_for(
+        test_db,
+        auto_close_interval_seconds=0,
+        sla_scanner_max_sleep_seconds=0,
+        webhook_poll_seconds=3600,
+        bulletin_phase_tick_seconds=3600,
+    )
+
+
+@pytest_asyncio.fixture(scope="module")
+async def token(test_db: Any, db: Database, settings: Settings) -> str:
+    acme = await f.create_tenant(db, "acme")
+    await f.add_member(db, acme.id, "mona", Role.MANAGER)
+    mona = f.actor("mona", {acme.id: Role.MANAGER})
+    services = [(await f.create_service(db, mona, acme.id, name)).id for name in ("Email", "VPN", "Portal")]
+    incidents = [
+        await f.report(db, mona, acme.id, f"Incident {i}", "", service_id=services[i % 3]) for i in range(50)
+    ]
+    engine = f.owner_engine(test_db)
+    try:
+        for n, incident in enumerate(incidents):
+            params = {"t": acme.id, "i": incident.id}
+            f.owner_sql(
+                engine,
+                "INSERT INTO responders (tenant_id, incident_id, subject, role, added_at) VALUES"
+                " (:t, :i, 'rita', 'TECHNICAL_LEAD', now()), (:t, :i, 'sam', 'SCRIBE', now())",
+                params,
+            )
+            f.owner_sql(
+                engine,
+                "INSERT INTO incident_events (tenant_id, id, incident_id, seq, kind, visibility, data, at)"
+                " SELECT :t, gen_random_uuid(), :i, :base + g, 'COMMENTED', 'PUBLIC', '{}', now()"
+                " FROM generate_series(1, 4) g",
+                {**params, "base": 100_000 + n * 10},
+            )
+    finally:
+        engine.dispose()
+    return await f.mint_token(settings, db, "mona")
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        with self._lock:
+            self.statements.append(statement)
+
+
+@pytest.fixture(scope="module")
+def counted(live: f.LiveApp) -> Iterator[Counter]:
+    counter = Counter()
+    engine = live.app.state.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
+
+
+def measure(live: f.LiveApp, counter: Counter, token: str, first: int) -> tuple[int, dict[str, Any]]:
+    counter.statements.clear()
+    data = live.gql_ok(token, QUERY, {"first": first})
+    time.sleep(0.05)  # nothing of the request may still be running when we read the count
+    return len(counter.statements), data
+
+
+def test_a_page_of_50_costs_what_a_page_of_5_costs(live: f.LiveApp, counted: Counter, token: str) -> None:
+    measure(live, counted, token, 5)  # warm-up: signing keys, first connections
+    small, small_data = measure(live, counted, token, 5)
+    small_statements = list(counted.statements)
+    large, large_data = measure(live, counted, token, 50)
+    large_statements = list(counted.statements)
+    again, _ = measure(live, counted, token, 5)
+
+    edges = large_data["incidents"]["edges"]
+    assert len(small_data["incidents"]["edges"]) == 5
+    assert len(edges) == 50
+    # The page really carries every relation, so nothing was skipped to look cheap.
+    assert all(e["node"]["service"]["name"] in ("Email", "VPN", "Portal") for e in edges)
+    assert all(len(e["node"]["responders"]) == 2 for e in edges)
+    assert all(e["node"]["tenant"]["slug"] == "acme" for e in edges)
+    assert all(e["node"]["timeline"]["totalCount"] == 5 for e in edges)
+    assert all(len(e["node"]["timeline"]["edges"]) == 3 for e in edges)
+
+    assert small == again, "the count is not deterministic: background work reached the engine"
+    assert large == small, "\n".join(["page of 50:", *large_statements, "", "page of 5:", *small_statements])
+    # And the constant is small: principal, page, count, one batch per relation, and their scope settings.
+    assert small <= 20, "\n".join(small_statements)
