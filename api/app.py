@@ -14,14 +14,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from api import status_page
 from api.graphql_view import GraphQLEndpoint
 from api.integrations.runtime import Integrations
 from api.limits import BodySizeLimit
 from api.schema import build_schema
 from auth import Authority
+from domain.bulletins.mover import PhaseMover
 from domain.db import Database, Scope, app_database_url, create_database
 from domain.incidents import auto_close
 from domain.migrate import head_revisions
+from domain.outbox import Hub, Listener
 from domain.settings import Settings, get_settings
 
 
@@ -34,6 +37,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     graphql = GraphQLEndpoint(build_schema(settings), settings, database, authority)
     # Alert intake, Idempotency-Key, and the webhook delivery worker.
     integrations = Integrations(settings, database, authority)
+    # Live events: one LISTEN connection and one fan-out per process; maintenance windows move by themselves.
+    hub = Hub(database, feed_capacity=settings.live_feed_capacity)
+    listener = Listener(url, hub, max_backoff=settings.live_reconnect_max_seconds)
+    mover = PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -49,9 +56,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             closer = asyncio.create_task(
                 auto_close.run_forever(database, settings.auto_close_interval_seconds)
             )
+        hub.start()
+        listener.start()
+        mover.start()
         try:
             yield
         finally:
+            await mover.stop()
+            await listener.stop()
+            await hub.stop()
             if closer is not None:
                 closer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -68,6 +81,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             *integrations.routes(),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *status_page.routes(database),
         ],
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes), *integrations.middleware()],
         lifespan=lifespan,
@@ -76,6 +90,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.database = database
     app.state.authority = authority
     app.state.integrations = integrations
+    app.state.hub = hub
+    app.state.listener = listener
     return app
 
 

@@ -20,6 +20,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from api.context import Context
 from api.limits import PrincipalRateLimit, too_many_requests
 from api.relay import parse_id
+from api.ws_auth import LegacyWSHandler, TransportWSHandler
+from api.ws_auth import authenticate as authenticate_ws
 from auth import Authority, InvalidToken, Principal
 from domain.db import Database
 from domain.db import Scope as DbScope
@@ -38,6 +40,10 @@ def unauthorized(description: str = "the access token is invalid or expired") ->
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
+    # Anonymous connections run only the public status; connections close when their token expires.
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, schema: BaseSchema, settings: Settings, db: Database, authority: Authority) -> None:
         super().__init__(
             schema,
@@ -108,17 +114,20 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return tenants
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """The token travels in connection_init's payload; a missing or bad one closes the socket."""
+        """The token travels in connection_init's payload; a bad one closes the socket. Without one the
+        connection is anonymous and may only run the public status (api/ws_auth.py)."""
         params = context.connection_params or {}
         header = params.get("authorization") or params.get("Authorization")
+        if header is None:
+            context.principal = None
+            context.tenant_ids = frozenset()
+            return None
         if not isinstance(header, str):
             raise ConnectionRejectionError({"message": "authentication required"})
         try:
-            principal = await self.authority.authenticate(header)
+            principal, context.expires_at = await authenticate_ws(self.authority, header)
         except InvalidToken:
             raise ConnectionRejectionError({"message": "invalid token"}) from None
-        if principal is None:  # pragma: no cover - a header was given
-            raise ConnectionRejectionError({"message": "authentication required"})
         context.principal = principal
         context.tenant_ids = await self._tenant_scope(principal, params.get("tenant"))
         return None

@@ -76,6 +76,12 @@ async def _webhook_endpoint(ctx: Context, key: uuid.UUID) -> Node | None:
     return await webhook_endpoint_node(ctx, key)
 
 
+async def _bulletin(ctx: Context, key: uuid.UUID) -> Node | None:
+    from api.bulletins.queries import bulletin_node
+
+    return await bulletin_node(ctx, key)
+
+
 RESOLVERS: dict[str, NodeResolver] = {
     "Tenant": _tenant,
     "Service": _service,
@@ -85,6 +91,7 @@ RESOLVERS: dict[str, NodeResolver] = {
     "IncidentReview": _incident_review,
     "IntegrationKey": _integration_key,
     "WebhookEndpoint": _webhook_endpoint,
+    "Bulletin": _bulletin,
 }
 
 

@@ -8,6 +8,9 @@ import strawberry
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
+from api.bulletins.mutations import BulletinMutations
+from api.bulletins.queries import bulletin_connection, public_status
+from api.bulletins.types import Bulletin, BulletinConnection, PublicStatus
 from api.catalog.mutations import CatalogMutations
 from api.catalog.queries import service_connection
 from api.catalog.types import ServiceConnection
@@ -28,6 +31,7 @@ from api.nodes import resolve_node
 from api.permissions import IsAuthenticated
 from api.relay import MAX_PAGE, Node, PageRequest
 from api.scalars import DateTime
+from api.subscriptions import Subscription
 from api.tenancy.mutations import TenancyMutations
 from api.tenancy.queries import tenant_connection, viewer
 from api.tenancy.resolve import find_tenant_id
@@ -104,6 +108,23 @@ class Query(IntegrationQueries):
             tenants = tenants & {chosen} if chosen else frozenset()
         return await service_connection(ctx, tenants, first, after)
 
+    @strawberry.field(
+        permission_classes=AUTH, description="Newest first; CUSTOMER members see published bulletins only"
+    )
+    async def bulletins(
+        self,
+        info: Info,
+        tenant: strawberry.ID | None = None,
+        active_only: bool | None = False,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> BulletinConnection:
+        return await bulletin_connection(info.context, tenant, bool(active_only), first, after)
+
+    @strawberry.field(description="No token needed; null unless the tenant enabled its public status page")
+    async def public_status(self, info: Info, tenant_slug: str) -> PublicStatus | None:
+        return await public_status(info.context, tenant_slug)
+
 
 @strawberry.type
 class Mutation(
@@ -116,6 +137,7 @@ class Mutation(
     PlaybookMutations,
     ReviewMutations,
     IntegrationMutations,
+    BulletinMutations,
 ):
     pass
 
@@ -125,7 +147,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Incident, IncidentModel, IncidentReview],
+        subscription=Subscription,
+        types=[Incident, IncidentModel, IncidentReview, Bulletin],
         scalar_overrides={datetime: DateTime},
         config=StrawberryConfig(auto_camel_case=True),
         # Factories, not instances: an extension holds its request's state (MaskErrors reads the result it
