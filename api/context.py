@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +23,18 @@ from domain.tenancy.roles import Role, at_least
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
+# Over WebSocket one Context serves every operation of the connection. A subscription gives each event
+# it yields loaders of its own (``fresh_loaders``): its operation runs in its own task, which this
+# variable is local to, so caches never go stale and operations never share one.
+_OPERATION_LOADERS: ContextVar[dict[str, DataLoader[Any, Any]] | None] = ContextVar(
+    "operation_loaders", default=None
+)
+
+
+def fresh_loaders() -> None:
+    """Empty loaders for what the current task resolves next (call before yielding a subscription event)."""
+    _OPERATION_LOADERS.set({})
+
 
 @dataclass
 class Context:
@@ -32,6 +46,8 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    # When the WebSocket connection's token expires (the connection closes then).
+    expires_at: datetime | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def actor(self) -> Principal:
@@ -60,14 +76,17 @@ class Context:
         self, name: str, batch: Callable[[Context, Sequence[K]], Awaitable[Sequence[V]]]
     ) -> DataLoader[K, V]:
         """The request's DataLoader called ``name``, created on first use so each request batches its own."""
-        existing = self._loaders.get(name)
+        loaders = _OPERATION_LOADERS.get()
+        if loaders is None:
+            loaders = self._loaders
+        existing = loaders.get(name)
         if existing is None:
 
             async def load(keys: list[K]) -> Sequence[V]:
                 return await batch(self, keys)
 
             existing = DataLoader(load_fn=load)
-            self._loaders[name] = existing
+            loaders[name] = existing
         return existing
 
 

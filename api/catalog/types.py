@@ -11,10 +11,14 @@ from sqlalchemy import select, tuple_
 
 from api.context import Context, Info
 from api.relay import Counted, Node, PageInfo, encode_id
+from domain.bulletins.phases import ServiceStatus as ServiceStatusValue
 from domain.catalog import models as m
 
 if TYPE_CHECKING:
     from api.tenancy.types import Tenant
+
+
+ServiceStatus = strawberry.enum(ServiceStatusValue, name="ServiceStatus")
 
 
 @strawberry.type(name="Service")
@@ -22,6 +26,8 @@ class Service(Node):
     name: str
     description: str | None
     row: strawberry.Private[m.Service]
+    # Set when the status is already known (the public status page), else loaded on demand.
+    known_status: strawberry.Private[ServiceStatusValue | None] = None
 
     @classmethod
     def from_row(cls, row: m.Service) -> Service:
@@ -32,6 +38,16 @@ class Service(Node):
         from api.tenancy.types import tenant_by_id
 
         return await tenant_by_id(info.context, self.row.tenant_id)
+
+    @strawberry.field(description="Worst status declared by the tenant's active bulletins")
+    async def status(self, info: Info) -> ServiceStatus:  # type: ignore[valid-type]
+        if self.known_status is not None:
+            return self.known_status
+        from api.bulletins.loaders import load_service_statuses
+
+        return await info.context.loader("service_status", load_service_statuses).load(
+            (self.row.tenant_id, self.row.id)
+        )
 
 
 @strawberry.type(name="ServiceEdge")

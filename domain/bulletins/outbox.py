@@ -97,15 +97,16 @@ async def refresh_statuses(
         for kind, phase, published, sid, status in rows
     ]
     computed = phases.service_statuses(wanted, declarations)
-    stored = dict(
-        (
+    stored = {
+        key: value
+        for key, value in (
             await session.execute(
                 select(ServiceStatusRow.service_id, ServiceStatusRow.status).where(
                     ServiceStatusRow.tenant_id == tenant_id, ServiceStatusRow.service_id.in_(wanted)
                 )
             )
-        ).tuples()
-    )
+        )
+    }
     changed = {
         sid: status
         for sid, status in computed.items()

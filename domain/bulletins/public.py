@@ -62,15 +62,16 @@ async def public_view(db: Database, tenant: Tenant) -> PublicView:
                 )
             ).all()
         )
-        statuses = dict(
-            (
+        statuses = {
+            key: value
+            for key, value in (
                 await session.execute(
                     select(ServiceStatusRow.service_id, ServiceStatusRow.status).where(
                         ServiceStatusRow.tenant_id == tenant.id
                     )
                 )
-            ).tuples()
-        )
+            )
+        }
         bulletins = list(
             (
                 await session.scalars(

@@ -110,15 +110,16 @@ async def _services_by_tenant(
     """The affected services grouped by the (named) tenant they belong to; any other is NOT_FOUND."""
     if not affected:
         return {}
-    owners = dict(
-        (
+    owners = {
+        key: value
+        for key, value in (
             await session.execute(
                 select(Service.id, Service.tenant_id).where(
                     Service.tenant_id.in_(tenant_ids), Service.id.in_([a.service_id for a in affected])
                 )
             )
-        ).tuples()
-    )
+        )
+    }
     grouped: dict[uuid.UUID, list[Affected]] = {}
     for index, item in enumerate(affected):
         owner = owners.get(item.service_id)

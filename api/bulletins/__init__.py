@@ -1,0 +1,1 @@
+"""GraphQL of bulletins: types, queries, mutations, and the public status."""

@@ -1,0 +1,73 @@
+"""Reading bulletins and the public status."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, or_, select
+
+from api.bulletins.loaders import load_bulletins
+from api.bulletins.types import (
+    Bulletin,
+    BulletinConnection,
+    BulletinEdge,
+    PublicStatus,
+    bulletin_readers,
+    may_see,
+)
+from api.context import Context
+from api.relay import PageRequest, SortKey, fetch_page
+from api.tenancy.resolve import find_tenant_id
+from domain.bulletins import models as m
+from domain.bulletins.phases import FINAL_PHASES
+from domain.bulletins.public import public_status as read_public_status
+
+NEWEST_FIRST = SortKey((m.Bulletin.created_at, m.Bulletin.id), descending=True)
+
+
+async def bulletin_connection(
+    ctx: Context, tenant: str | None, active_only: bool, first: int | None, after: str | None
+) -> BulletinConnection:
+    tenants = bulletin_readers(ctx)
+    if tenant is not None:
+        chosen = await find_tenant_id(ctx, tenant)
+        tenants = tenants & {chosen} if chosen else frozenset()
+    # Drafts are for staff: a CUSTOMER member sees the tenant's published bulletins only.
+    staff = [t for t in tenants if ctx.sees_internal(t)]
+    statement = select(m.Bulletin).where(
+        m.Bulletin.tenant_id.in_(tenants),
+        or_(m.Bulletin.published.is_(True), m.Bulletin.tenant_id.in_(staff)),
+    )
+    if active_only:
+        statement = statement.where(
+            m.Bulletin.published.is_(True), m.Bulletin.phase.not_in(sorted(FINAL_PHASES))
+        )
+
+    async def count() -> int:
+        async with ctx.read() as session:
+            return int(await session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+    async with ctx.read() as session:
+        page = await fetch_page(
+            session, statement, NEWEST_FIRST, PageRequest(first=first, after=after), count
+        )
+    return BulletinConnection(
+        edges=[
+            BulletinEdge(cursor=c, node=Bulletin.from_row(r))
+            for r, c in zip(page.rows, page.cursors, strict=True)
+        ],
+        page_info=page.page_info(),
+        count=page.count,
+    )
+
+
+async def public_status(ctx: Context, slug: str) -> PublicStatus | None:
+    view = await read_public_status(ctx.db, slug)
+    return PublicStatus.from_view(view) if view is not None else None
+
+
+async def bulletin_node(ctx: Context, key: uuid.UUID) -> Bulletin | None:
+    row = await ctx.loader("bulletin_by_id", load_bulletins).load(key)
+    if row is None or not may_see(ctx, row.tenant_id, row.published):
+        return None
+    return Bulletin.from_row(row)

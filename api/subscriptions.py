@@ -1,0 +1,184 @@
+"""The Subscription type: live events from the process's outbox hub (``domain/outbox``).
+
+Each subscription opens a ``Feed`` on the hub for the tenants the caller may read, with a filter that
+re-checks, for every event, the caller's tenant scope and what the caller may see (a CUSTOMER never
+receives INTERNAL events or unpublished bulletins). Every event is resolved with loaders of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+
+import strawberry
+from sqlalchemy import select
+
+from api.bulletins import loaders as bulletin_loaders
+from api.bulletins.types import Bulletin, PublicStatus, ServiceStatusChange, bulletin_readers, may_see
+from api.catalog.types import Service, load_services
+from api.context import Context, Info, fresh_loaders
+from api.errors import ClientError
+from api.incidents.queries import readable_tenants
+from api.incidents.types import IncidentEvent
+from api.permissions import IsAuthenticated
+from api.relay import decode_cursor, decode_id
+from api.tenancy.resolve import find_tenant_id
+from domain.bulletins.public import public_tenant, public_view
+from domain.incidents import models as incidents
+from domain.incidents.enums import Visibility
+from domain.outbox import Hub, LiveEvent
+
+AUTH = [IsAuthenticated]
+
+
+def hub_of(ctx: Context) -> Hub:
+    hub: Hub = ctx.request.app.state.hub
+    return hub
+
+
+async def _narrow(ctx: Context, tenants: frozenset[uuid.UUID], tenant: str | None) -> frozenset[uuid.UUID]:
+    if tenant is None:
+        return tenants
+    chosen = await find_tenant_id(ctx, tenant)
+    if chosen is None or chosen not in tenants:
+        raise ClientError("tenant not found", "NOT_FOUND")
+    return frozenset({chosen})
+
+
+def _cursor_seq(after: str) -> int:
+    values = decode_cursor(after)
+    if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool) or values[0] < 0:
+        raise ClientError("invalid cursor", "BAD_USER_INPUT")
+    return values[0]
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        permission_classes=AUTH,
+        description=(
+            "The timeline events of the caller's incidents, as they commit. With `after` (an"
+            " IncidentEvent.cursor) the stored events past it come first, then live ones, with no gap and"
+            " no duplicate. Cursors count per tenant, so `after` needs a single tenant: pass `tenant` or"
+            " `incidentId` unless the caller (or its X-Tenant / connection `tenant`) has only one."
+        ),
+    )
+    async def incident_events(
+        self,
+        info: Info,
+        tenant: strawberry.ID | None = None,
+        incident_id: strawberry.ID | None = None,
+        after: str | None = None,
+    ) -> AsyncGenerator[IncidentEvent, None]:
+        ctx = info.context
+        tenants = await _narrow(ctx, readable_tenants(ctx), tenant)
+        wanted: uuid.UUID | None = None
+        if incident_id is not None:
+            wanted = decode_id(incident_id, "Incident")
+            async with ctx.read() as session:
+                owner = (
+                    await session.scalar(
+                        select(incidents.Incident.tenant_id).where(incidents.Incident.id == wanted)
+                    )
+                    if wanted is not None
+                    else None
+                )
+            if owner is None or owner not in tenants:
+                raise ClientError("incident not found", "NOT_FOUND")
+            tenants = frozenset({owner})
+        resume: dict[uuid.UUID, int] = {}
+        if after is not None:
+            if len(tenants) != 1:
+                raise ClientError(
+                    "`after` needs a single tenant: pass `tenant` or `incidentId`", "BAD_USER_INPUT"
+                )
+            resume = {next(iter(tenants)): _cursor_seq(after)}
+        internal = {t: ctx.sees_internal(t) for t in tenants}
+
+        def accept(event: LiveEvent) -> bool:
+            row = event.incident
+            return (
+                row is not None
+                and row.tenant_id in tenants
+                and (wanted is None or row.incident_id == wanted)
+                and (row.visibility is Visibility.PUBLIC or internal[row.tenant_id])
+            )
+
+        async with hub_of(ctx).open(tenants, accept, after=resume) as feed:
+            async for event in feed:
+                assert event.incident is not None
+                fresh_loaders()
+                yield IncidentEvent.from_row(event.incident)
+
+    @strawberry.subscription(
+        permission_classes=AUTH,
+        description="Bulletins as they change; CUSTOMER members see published bulletins only",
+    )
+    async def bulletin_changed(
+        self, info: Info, tenant: strawberry.ID | None = None
+    ) -> AsyncGenerator[Bulletin, None]:
+        ctx = info.context
+        tenants = await _narrow(ctx, bulletin_readers(ctx), tenant)
+
+        def accept(event: LiveEvent) -> bool:
+            row = event.bulletin
+            return event.is_bulletin_change and row is not None and may_see(ctx, row.tenant_id, row.published)
+
+        async with hub_of(ctx).open(tenants, accept) as feed:
+            async for event in feed:
+                assert event.bulletin is not None and event.bulletin.bulletin_id is not None
+                fresh_loaders()
+                row = await ctx.loader("bulletin_by_id", bulletin_loaders.load_bulletins).load(
+                    event.bulletin.bulletin_id
+                )
+                if row is not None and may_see(ctx, row.tenant_id, row.published):
+                    yield Bulletin.from_row(row)
+
+    @strawberry.subscription(permission_classes=AUTH, description="Every change of a service's status")
+    async def service_status_changed(
+        self, info: Info, tenant: strawberry.ID | None = None
+    ) -> AsyncGenerator[ServiceStatusChange, None]:
+        ctx = info.context
+        tenants = await _narrow(ctx, bulletin_readers(ctx), tenant)
+
+        def accept(event: LiveEvent) -> bool:
+            return event.is_status_change and event.tenant_id in tenants
+
+        async with hub_of(ctx).open(tenants, accept) as feed:
+            async for event in feed:
+                change = event.bulletin
+                assert change is not None and change.service_id is not None and change.status is not None
+                fresh_loaders()
+                row = await ctx.loader("service_by_key", load_services).load(
+                    (change.tenant_id, change.service_id)
+                )
+                if row is not None:
+                    service = Service.from_row(row)
+                    service.known_status = change.status
+                    yield ServiceStatusChange(service=service, status=change.status, at=change.at)
+
+    @strawberry.subscription(
+        description=(
+            "A tenant's public status page, without a token: the current status first, then again after"
+            " every change of it. Only for tenants with a public status page."
+        )
+    )
+    async def public_status_changed(self, info: Info, tenant_slug: str) -> AsyncGenerator[PublicStatus, None]:
+        ctx = info.context
+        tenant = await public_tenant(ctx.db, tenant_slug)
+        if tenant is None:
+            raise ClientError("status page not found", "NOT_FOUND")
+
+        def accept(event: LiveEvent) -> bool:
+            row = event.bulletin
+            return row is not None and (event.is_status_change or row.published)
+
+        # Open the feed before reading the current state: a change committed in between is not missed.
+        async with hub_of(ctx).open([tenant.id], accept) as feed:
+            yield PublicStatus.from_view(await public_view(ctx.db, tenant))
+            while True:
+                await feed.batch()  # however many changes arrived together, one fresh state
+                current = await public_tenant(ctx.db, tenant_slug)
+                if current is None or current.id != tenant.id:
+                    return  # the page was switched off
+                yield PublicStatus.from_view(await public_view(ctx.db, current))

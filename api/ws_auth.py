@@ -1,0 +1,143 @@
+"""Who may do what on a GraphQL WebSocket, for both subprotocols (graphql-transport-ws and graphql-ws).
+
+- The token travels in ``connection_init``'s payload as ``{"authorization": "Bearer <jwt>"}``. An invalid
+  one is refused by the protocol itself: graphql-transport-ws closes with 4403 Forbidden; the legacy
+  graphql-ws answers ``connection_error`` and closes.
+- Without a token the connection is anonymous: it may only run the public status (``publicStatusChanged``
+  and ``publicStatus``). Any other operation closes it with 4401 Unauthorized, the code both protocols
+  use for an operation started without authentication.
+- A ``subscribe``/``start`` before ``connection_init`` is refused by Strawberry's handlers (4401) and never
+  runs; the tests hold the installed release to that.
+- An authenticated connection closes with 4403 (reason "token expired") when its token expires: every
+  running operation is stopped first, so nothing is sent on behalf of an expired token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyInitMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+
+from api.context import Context
+from auth import Authority, InvalidToken, Principal
+from domain.columns import utcnow
+
+# Root fields an anonymous connection may select.
+PUBLIC_FIELDS = frozenset({"publicStatusChanged", "publicStatus", "__typename"})
+
+UNAUTHORIZED = (4401, "Unauthorized")
+EXPIRED = (4403, "Forbidden: token expired")
+
+
+async def authenticate(authority: Authority, header: str) -> tuple[Principal, datetime]:
+    """The principal of a bearer token and when the token expires; InvalidToken for anything else."""
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("malformed authorization header")
+    verified = await authority.verify(token.strip())
+    return await authority.principal(verified), verified.expires_at
+
+
+def anonymous_may_run(payload: Any) -> bool:
+    """Whether an anonymous connection may run this operation: only public root fields."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return True  # malformed: the protocol handler refuses it on its own terms
+    try:
+        document = parse(payload["query"])
+    except GraphQLError:
+        return True  # a syntax error, answered as such
+    name = payload.get("operationName")
+    operations = [
+        d
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode) and (not name or (d.name and d.name.value == name))
+    ]
+    if len(operations) != 1:
+        return True  # no such operation: execution refuses it without resolving anything
+    return all(
+        isinstance(selection, FieldNode) and selection.name.value in PUBLIC_FIELDS
+        for selection in operations[0].selection_set.selections
+    )
+
+
+def _seconds_left(context: Context) -> float | None:
+    if context.principal is None or context.expires_at is None:
+        return None
+    return max(0.0, (context.expires_at - utcnow()).total_seconds())
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    expiry: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        left = _seconds_left(self.context)
+        if self.connection_acknowledged and left is not None:
+            self.expiry = asyncio.create_task(self._expire_after(left))
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if (
+            self.connection_acknowledged
+            and self.context.principal is None
+            and not anonymous_may_run(message.get("payload"))
+        ):
+            await self.websocket.close(*UNAUTHORIZED)
+            return
+        await super().handle_subscribe(message)
+
+    async def shutdown(self) -> None:
+        if self.expiry is not None and self.expiry is not asyncio.current_task():
+            self.expiry.cancel()
+        await super().shutdown()
+
+    async def _expire_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        tasks = [op.task for op in self.operations.values() if op.task]
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)
+        for task in tasks:
+            with suppress(BaseException):
+                await task
+        await self.websocket.close(*EXPIRED)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    expiry: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: LegacyInitMessage) -> None:
+        await super().handle_connection_init(message)
+        left = _seconds_left(self.context)
+        if self.connection_acknowledged and left is not None:
+            self.expiry = asyncio.create_task(self._expire_after(left))
+
+    async def handle_start(self, message: StartMessage) -> None:
+        if (
+            self.connection_acknowledged
+            and self.context.principal is None
+            and not anonymous_may_run(message.get("payload"))
+        ):
+            await self.websocket.close(*UNAUTHORIZED)
+            return
+        await super().handle_start(message)
+
+    async def cleanup(self) -> None:
+        if self.expiry is not None and self.expiry is not asyncio.current_task():
+            self.expiry.cancel()
+        await super().cleanup()
+
+    async def _expire_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        for operation_id in list(self.tasks):
+            await self.cleanup_operation(operation_id)
+        await self.websocket.close(*EXPIRED)
