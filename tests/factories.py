@@ -60,7 +60,7 @@ from domain.tenancy import service as tenancy_service
 from domain.tenancy.models import Membership, Operator, Tenant
 from domain.tenancy.roles import ALL_SCOPES, Role
 from tests.conftest import TestDatabase
-from tests.live import serve
+from tests.live import free_port, serve
 
 # The built-in issuer of every test app: tokens minted here carry it as ``iss``, memberships name it.
 ISSUER = "https://incidentdesk.test"
@@ -77,6 +77,7 @@ __all__ = [
     "create_service",
     "create_tenant",
     "encode_id",
+    "free_port",
     "gql",
     "gql_ok",
     "mint_token",
