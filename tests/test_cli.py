@@ -162,7 +162,7 @@ async def test_token_is_one_jwt_the_authority_accepts(cli: Cli, test_db: Databas
     assert verified.issuer == PUBLIC_URL
     assert verified.subject == "dana"
     assert verified.scopes == frozenset({"incidents:read"})
-    assert 590 <= (verified.expires_at.timestamp() - time.time()) <= 600
+    assert 540 <= (verified.expires_at.timestamp() - time.time()) <= 600
     assert [tenant.value for tenant in principal.memberships.values()] == ["MANAGER"]
 
 
