@@ -26,6 +26,7 @@ from domain.incidents import auto_close
 from domain.migrate import head_revisions
 from domain.outbox import Hub, Listener
 from domain.settings import Settings, get_settings
+from domain.sla.scanner import SlaScanner
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
@@ -37,6 +38,16 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     graphql = GraphQLEndpoint(build_schema(settings), settings, database, authority)
     # Alert intake, Idempotency-Key, and the webhook delivery worker.
     integrations = Integrations(settings, database, authority)
+    # SLA alerts: every replica runs the scanner loop; only the holder of its advisory lock scans.
+    scanner = (
+        SlaScanner(
+            database,
+            max_sleep=settings.sla_scanner_max_sleep_seconds,
+            lock_retry=settings.sla_scanner_lock_retry_seconds,
+        )
+        if settings.sla_scanner_max_sleep_seconds > 0
+        else None
+    )
     # Live events: one LISTEN connection and one fan-out per process; maintenance windows move by themselves.
     hub = Hub(database, feed_capacity=settings.live_feed_capacity)
     listener = Listener(url, hub, max_backoff=settings.live_reconnect_max_seconds)
@@ -59,9 +70,13 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         hub.start()
         listener.start()
         mover.start()
+        if scanner is not None:
+            scanner.start()
         try:
             yield
         finally:
+            if scanner is not None:
+                await scanner.stop()
             await mover.stop()
             await listener.stop()
             await hub.stop()
@@ -90,6 +105,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.database = database
     app.state.authority = authority
     app.state.integrations = integrations
+    app.state.sla_scanner = scanner
     app.state.hub = hub
     app.state.listener = listener
     return app

@@ -82,6 +82,12 @@ async def _bulletin(ctx: Context, key: uuid.UUID) -> Node | None:
     return await bulletin_node(ctx, key)
 
 
+async def _sla_contract(ctx: Context, key: uuid.UUID) -> Node | None:
+    from api.sla.queries import contract_node
+
+    return await contract_node(ctx, key)
+
+
 RESOLVERS: dict[str, NodeResolver] = {
     "Tenant": _tenant,
     "Service": _service,
@@ -89,6 +95,7 @@ RESOLVERS: dict[str, NodeResolver] = {
     "IncidentEvent": _event,
     "IncidentModel": _incident_model,
     "IncidentReview": _incident_review,
+    "SlaContract": _sla_contract,
     "IntegrationKey": _integration_key,
     "WebhookEndpoint": _webhook_endpoint,
     "Bulletin": _bulletin,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -31,6 +32,9 @@ from api.nodes import resolve_node
 from api.permissions import IsAuthenticated
 from api.relay import MAX_PAGE, Node, PageRequest
 from api.scalars import DateTime
+from api.sla.mutations import SlaMutations
+from api.sla.queries import sla_contracts, sla_report
+from api.sla.types import SlaContract, SlaReport
 from api.subscriptions import Subscription
 from api.tenancy.mutations import TenancyMutations
 from api.tenancy.queries import tenant_connection, viewer
@@ -109,6 +113,26 @@ class Query(IntegrationQueries):
         return await service_connection(ctx, tenants, first, after)
 
     @strawberry.field(
+        permission_classes=AUTH,
+        description="SLA contracts of the caller's tenants (or the one named), oldest window first; needs sla:read",
+    )
+    async def sla_contracts(self, info: Info, tenant: strawberry.ID | None = None) -> list[SlaContract]:
+        return await sla_contracts(info.context, tenant)
+
+    @strawberry.field(
+        permission_classes=AUTH,
+        description="Compliance, MTTA and MTTR of incidents reported in [from, to); CUSTOMER members may read their own",
+    )
+    async def sla_report(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        tenant: strawberry.ID | None = None,
+    ) -> SlaReport:
+        return await sla_report(info.context, tenant, from_, to)
+
+    @strawberry.field(
         permission_classes=AUTH, description="Newest first; CUSTOMER members see published bulletins only"
     )
     async def bulletins(
@@ -137,6 +161,7 @@ class Mutation(
     PlaybookMutations,
     ReviewMutations,
     IntegrationMutations,
+    SlaMutations,
     BulletinMutations,
 ):
     pass

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     bulletin_phase_tick_seconds: float = Field(default=5.0, gt=0)
     # Auto-close of RESOLVED incidents past their tenant's delay: seconds between scans; 0 turns it off.
     auto_close_interval_seconds: float = Field(default=300.0, ge=0)
+    # SLA scanner (one replica at a time): the longest it sleeps when nothing falls due sooner (a NOTIFY
+    # on the events channel wakes it earlier); 0 turns it off.
+    sla_scanner_max_sleep_seconds: float = Field(default=60.0, ge=0)
+    # How often a replica that is not the scanner's leader checks whether the leader went away.
+    sla_scanner_lock_retry_seconds: float = Field(default=30.0, gt=0)
 
     def external_issuers(self) -> list[ExternalIssuer]:
         return [ExternalIssuer.model_validate(item) for item in json.loads(self.oidc_issuers)]

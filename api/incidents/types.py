@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from api.catalog.types import Service
     from api.incidents.playbooks import IncidentModel
     from api.incidents.reviews import IncidentReview
+    from api.sla.types import SlaClock
     from api.tenancy.types import Tenant
 
 IncidentStatus = strawberry.enum(e.IncidentStatus, name="IncidentStatus")
@@ -219,6 +220,20 @@ class Incident(Node):
         from api.incidents.reviews import review_of
 
         return await review_of(info.context, self.row)
+
+    @strawberry.field(description="Null when the tenant has no contract in force at reportedAt")
+    async def response_sla(self, info: Info) -> Annotated[SlaClock, strawberry.lazy("api.sla.types")] | None:
+        from api.sla.queries import response_sla
+
+        return await response_sla(info.context, self.row)
+
+    @strawberry.field(description="Null when the tenant has no contract in force at reportedAt")
+    async def resolution_sla(
+        self, info: Info
+    ) -> Annotated[SlaClock, strawberry.lazy("api.sla.types")] | None:
+        from api.sla.queries import resolution_sla
+
+        return await resolution_sla(info.context, self.row)
 
     @strawberry.field(description="Vendor of a functional escalation; null for CUSTOMER members")
     def vendor(self, info: Info) -> str | None:

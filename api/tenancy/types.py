@@ -16,6 +16,7 @@ from domain.tenancy.roles import Role as RoleEnum
 
 if TYPE_CHECKING:
     from api.catalog.types import ServiceConnection
+    from api.sla.types import SlaContract
 
 Role = strawberry.enum(RoleEnum, name="Role")
 
@@ -46,6 +47,14 @@ class Tenant(Node):
         from api.catalog.queries import service_connection
 
         return await service_connection(info.context, {self.row.id}, first, after)
+
+    @strawberry.field(description="The SLA contract in force now, if any")
+    async def sla_contract(
+        self, info: Info
+    ) -> Annotated[SlaContract, strawberry.lazy("api.sla.types")] | None:
+        from api.sla.queries import tenant_contract
+
+        return await tenant_contract(info.context, self.row.id)
 
 
 @strawberry.type(name="Membership")

@@ -8,7 +8,7 @@ their stored outcome and any alert they owe.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement
 
 from domain.columns import utcnow
 from domain.db import Database, Scope
-from domain.errors import ErrorCode, Problem, Refused, not_found
+from domain.errors import ErrorCode, Problem, Refused
 from domain.incidents.enums import HoldReason, Priority
 from domain.incidents.models import Incident
 from domain.sla.calendar import BusinessInterval, validate_business_hours
@@ -77,6 +77,9 @@ class _Checked:
 
 def _check_targets(new: NewContract, checked: _Checked) -> dict[str, dict[str, int]]:
     targets: dict[str, dict[str, int]] = {}
+    if len(new.targets) > 2 * len(Priority):
+        checked.add("give one target per priority", "targets")
+        return targets
     for index, target in enumerate(new.targets):
         at = ("targets", str(index))
         if target.priority.value in targets:
@@ -243,21 +246,21 @@ async def _queue_governed_incidents(session: AsyncSession, row: SlaContract, now
         await session.execute(select(func.pg_notify(SLA_CHANNEL, "")))
 
 
-def _readable(actor: Actor, tenant_id: uuid.UUID) -> None:
-    if actor.role_in(tenant_id) is None:
-        raise not_found("tenant", "tenant")
-    if not actor.can(OAuthScope.SLA_READ, tenant_id):
-        raise Refused.one(ErrorCode.FORBIDDEN, f"reading SLA contracts needs the {OAuthScope.SLA_READ} scope")
+def readable_tenants(actor: Actor, tenant_ids: Iterable[uuid.UUID]) -> frozenset[uuid.UUID]:
+    """Those of ``tenant_ids`` whose SLA data the actor may read: members whose token has ``sla:read``."""
+    return frozenset(t for t in tenant_ids if actor.can(OAuthScope.SLA_READ, t))
 
 
-async def list_contracts(db: Database, actor: Actor, tenant_id: uuid.UUID) -> list[SlaContract]:
-    """Every contract of the tenant, oldest window first (members with ``sla:read``)."""
-    _readable(actor, tenant_id)
+async def list_contracts(db: Database, actor: Actor, tenant_ids: Iterable[uuid.UUID]) -> list[SlaContract]:
+    """The contracts of those tenants the actor may read, by tenant and oldest window first."""
+    readable = readable_tenants(actor, tenant_ids)
+    if not readable:
+        return []
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         rows = await session.scalars(
             select(SlaContract)
-            .where(SlaContract.tenant_id == tenant_id)
-            .order_by(SlaContract.effective_from, SlaContract.id)
+            .where(SlaContract.tenant_id.in_(sorted(readable)))
+            .order_by(SlaContract.tenant_id, SlaContract.effective_from, SlaContract.id)
         )
         return list(rows)
 

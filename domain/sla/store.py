@@ -30,7 +30,8 @@ def parse_wall_time(value: str) -> time | None:
     """``"HH:MM"`` (00:00 to 23:59, or "24:00" for midnight at the end of the day, read as 00:00) or None."""
     if value == END_OF_DAY:
         return time(0)
-    if len(value) != 5 or value[2] != ":" or not (value[:2] + value[3:]).isdigit():
+    digits = value[:2] + value[3:]
+    if len(value) != 5 or value[2] != ":" or not (digits.isascii() and digits.isdigit()):
         return None
     hour, minute = int(value[:2]), int(value[3:])
     if hour > 23 or minute > 59:

@@ -1,0 +1,200 @@
+"""GraphQL types of SLA contracts, clocks and reports: thin classes over the domain's rows and readings.
+
+``from_row``/``from_reading``/``from_report`` are the one place each maps its fields; the tenant of a
+contract or report resolves through the request's loader.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from api.context import Info
+from api.incidents.types import HoldReason, Priority
+from api.relay import Node, encode_id
+from domain.incidents.enums import HoldReason as HoldReasonValue
+from domain.sla import models as m
+from domain.sla import report as r
+from domain.sla.clock import ClockReading, ClockState
+from domain.sla.store import format_wall_time, intervals_of, targets_of
+
+if TYPE_CHECKING:
+    from api.tenancy.types import Tenant
+
+SlaClockState = strawberry.enum(ClockState, name="SlaClockState")
+
+
+@strawberry.type(name="SlaClock", description="One SLA clock of an incident, read at the time of the request")
+class SlaClock:
+    target_minutes: int
+    elapsed_minutes: int = strawberry.field(description="Business minutes counted so far, pauses excluded")
+    remaining_minutes: int = strawberry.field(description="Negative once breached")
+    due_at: datetime | None = strawberry.field(description="Projected; null while paused or stopped")
+    state: SlaClockState  # type: ignore[valid-type]
+    at_risk: bool = strawberry.field(description="Elapsed >= atRiskPercent of target, not yet stopped")
+    breached: bool
+    priority: Priority = strawberry.field(  # type: ignore[valid-type]
+        description="The priority whose target applies (the incident's current one)"
+    )
+    at_risk_at: datetime | None = strawberry.field(
+        description="When the at-risk threshold was (or, while running, will be) reached"
+    )
+    breached_at: datetime | None = strawberry.field(
+        description="When the target was (or, while running, will be) passed"
+    )
+    stopped: bool
+    cancelled: bool = strawberry.field(
+        description="Stopped by a cancellation: counts as neither met nor breached"
+    )
+
+    @classmethod
+    def from_reading(cls, reading: ClockReading) -> SlaClock:
+        return cls(
+            target_minutes=reading.target_minutes,
+            elapsed_minutes=reading.elapsed_minutes,
+            remaining_minutes=reading.remaining_minutes,
+            due_at=reading.due_at,
+            state=reading.state,
+            at_risk=reading.at_risk,
+            breached=reading.breached,
+            priority=reading.priority,
+            at_risk_at=reading.at_risk_at,
+            breached_at=reading.breached_at,
+            stopped=reading.stopped,
+            cancelled=reading.cancelled,
+        )
+
+
+@strawberry.type(name="SlaTarget")
+class SlaTarget:
+    priority: Priority  # type: ignore[valid-type]
+    response_minutes: int
+    resolution_minutes: int
+
+
+@strawberry.type(
+    name="BusinessHours", description='ISO weekday 1..7; "HH:MM" local time, end "24:00" = midnight'
+)
+class BusinessHours:
+    weekday: int
+    start: str
+    end: str
+
+
+@strawberry.type(name="SlaContract")
+class SlaContract(Node):
+    name: str
+    targets: list[SlaTarget]
+    timezone: str
+    business_hours: list[BusinessHours] = strawberry.field(description="Empty means 24x7")
+    holidays: list[str] = strawberry.field(description="ISO dates, local to timezone")
+    pause_on: list[HoldReason] = strawberry.field(  # type: ignore[valid-type]
+        description="Hold reasons that stop the clock"
+    )
+    at_risk_percent: int
+    effective_from: datetime
+    effective_to: datetime | None
+    row: strawberry.Private[m.SlaContract]
+
+    @classmethod
+    def from_row(cls, row: m.SlaContract) -> SlaContract:
+        targets = targets_of(row)
+        return cls(
+            id=encode_id("SlaContract", row.id),
+            name=row.name,
+            targets=[
+                SlaTarget(
+                    priority=priority,
+                    response_minutes=target.response_minutes,
+                    resolution_minutes=target.resolution_minutes,
+                )
+                for priority, target in sorted(targets.items())
+            ],
+            timezone=row.timezone,
+            business_hours=[
+                BusinessHours(
+                    weekday=interval.weekday,
+                    start=format_wall_time(interval.start),
+                    end=format_wall_time(interval.end, end=True),
+                )
+                for interval in intervals_of(row)
+            ],
+            holidays=[day.isoformat() for day in sorted(row.holidays or ())],
+            pause_on=sorted(HoldReasonValue(reason) for reason in row.pause_on or ()),
+            at_risk_percent=row.at_risk_percent,
+            effective_from=row.effective_from,
+            effective_to=row.effective_to,
+            row=row,
+        )
+
+    @strawberry.field
+    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
+        from api.tenancy.types import tenant_by_id
+
+        return await tenant_by_id(info.context, self.row.tenant_id)
+
+
+@strawberry.type(name="SlaPriorityReport")
+class SlaPriorityReport:
+    priority: Priority  # type: ignore[valid-type]
+    incidents: int
+    response_met: int
+    resolution_met: int
+    breached: int = strawberry.field(description="Incidents either of whose clocks breached")
+    mean_time_to_respond_minutes: float | None = strawberry.field(description="Business minutes")
+    mean_time_to_resolve_minutes: float | None = strawberry.field(description="Business minutes")
+    response_compliance_percent: float | None
+    resolution_compliance_percent: float | None
+
+
+@strawberry.type(
+    name="SlaReport",
+    description="Incidents reported in [from, to), cancelled ones excluded; times in business minutes",
+)
+class SlaReport:
+    from_: datetime = strawberry.field(name="from")
+    to: datetime
+    incidents: int
+    response_compliance_percent: float | None
+    resolution_compliance_percent: float | None
+    mean_time_to_respond_minutes: float | None
+    mean_time_to_resolve_minutes: float | None
+    average_satisfaction: float | None
+    by_priority: list[SlaPriorityReport]
+    report: strawberry.Private[r.SlaReport]
+
+    @classmethod
+    def from_report(cls, report: r.SlaReport) -> SlaReport:
+        return cls(
+            from_=report.start,
+            to=report.end,
+            incidents=report.incidents,
+            response_compliance_percent=report.response_compliance_percent,
+            resolution_compliance_percent=report.resolution_compliance_percent,
+            mean_time_to_respond_minutes=report.mean_time_to_respond_minutes,
+            mean_time_to_resolve_minutes=report.mean_time_to_resolve_minutes,
+            average_satisfaction=report.average_satisfaction,
+            by_priority=[
+                SlaPriorityReport(
+                    priority=figures.priority,
+                    incidents=figures.incidents,
+                    response_met=figures.response_met,
+                    resolution_met=figures.resolution_met,
+                    breached=figures.breached,
+                    mean_time_to_respond_minutes=figures.mean_time_to_respond_minutes,
+                    mean_time_to_resolve_minutes=figures.mean_time_to_resolve_minutes,
+                    response_compliance_percent=figures.response_compliance_percent,
+                    resolution_compliance_percent=figures.resolution_compliance_percent,
+                )
+                for figures in report.by_priority
+            ],
+            report=report,
+        )
+
+    @strawberry.field
+    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
+        from api.tenancy.types import tenant_by_id
+
+        return await tenant_by_id(info.context, self.report.tenant_id)
