@@ -9,7 +9,8 @@ Every replica runs one. A round has two steps, each its own short transaction:
    SKIP LOCKED: two replicas never fan out the same endpoint at once.
 2. **Delivery.** Due deliveries that head their line (no earlier pending delivery of the same incident
    to the same endpoint) are claimed under a lease (``next_attempt_at`` pushed past the timeout), then
-   sent outside any transaction, signed per Standard Webhooks, and the outcome recorded: the attempt in
+   sent in the background (at most ``webhook_concurrency`` at once, so a slow endpoint holds one slot
+   until its timeout and never the others), signed per Standard Webhooks, and the outcome recorded: the attempt in
    the log; DELIVERED on 2xx; otherwise the next attempt after an exponential backoff with jitter. An
    endpoint failing for ``webhook_disable_after_seconds`` (a day) is disabled; a delivery failing that
    long is given up (FAILED), which also unblocks the incident's later deliveries.
@@ -141,6 +142,7 @@ class WebhookWorker:
         self.disable_after = timedelta(seconds=settings.webhook_disable_after_seconds)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ running
 
@@ -151,13 +153,20 @@ class WebhookWorker:
                 asyncio.create_task(self._listen(), name="webhook-listener"),
             ]
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float = 5.0) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        # Sends in flight get a moment to finish and be recorded; any still running then is cancelled and
+        # its claim lapses, so another process sends it again.
+        if self._in_flight:
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         if self._owns_http:
             await self.http.aclose()
 
@@ -303,20 +312,37 @@ class WebhookWorker:
     # ------------------------------------------------------------------ delivery
 
     async def deliver_due(self, tenants: frozenset[uuid.UUID]) -> int:
-        jobs = await self._claim(tenants)
-        if not jobs:
+        """Claim what is due, up to the free sending slots, and send it in the background: a slow
+        endpoint holds one slot until its timeout, never the rounds of everyone else."""
+        free = self.settings.webhook_concurrency - len(self._in_flight)
+        if free <= 0:
             return 0
-        limit = asyncio.Semaphore(self.settings.webhook_concurrency)
-
-        async def one(job: Job) -> None:
-            async with limit:
-                result = await self.send(job)
-            await self._record(job, result)
-
-        await asyncio.gather(*(one(job) for job in jobs))
+        jobs = await self._claim(tenants, free)
+        for job in jobs:
+            task = asyncio.create_task(self._deliver(job), name=f"webhook-delivery-{job.delivery_id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
         return len(jobs)
 
-    async def _claim(self, tenants: frozenset[uuid.UUID]) -> list[Job]:
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()
+
+    async def _deliver(self, job: Job) -> None:
+        try:
+            await self._record(job, await self.send(job))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The claim's lease lapses and the delivery is tried again: at least once.
+            log.exception("recording webhook delivery %s failed", job.delivery_id)
+
+    async def settle(self) -> None:
+        """Wait for every send in flight to be recorded."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+
+    async def _claim(self, tenants: frozenset[uuid.UUID], limit: int = DELIVERY_BATCH) -> list[Job]:
         now = utcnow()
         async with self.db.transaction(Scope.of(tenants)) as session:
             rows = (
@@ -336,7 +362,7 @@ class WebhookWorker:
                         _heads_its_line(),
                     )
                     .order_by(WebhookDelivery.next_attempt_at)
-                    .limit(DELIVERY_BATCH)
+                    .limit(limit)
                     .with_for_update(of=WebhookDelivery, skip_locked=True)
                 )
             ).all()

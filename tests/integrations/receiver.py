@@ -1,0 +1,109 @@
+"""A webhook receiver on loopback, as a partner would run one: it checks every Standard Webhooks signature
+and answers according to the path it was given (``/ok/...``, ``/flaky/...``, ``/down/...``, ``/slow/...``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.live import serve
+
+
+@dataclass(frozen=True)
+class Receipt:
+    mode: str
+    name: str
+    message_id: str
+    status: int
+    verified: bool
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def seq(self) -> int:
+        return int(self.body["data"]["event"]["seq"])
+
+    @property
+    def incident(self) -> str:
+        return str(self.body["data"]["incident"]["id"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.body["data"]["event"]["kind"])
+
+
+@dataclass
+class Receiver:
+    url: str = ""
+    secrets: dict[str, str] = field(default_factory=dict)
+    receipts: list[Receipt] = field(default_factory=list)
+    slow_seconds: float = 1.5
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def target(self, mode: str, name: str) -> str:
+        return f"{self.url}/{mode}/{name}"
+
+    def of(self, name: str) -> list[Receipt]:
+        with self._lock:
+            return [r for r in self.receipts if r.name == name]
+
+    def wait(self, name: str, done: Callable[[list[Receipt]], bool], timeout: float = 15.0) -> list[Receipt]:
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.of(name)
+            if done(seen):
+                return seen
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"receiver {name}: gave up waiting, saw {[(r.kind, r.status) for r in seen]}"
+                )
+            time.sleep(0.05)
+
+    async def handle(self, request: Request) -> Response:
+        mode, name = request.path_params["mode"], request.path_params["name"]
+        body = await request.body()
+        headers = dict(request.headers)
+        verified = True
+        try:
+            Webhook(self.secrets[name]).verify(body, headers)
+        except (KeyError, WebhookVerificationError):
+            verified = False
+        message_id = headers.get("webhook-id", "")
+        with self._lock:
+            earlier = [r for r in self.receipts if r.name == name and r.message_id == message_id]
+        if not verified:
+            status = 401
+        elif mode == "flaky" and not earlier:
+            status = 500
+        elif mode == "down":
+            status = 503
+        else:
+            status = 200
+        if mode == "slow":
+            await asyncio.sleep(self.slow_seconds)
+        receipt = Receipt(mode, name, message_id, status, verified, json.loads(body), headers)
+        with self._lock:
+            self.receipts.append(receipt)
+        return Response(status_code=status)
+
+
+@contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    app = Starlette(routes=[Route("/{mode}/{name}", receiver.handle, methods=["POST"])])
+    with serve(app) as url:
+        receiver.url = url
+        yield receiver
