@@ -81,7 +81,7 @@ async def widen_scope(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) ->
     await session.execute(
         text(
             "SELECT set_config('app.tenant_ids',"
-            " concat_ws(',', NULLIF(current_setting('app.tenant_ids', true), ''), :ids), true)"
+            " concat_ws(',', NULLIF(current_setting('app.tenant_ids', true), ''), CAST(:ids AS text)), true)"
         ),
         {"ids": extra},
     )

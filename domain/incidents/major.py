@@ -149,7 +149,7 @@ async def add_responder(
     return incident
 
 
-def _check_tenants(actor: Actor, tenant_ids: Sequence[uuid.UUID]) -> None:
+def _check_tenant_list(tenant_ids: Sequence[uuid.UUID]) -> None:
     if not tenant_ids:
         raise invalid("name at least one tenant", "input", "tenants")
     if len(tenant_ids) > MAX_BATCH:
@@ -157,9 +157,13 @@ def _check_tenants(actor: Actor, tenant_ids: Sequence[uuid.UUID]) -> None:
             ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_BATCH} tenants per call", "input", "tenants"
         )
     for index, tenant_id in enumerate(tenant_ids):
-        field = ("input", "tenants", str(index))
         if tenant_id in tenant_ids[:index]:
-            raise invalid("named twice", *field)
+            raise invalid("named twice", "input", "tenants", str(index))
+
+
+def _check_tenant_rights(actor: Actor, tenant_ids: Sequence[uuid.UUID]) -> None:
+    for index, tenant_id in enumerate(tenant_ids):
+        field = ("input", "tenants", str(index))
         role = actor.role_in(tenant_id)
         if role is None:
             raise not_found("tenant", *field)
@@ -182,10 +186,11 @@ async def affect_tenants(
     must be staff (AGENT+) in the parent's tenant and in every named tenant. Returns the children."""
     title = required_text(public_title, MAX_TITLE, "input", "publicTitle")
     description = required_text(public_description, MAX_TEXT, "input", "publicDescription")
-    _check_tenants(actor, tenant_ids)
+    _check_tenant_list(tenant_ids)
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         parent, role = await load_for_update(session, actor, incident_id, None)
         accepted = step(parent, actor, role, Operation.AFFECT_TENANTS)
+        _check_tenant_rights(actor, tenant_ids)
         if await parent_of(session, parent) is not None:
             raise invalid(
                 "is itself a child of another incident, and a child cannot have children", "input", "id"
