@@ -122,9 +122,14 @@ class Hub:
                 if not self.ready:
                     continue
                 while self._pending:
+                    # Taken off before reading: news arriving while this tenant is read marks it again.
                     tenant_id = min(self._pending)
-                    await self._catch_up(tenant_id)
                     self._pending.discard(tenant_id)
+                    try:
+                        await self._catch_up(tenant_id)
+                    except BaseException:
+                        self._pending.add(tenant_id)
+                        raise
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -244,7 +244,7 @@ async def test_a_bulletin_may_name_an_incident_of_its_tenant(
     [row] = created(
         live, world.tokens["alice"], tenants=["acme"], incidentId=f.encode_id("Incident", incident.id)
     )
-    assert row["incident"] == {"number": "INC-%06d" % incident.number}
+    assert row["incident"] == {"number": f"INC-{incident.number:06d}"}
 
 
 async def test_a_maintenance_window_moves_by_itself_and_sets_the_status_while_it_runs(
@@ -341,12 +341,13 @@ async def test_the_status_page_serves_html_and_hides_tenants_without_one(
     live: f.LiveApp, world: World, make_service: Any
 ) -> None:
     await make_service(world.acme, "Status page <service>")
-    page = httpx.get(f"{live.url}/status/acme")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "Acme Corp status" in page.text and "Status page &lt;service&gt;" in page.text
-    assert "default-src 'none'" in page.headers["content-security-policy"]
-    assert httpx.get(f"{live.url}/static/status.js").status_code == 200
-    other, unknown = httpx.get(f"{live.url}/status/globex"), httpx.get(f"{live.url}/status/nope")
+    async with httpx.AsyncClient(base_url=live.url) as client:
+        page = await client.get("/status/acme")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "Acme Corp status" in page.text and "Status page &lt;service&gt;" in page.text
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        assert (await client.get("/static/status.js")).status_code == 200
+        other, unknown = await client.get("/status/globex"), await client.get("/status/nope")
     assert other.status_code == unknown.status_code == 404
     assert other.text == unknown.text
 

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -16,7 +17,7 @@ from domain.db import Database, Scope
 from domain.incidents import service as incidents
 from domain.incidents.enums import Visibility
 from domain.incidents.models import IncidentEvent
-from domain.outbox import LISTENER_APPLICATION_NAME, Feed, Hub, Listener, LiveEvent
+from domain.outbox import LISTENER_APPLICATION_NAME, Feed, Hub, Listener, LiveEvent, store
 from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.conftest import TestDatabase
@@ -133,6 +134,33 @@ async def test_after_replays_then_streams_with_no_gap_or_duplicate_while_events_
         expected = await stored_seqs(db, world.acme, cursor)
         got = await collect(feed, len(expected))
     assert [e.seq for e in got] == expected
+
+
+async def test_news_arriving_while_the_hub_reads_a_tenant_is_not_lost(
+    db: Database, world: World, live: tuple[Hub, Listener], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub, _ = live
+    real = store.events_after
+    reading = asyncio.Event()
+    may_return = asyncio.Event()
+
+    async def slow_read(*args: Any, **kwargs: Any) -> list[LiveEvent]:
+        events = await real(*args, **kwargs)
+        reading.set()
+        await may_return.wait()  # a second commit is announced while this read is still in hand
+        return events
+
+    async with hub.open([world.acme], everything) as feed:
+        start = feed.delivered[world.acme]
+        monkeypatch.setattr(store, "events_after", slow_read)
+        await comment(db, world, "first")
+        await asyncio.wait_for(reading.wait(), 10)
+        await comment(db, world, "second")
+        await asyncio.sleep(0.2)  # its notification arrives during the read
+        monkeypatch.setattr(store, "events_after", real)
+        may_return.set()
+        got = await collect(feed, 2)
+    assert [e.seq for e in got] == await stored_seqs(db, world.acme, start)
 
 
 async def test_a_slow_subscriber_catches_up_from_the_database(

@@ -1,0 +1,382 @@
+"""Subscriptions over real WebSockets against a real uvicorn, in both subprotocols."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from api.relay import encode_cursor
+from auth import Principal
+from domain.bulletins import service as bulletins
+from domain.bulletins.phases import BulletinKind, BulletinPhase, ServiceStatus
+from domain.db import Database, Scope
+from domain.incidents import service as incidents
+from domain.incidents.enums import Visibility
+from domain.incidents.models import IncidentEvent
+from domain.settings import Settings
+from domain.tenancy.roles import Role
+from tests import factories as f
+from tests.conftest import TestDatabase
+from tests.live.ws import LEGACY, TRANSPORT, Socket, errors_of
+
+BOTH = pytest.mark.parametrize("protocol", [TRANSPORT, LEGACY])
+
+
+@dataclass
+class World:
+    acme: uuid.UUID
+    globex: uuid.UUID
+    alice: Principal  # AGENT of acme and globex
+    carol: Principal  # CUSTOMER of acme
+    incident: uuid.UUID  # acme's, reported by carol
+    service: uuid.UUID  # acme's
+    tokens: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def settings(test_db: TestDatabase) -> Settings:
+    return f.settings_for(test_db)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def world(settings: Settings, db: Database) -> World:
+    acme = await f.create_tenant(db, "acme", name="Acme", public_status_page=True)
+    globex = await f.create_tenant(db, "globex")
+    await f.add_member(db, acme.id, "alice", Role.AGENT)
+    await f.add_member(db, globex.id, "alice", Role.AGENT)
+    await f.add_member(db, acme.id, "carol", Role.CUSTOMER)
+    alice = f.actor("alice", {acme.id: Role.AGENT, globex.id: Role.AGENT})
+    carol = f.actor("carol", {acme.id: Role.CUSTOMER})
+    manager = f.actor("mary", {acme.id: Role.MANAGER})
+    service = await f.create_service(db, manager, acme.id, "Mail")
+    incident = await f.report(db, carol, acme.id, "Mail is slow")
+    tokens = await f.mint_tokens(settings, db, "alice", "carol")
+    return World(acme.id, globex.id, alice, carol, incident.id, service.id, tokens)
+
+
+@pytest.fixture(scope="module")
+def live(test_db: TestDatabase, settings: Settings, world: World) -> Iterator[f.LiveApp]:
+    with f.app_server(test_db, settings) as live:
+        yield live
+
+
+EVENTS = """subscription($tenant: ID, $incident: ID, $after: String) {
+  incidentEvents(tenant: $tenant, incidentId: $incident, after: $after) {
+    id cursor kind visibility actor message incident { number version }
+  }
+}"""
+
+
+async def comment(
+    db: Database, world: World, body: str, visibility: Visibility = Visibility.PUBLIC
+) -> IncidentEvent:
+    return await incidents.add_comment(db, world.alice, world.incident, body, visibility)
+
+
+async def stored_cursors(db: Database, tenant: uuid.UUID, after: int) -> list[str]:
+    async with db.transaction(Scope.of([tenant])) as session:
+        seqs = await session.scalars(
+            select(IncidentEvent.seq)
+            .where(IncidentEvent.tenant_id == tenant, IncidentEvent.seq > after)
+            .order_by(IncidentEvent.seq)
+        )
+        return [encode_cursor([s]) for s in seqs]
+
+
+async def subscribed(socket: Socket, op_id: str, query: str, variables: dict[str, Any]) -> None:
+    """Subscribe and give the server a moment to open the feed (the protocols do not acknowledge it)."""
+    await socket.subscribe(op_id, query, variables)
+    await asyncio.sleep(0.3)
+
+
+# ---------------------------------------------------------------- incident events
+
+
+@BOTH
+async def test_an_agent_receives_incident_events_as_they_commit(
+    db: Database, live: f.LiveApp, world: World, protocol: str
+) -> None:
+    socket = await Socket.connected(live.url, world.tokens["alice"], protocol)
+    await subscribed(socket, "1", EVENTS, {"tenant": "acme"})
+    event = await comment(db, world, f"over {protocol}")
+    data = (await socket.next("1"))["incidentEvents"]
+    assert data["kind"] == "COMMENTED" and data["message"] == f"over {protocol}" and data["actor"] == "alice"
+    assert data["cursor"] == encode_cursor([event.seq])
+    await socket.close()
+
+
+async def test_a_customer_never_receives_internal_events(db: Database, live: f.LiveApp, world: World) -> None:
+    customer = await Socket.connected(live.url, world.tokens["carol"])
+    agent = await Socket.connected(live.url, world.tokens["alice"], LEGACY)
+    await subscribed(customer, "c", EVENTS, {})
+    await subscribed(agent, "a", EVENTS, {"tenant": "acme"})
+    await comment(db, world, "internal note", Visibility.INTERNAL)
+    await comment(db, world, "public reply")
+    assert (await customer.next("c"))["incidentEvents"]["message"] == "public reply"
+    await customer.nothing_more()
+    assert [(await agent.next("a"))["incidentEvents"]["visibility"] for _ in range(2)] == [
+        "INTERNAL",
+        "PUBLIC",
+    ]
+    # Replays obey the same rule.
+    await customer.close()
+    customer = await Socket.connected(live.url, world.tokens["carol"])
+    event = (await _first_cursor(db, world)) or 0
+    await subscribed(customer, "r", EVENTS, {"after": encode_cursor([event])})
+    replayed = []
+    while (message := await _maybe_next(customer, "r")) is not None:
+        replayed.append(message["incidentEvents"]["visibility"])
+    assert replayed and set(replayed) == {"PUBLIC"}
+    await customer.close()
+    await agent.close()
+
+
+async def _first_cursor(db: Database, world: World) -> int:
+    async with db.transaction(Scope.of([world.acme])) as session:
+        return int(
+            await session.scalar(
+                select(IncidentEvent.seq)
+                .where(IncidentEvent.tenant_id == world.acme)
+                .order_by(IncidentEvent.seq)
+            )
+            or 0
+        )
+
+
+async def _maybe_next(socket: Socket, op_id: str) -> dict[str, Any] | None:
+    try:
+        return await socket.next(op_id, within=0.7)
+    except TimeoutError:
+        return None
+
+
+@BOTH
+async def test_after_replays_then_streams_with_no_gap_or_duplicate_while_events_commit(
+    db: Database, live: f.LiveApp, world: World, protocol: str
+) -> None:
+    cursor = (await comment(db, world, "the cursor")).seq
+    for i in range(15):
+        await comment(db, world, f"stored {i}")
+
+    async def writer() -> None:
+        for i in range(25):
+            await comment(db, world, f"racing {i}")
+
+    socket = await Socket.connected(live.url, world.tokens["alice"], protocol)
+    writing = asyncio.create_task(writer())
+    await asyncio.sleep(0.02)
+    await socket.subscribe("1", EVENTS, {"tenant": "acme", "after": encode_cursor([cursor])})
+    await writing
+    expected = await stored_cursors(db, world.acme, cursor)
+    got = [(await socket.next("1"))["incidentEvents"]["cursor"] for _ in expected]
+    assert got == expected
+    await socket.nothing_more()
+    await socket.close()
+
+
+async def test_each_event_is_resolved_with_fresh_loaders(db: Database, live: f.LiveApp, world: World) -> None:
+    socket = await Socket.connected(live.url, world.tokens["alice"])
+    await subscribed(socket, "1", EVENTS, {"incident": f.encode_id("Incident", world.incident)})
+    await comment(db, world, "one")
+    first = (await socket.next("1"))["incidentEvents"]["incident"]["version"]
+    await comment(db, world, "two")
+    second = (await socket.next("1"))["incidentEvents"]["incident"]["version"]
+    assert second > first
+    await socket.close()
+
+
+async def test_an_incident_filter_streams_that_incident_only(
+    db: Database, live: f.LiveApp, world: World
+) -> None:
+    other = await f.report(db, world.carol, world.acme, "Another one")
+    socket = await Socket.connected(live.url, world.tokens["carol"])
+    await subscribed(socket, "1", EVENTS, {"incident": f.encode_id("Incident", other.id)})
+    await comment(db, world, "not this incident")
+    await incidents.add_comment(db, world.alice, other.id, "this one", Visibility.PUBLIC)
+    assert (await socket.next("1"))["incidentEvents"]["message"] == "this one"
+    await socket.nothing_more()
+    await socket.close()
+
+
+@pytest.mark.parametrize(
+    ("variables", "code"),
+    [
+        ({"after": encode_cursor([1])}, "BAD_USER_INPUT"),  # alice has two tenants
+        ({"tenant": "acme", "after": "not a cursor"}, "BAD_USER_INPUT"),
+        ({"tenant": "no-such-tenant"}, "NOT_FOUND"),
+        ({"incident": f.encode_id("Incident", uuid.uuid4())}, "NOT_FOUND"),
+    ],
+)
+async def test_bad_arguments_end_the_subscription_with_an_error(
+    live: f.LiveApp, world: World, variables: dict[str, Any], code: str
+) -> None:
+    socket = await Socket.connected(live.url, world.tokens["alice"])
+    await socket.subscribe("1", EVENTS, variables)
+    [error] = errors_of(await socket.receive())
+    assert error["extensions"]["code"] == code
+    await socket.close()
+
+
+# ---------------------------------------------------------------- authentication
+
+
+@BOTH
+async def test_an_invalid_token_is_refused_by_the_protocol(live: f.LiveApp, protocol: str) -> None:
+    socket = await Socket.open(live.url, protocol)
+    await socket.init({"authorization": "Bearer not.a.token"})
+    if protocol == TRANSPORT:
+        assert await socket.close_code() == 4403
+    else:
+        assert (await socket.receive())["type"] == "connection_error"
+        assert await socket.close_code() is not None
+
+
+@BOTH
+async def test_without_a_token_only_the_public_status_may_run(live: f.LiveApp, protocol: str) -> None:
+    socket = await Socket.connected(live.url, None, protocol)
+    await socket.subscribe("1", EVENTS, {})
+    assert await socket.close_code() == 4401
+
+
+@BOTH
+async def test_an_operation_before_connection_init_never_runs(
+    db: Database, live: f.LiveApp, world: World, protocol: str
+) -> None:
+    socket = await Socket.open(live.url, protocol)
+    await socket.subscribe("1", EVENTS, {})
+    await comment(db, world, "must not leak")
+    assert await socket.close_code() == 4401
+
+
+@BOTH
+async def test_a_connection_closes_when_its_token_expires(
+    settings: Settings, db: Database, live: f.LiveApp, world: World, protocol: str
+) -> None:
+    token = await f.mint_token(settings, db, "alice", ttl_seconds=2)
+    socket = await Socket.connected(live.url, token, protocol)
+    await subscribed(socket, "1", EVENTS, {"tenant": "acme"})
+    started = asyncio.get_running_loop().time()
+    code = None
+    while code is None:
+        try:
+            message = await socket.receive(within=6)
+        except Exception as closed:  # the close arrives as the end of the stream
+            code = getattr(getattr(closed, "rcvd", None), "code", None)
+            break
+        assert message["type"] == "complete", message  # the legacy protocol completes its operations first
+    assert code == 4403
+    assert asyncio.get_running_loop().time() - started < 5
+
+
+# ---------------------------------------------------------------- bulletins and service status
+
+
+BULLETINS = 'subscription { bulletinChanged(tenant: "acme") { title published phase } }'
+STATUSES = "subscription { serviceStatusChanged { service { id name status } status at } }"
+
+
+async def _bulletin(
+    db: Database, world: World, title: str, *, publish: bool, status: ServiceStatus | None = None
+) -> Any:
+    affected = [bulletins.Affected(world.service, status)] if status else []
+    [row] = await bulletins.create_bulletin(
+        db,
+        world.alice,
+        bulletins.NewBulletin(
+            tenant_ids=[world.acme],
+            kind=BulletinKind.INCIDENT,
+            title=title,
+            body="Looking into it.",
+            phase=BulletinPhase.INVESTIGATING,
+            affected=affected,
+            publish=publish,
+        ),
+    )
+    return row
+
+
+async def test_bulletin_changes_reach_staff_and_published_ones_reach_customers(
+    db: Database, live: f.LiveApp, world: World
+) -> None:
+    agent = await Socket.connected(live.url, world.tokens["alice"])
+    customer = await Socket.connected(live.url, world.tokens["carol"], LEGACY)
+    await subscribed(agent, "a", BULLETINS, {})
+    await subscribed(customer, "c", BULLETINS, {})
+    draft = await _bulletin(db, world, "Draft news", publish=False)
+    assert (await agent.next("a"))["bulletinChanged"] == {
+        "title": "Draft news",
+        "published": False,
+        "phase": "INVESTIGATING",
+    }
+    await bulletins.publish_bulletin(db, world.alice, draft.id)
+    assert (await agent.next("a"))["bulletinChanged"]["published"] is True
+    assert (await customer.next("c"))["bulletinChanged"] == {
+        "title": "Draft news",
+        "published": True,
+        "phase": "INVESTIGATING",
+    }
+    await customer.nothing_more()
+    await agent.close()
+    await customer.close()
+
+
+async def test_every_service_status_change_is_an_event(db: Database, live: f.LiveApp, world: World) -> None:
+    socket = await Socket.connected(live.url, world.tokens["carol"])
+    await subscribed(socket, "1", STATUSES, {})
+    row = await _bulletin(db, world, "Mail down", publish=True, status=ServiceStatus.MAJOR_OUTAGE)
+    change = (await socket.next("1"))["serviceStatusChanged"]
+    assert change["status"] == "MAJOR_OUTAGE" and change["service"]["name"] == "Mail"
+    assert change["service"]["id"] == f.encode_id("Service", world.service)
+    await bulletins.post_bulletin_update(
+        db, world.alice, bulletins.NewUpdate(row.id, BulletinPhase.RESOLVED, "Fixed.")
+    )
+    change = (await socket.next("1"))["serviceStatusChanged"]
+    assert change["status"] == "OPERATIONAL"
+    await socket.close()
+
+
+PUBLIC = """subscription($slug: String!) {
+  publicStatusChanged(tenantSlug: $slug) { tenantName overall services { name status } activeBulletins { title phase updates { body } } }
+}"""
+
+
+@BOTH
+async def test_the_public_status_streams_without_a_token(
+    db: Database, live: f.LiveApp, world: World, protocol: str
+) -> None:
+    socket = await Socket.connected(live.url, None, protocol)
+    await socket.subscribe("1", PUBLIC, {"slug": "acme"})
+    first = (await socket.next("1"))["publicStatusChanged"]
+    assert first["tenantName"] == "Acme"
+    title = f"Public news {protocol}"
+    row = await _bulletin(db, world, title, publish=True, status=ServiceStatus.PARTIAL_OUTAGE)
+    for _ in range(3):
+        state = (await socket.next("1"))["publicStatusChanged"]
+        if (
+            any(b["title"] == title for b in state["activeBulletins"])
+            and state["services"][0]["status"] != "OPERATIONAL"
+        ):
+            break
+    else:
+        raise AssertionError(state)
+    assert state["overall"] in {"PARTIAL_OUTAGE", "MAJOR_OUTAGE"}
+    await bulletins.post_bulletin_update(
+        db, world.alice, bulletins.NewUpdate(row.id, BulletinPhase.RESOLVED, "Over.")
+    )
+    await socket.close()
+
+
+@pytest.mark.parametrize("slug", ["globex", "no-such-tenant"])
+async def test_the_public_status_of_a_tenant_without_a_page_is_not_found(live: f.LiveApp, slug: str) -> None:
+    socket = await Socket.connected(live.url, None)
+    await socket.subscribe("1", PUBLIC, {"slug": slug})
+    [error] = errors_of(await socket.receive())
+    assert error["extensions"]["code"] == "NOT_FOUND" and error["message"] == "status page not found"
+    await socket.close()
