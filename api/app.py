@@ -50,7 +50,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     # Live events: one LISTEN connection and one fan-out per process; maintenance windows move by themselves.
     hub = Hub(database, feed_capacity=settings.live_feed_capacity)
-    listener = Listener(url, hub, max_backoff=settings.live_reconnect_max_seconds)
+    listener = Listener(
+        url,
+        hub,
+        min_backoff=settings.live_reconnect_min_seconds,
+        max_backoff=settings.live_reconnect_max_seconds,
+    )
     mover = PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds)
 
     async def healthz(request: Request) -> Response:

@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     # Live events: events buffered per subscriber before it catches up from the database instead.
     live_feed_capacity: int = Field(default=1000, ge=1)
-    # Longest wait between reconnection attempts of the LISTEN connection.
+    # Waits between reconnection attempts of the LISTEN connection: doubling from min up to max.
+    live_reconnect_min_seconds: float = Field(default=0.1, gt=0)
     live_reconnect_max_seconds: float = Field(default=5.0, gt=0)
     # The longest the maintenance-window mover sleeps when no window is due sooner.
     bulletin_phase_tick_seconds: float = Field(default=5.0, gt=0)
