@@ -16,7 +16,7 @@ from domain.tenancy.roles import Role
 from tests import factories as f
 
 INCIDENT = """
-id number status version major priority impact urgency category assignee assignmentGroup workaround
+id number title status version major priority impact urgency category assignee assignmentGroup workaround
 onHoldReason respondedAt resolvedAt closedAt vendor vendorTicket escalatedToManagers cancelReason
 timeSpentMinutes reportedBy
 resolution { code notes resolvedBy }

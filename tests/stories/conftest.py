@@ -1,8 +1,5 @@
-"""The three stories of incident management, end to end: one migrated database and one real uvicorn per module.
-
-The served app's own auto-close loop is off here (tests call the scan directly, or start an app with a
-short interval on purpose), so nothing closes behind a test's back.
-"""
+"""The three stories of incident management, end to end over HTTP with real tokens: one migrated database
+and one real uvicorn per story. The app's own auto-close loop is off, so nothing closes behind a story."""
 
 from __future__ import annotations
 
