@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from auth import Principal
 from domain.columns import utcnow
 from domain.db import Database
-from domain.incidents import handling, relations
+from domain.incidents import handling, playbooks, relations
 from domain.incidents import service as incidents
 from domain.incidents.enums import HoldReason, Impact, ResolutionCode, Urgency
 from domain.sla.scanner import scan_once
@@ -139,3 +139,20 @@ async def test_a_later_contract_covers_incidents_already_reported(
     assert computed is not None and computed["response_state"] == "RUNNING"
     # P3: at risk after 180 of 240 response minutes, projected from the report
     assert computed["next_due_at"] == early.reported_at + timedelta(minutes=180)
+
+
+async def test_incident_models_that_change_the_priority_leave_priority_entries(
+    db: Database, world: World, owner: Engine
+) -> None:
+    w = world
+    spec = playbooks.ModelSpec(
+        tenant_id=w.acme, name="Outage", match_keywords=("outage",), impact=Impact.HIGH, urgency=Urgency.HIGH
+    )
+    model = await playbooks.create_incident_model(db, w.mia, spec)
+    matched = await f.report(db, w.carl, w.acme, "Total outage of the portal")  # applied on report
+    assert ledger(owner, matched.id) == [("START", "P3", None), ("PRIORITY", "P1", None)]
+    by_hand = await f.report(db, w.carl, w.acme, "Slow portal")
+    await playbooks.apply_incident_model(db, w.alice, by_hand.id, model.id)
+    assert ledger(owner, by_hand.id) == [("START", "P3", None), ("PRIORITY", "P1", None)]
+    stored = outcome(owner, by_hand.id)
+    assert stored is not None and stored["priority"] == "P1" and stored["response_target_minutes"] == 30
