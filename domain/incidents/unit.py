@@ -38,6 +38,8 @@ def clean_text(value: str | None, limit: int, *field: str, required: bool = Fals
             raise invalid("is required", *field)
         return None
     value = value.strip()
+    if "\x00" in value:
+        raise invalid("must not contain NUL characters", *field)
     if required and not value:
         raise invalid("must not be blank", *field)
     if len(value) > limit:

@@ -367,6 +367,7 @@ def test_invalid_transition(
 INVALID_CASES = [
     ("putIncidentOnHold", {"reason": "AWAITING_VENDOR", "note": "x" * 20_001}, ["input", "note"]),
     ("applyWorkaround", {"workaround": "   "}, ["input", "workaround"]),
+    ("applyWorkaround", {"workaround": "NUL \u0000 inside"}, ["input", "workaround"]),
     ("escalateIncident", {"note": "nothing named"}, ["input", "assignmentGroup"]),
     ("escalateIncident", {"assignmentGroup": "l2", "note": " "}, ["input", "note"]),
     ("escalateIncident", {"vendorTicket": "T-1", "note": "ticket without vendor"}, ["input", "vendor"]),
@@ -395,6 +396,21 @@ def test_invalid_input(
     who = "carol" if name in ("reopenIncident", "cancelIncident", "rateIncident") else "alice"
     state = {"reopenIncident": "resolved", "rateIncident": "resolved"}.get(name, "in_progress")
     refused(live, owner, world.tokens[who], name, "INVALID", field, id=_target(states, state), **extra)
+
+
+def test_text_with_a_nul_character_is_invalid_not_a_server_fault(
+    live: f.LiveApp, owner: Engine, world: World
+) -> None:
+    refused(
+        live,
+        owner,
+        world.tokens["carol"],
+        "reportIncident",
+        "INVALID",
+        ["input", "title"],
+        title="bad \u0000 title",
+        description="d",
+    )
 
 
 def test_an_invalid_enum_is_a_malformed_request_not_a_user_error(live: f.LiveApp, world: World) -> None:
