@@ -47,6 +47,7 @@ from domain.db import Database, Scope
 from domain.events import EVENTS_CHANNEL
 from domain.incidents.models import Incident, IncidentEvent
 from domain.settings import Settings
+from domain.tenancy.models import TenantCounter
 from domain.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from domain.webhooks.signing import SecretBox, message_body, retry_delay, signed_headers
 from domain.webhooks.targets import UnsafeTarget, checked_address, parse_target
@@ -245,15 +246,22 @@ class WebhookWorker:
     async def fan_out(self, tenants: frozenset[uuid.UUID]) -> int:
         created = 0
         async with self.db.transaction(Scope.of(tenants)) as session:
+            # Only endpoints whose tenant has news: the tenant's counter is past their cursor. A counter
+            # value once visible means every seq up to it has committed (allocation holds the counter's
+            # row lock until commit), so the cursor may move up to it.
             endpoints = (
-                await session.scalars(
-                    select(WebhookEndpoint)
-                    .where(WebhookEndpoint.active.is_(True))
+                await session.execute(
+                    select(WebhookEndpoint, TenantCounter.last_event_seq)
+                    .join(TenantCounter, TenantCounter.tenant_id == WebhookEndpoint.tenant_id)
+                    .where(
+                        WebhookEndpoint.active.is_(True),
+                        WebhookEndpoint.last_seq < TenantCounter.last_event_seq,
+                    )
                     .order_by(WebhookEndpoint.tenant_id, WebhookEndpoint.id)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update(of=WebhookEndpoint, skip_locked=True)
                 )
             ).all()
-            for endpoint in endpoints:
+            for endpoint, high_water in endpoints:
                 rows = (
                     await session.execute(
                         select(IncidentEvent, Incident)
@@ -267,11 +275,15 @@ class WebhookWorker:
                         .where(
                             IncidentEvent.tenant_id == endpoint.tenant_id,
                             IncidentEvent.seq > endpoint.last_seq,
+                            IncidentEvent.seq <= high_water,
                         )
                         .order_by(IncidentEvent.seq)
                         .limit(FAN_OUT_BATCH)
                     )
                 ).all()
+                full = len(rows) == FAN_OUT_BATCH
+                # Seqs in range that are no incident event (bulletin changes share the counter) are passed.
+                endpoint.last_seq = rows[-1][0].seq if full else int(high_water)
                 if not rows:
                     continue
                 kinds = set(endpoint.event_kinds)
@@ -304,9 +316,8 @@ class WebhookWorker:
                         .on_conflict_do_nothing(index_elements=["tenant_id", "endpoint_id", "event_id"])
                     )
                     created += int(getattr(result, "rowcount", 0) or 0)
-                endpoint.last_seq = rows[-1][0].seq
                 # A full batch means more may follow: report work so the next round comes at once.
-                created += 1 if len(rows) == FAN_OUT_BATCH else 0
+                created += 1 if full else 0
         return created
 
     # ------------------------------------------------------------------ delivery

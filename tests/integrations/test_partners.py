@@ -5,20 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from api.idempotency import IdempotencyKeys
 from auth import Authority
-from domain.db import Database
+from domain.db import Database, create_database
 from domain.settings import Settings
 from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.conftest import TestDatabase
+from tests.live import serve
 
 REPORT = """
 mutation($input: ReportIncidentInput!) {
@@ -327,3 +335,43 @@ async def test_concurrent_duplicates_act_once(live: f.LiveApp, world: World, tes
     assert count_titled(test_db, "Sent five times at once") == 1
     answers = {r.text for r in responses if r.status_code == 200} | {retried.text}
     assert len(answers) == 1
+
+
+def test_a_first_request_that_failed_frees_its_key(
+    settings: Settings, world: World, test_db: TestDatabase
+) -> None:
+    # The middleware in front of an endpoint that fails once with a server error, then answers.
+    calls: list[int] = []
+
+    async def flaky(request: Request) -> Response:
+        calls.append(1)
+        if len(calls) == 1:
+            return JSONResponse({"errors": [{"message": "Internal server error"}]}, status_code=500)
+        return JSONResponse({"data": {"done": len(calls)}})
+
+    database = create_database(test_db.app_url, pool_size=2)
+    authority = Authority(settings, database)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await authority.aclose()
+            await database.dispose()
+
+    app = Starlette(
+        routes=[Route("/graphql", flaky, methods=["POST"])],
+        middleware=[Middleware(IdempotencyKeys, database=database, authority=authority, ttl_seconds=3600)],
+        lifespan=lifespan,
+    )
+    body = {"query": "mutation { done }"}
+    headers = {"authorization": f"Bearer {world.tokens['writer']}", "idempotency-key": str(uuid.uuid4())}
+    with serve(app) as url:
+        failed = httpx.post(f"{url}/graphql", json=body, headers=headers)
+        retried = httpx.post(f"{url}/graphql", json=body, headers=headers)
+        replayed = httpx.post(f"{url}/graphql", json=body, headers=headers)
+    assert failed.status_code == 500
+    assert retried.status_code == 200 and retried.json() == {"data": {"done": 2}}
+    assert replayed.json() == {"data": {"done": 2}} and replayed.headers["idempotent-replayed"] == "true"
+    assert len(calls) == 2
