@@ -18,7 +18,6 @@ from domain.tenancy.roles import Role
 from domain.tenancy.roles import Scope as OAuthScope
 
 MAX_NAME = 200
-MAX_KEYS_PER_TENANT = 200
 # The issuer of the system actor an integration key acts as; no token can carry it, so no person or
 # client can ever pass for an integration (for instance as the reporter of its incidents).
 INTEGRATION_ISSUER = "urn:incidentdesk:integration"
