@@ -7,7 +7,10 @@ receives INTERNAL events or unpublished bulletins). Every event is resolved with
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -23,10 +26,11 @@ from api.incidents.types import IncidentEvent
 from api.permissions import IsAuthenticated
 from api.relay import decode_cursor, decode_id
 from api.tenancy.resolve import find_tenant_id
-from domain.bulletins.public import public_tenant, public_view
+from domain.bulletins.public import PublicView, public_tenant, public_view
 from domain.incidents import models as incidents
 from domain.incidents.enums import Visibility
 from domain.outbox import Hub, LiveEvent
+from domain.tenancy.models import Tenant
 
 AUTH = [IsAuthenticated]
 
@@ -43,6 +47,46 @@ async def _narrow(ctx: Context, tenants: frozenset[uuid.UUID], tenant: str | Non
     if chosen is None or chosen not in tenants:
         raise ClientError("tenant not found", "NOT_FOUND")
     return frozenset({chosen})
+
+
+# A public page may have thousands of anonymous viewers: after a change, the first of them to ask reads the
+# page's state and the others share that read. Keyed by (tenant, seq): a read made once the event with
+# that seq was dispatched shows at least that event.
+# Reads older than a few seconds are not shared: not every change of the page is an event (a new service).
+_VIEWS: weakref.WeakKeyDictionary[
+    Hub, OrderedDict[tuple[uuid.UUID, int], tuple[float, asyncio.Future[PublicView | None]]]
+] = weakref.WeakKeyDictionary()
+_VIEWS_KEPT = 256
+_VIEWS_FRESH_SECONDS = 2.0
+
+
+async def _read_view(ctx: Context, tenant: Tenant) -> PublicView | None:
+    current = await public_tenant(ctx.db, tenant.slug)
+    if current is None or current.id != tenant.id:
+        return None  # the page was switched off
+    return await public_view(ctx.db, current)
+
+
+async def shared_view(ctx: Context, tenant: Tenant, seq: int) -> PublicView | None:
+    """The tenant's public page as of at least ``seq``; None once the tenant switched its page off."""
+    views = _VIEWS.setdefault(hub_of(ctx), OrderedDict())
+    key = (tenant.id, seq)
+    loop = asyncio.get_running_loop()
+    read_at, reading = views.get(key) or (0.0, None)
+    if reading is None or (reading.done() and loop.time() - read_at > _VIEWS_FRESH_SECONDS):
+        # A task of its own: a viewer leaving mid-read does not cancel the others' read.
+        reading = asyncio.ensure_future(_read_view(ctx, tenant))
+        views[key] = (loop.time(), reading)
+        views.move_to_end(key)
+        while len(views) > _VIEWS_KEPT:
+            views.popitem(last=False)
+
+        def forget_failure(done: asyncio.Future[PublicView | None]) -> None:
+            if (done.cancelled() or done.exception() is not None) and views.get(key, (0, None))[1] is done:
+                del views[key]
+
+        reading.add_done_callback(forget_failure)
+    return await asyncio.shield(reading)
 
 
 def _cursor_seq(after: str) -> int:
@@ -175,10 +219,9 @@ class Subscription:
 
         # Open the feed before reading the current state: a change committed in between is not missed.
         async with hub_of(ctx).open([tenant.id], accept) as feed:
-            yield PublicStatus.from_view(await public_view(ctx.db, tenant))
             while True:
+                view = await shared_view(ctx, tenant, feed.delivered[tenant.id])
+                if view is None:
+                    return
+                yield PublicStatus.from_view(view)
                 await feed.batch()  # however many changes arrived together, one fresh state
-                current = await public_tenant(ctx.db, tenant_slug)
-                if current is None or current.id != tenant.id:
-                    return  # the page was switched off
-                yield PublicStatus.from_view(await public_view(ctx.db, current))

@@ -380,3 +380,57 @@ async def test_the_public_status_of_a_tenant_without_a_page_is_not_found(live: f
     [error] = errors_of(await socket.receive())
     assert error["extensions"]["code"] == "NOT_FOUND" and error["message"] == "status page not found"
     await socket.close()
+
+
+async def test_viewers_of_one_public_page_share_each_read_of_it(
+    db: Database, live: f.LiveApp, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.subscriptions
+
+    reads = 0
+    real = api.subscriptions.public_view
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(api.subscriptions, "public_view", counted)
+    viewers = [await Socket.connected(live.url, None) for _ in range(20)]
+    for viewer in viewers:
+        await viewer.subscribe("1", PUBLIC, {"slug": "acme"})
+    for viewer in viewers:
+        await viewer.next("1")
+    reads = 0
+    row = await _bulletin(db, world, "Shared read", publish=True, status=ServiceStatus.DEGRADED_PERFORMANCE)
+    for viewer in viewers:
+        while not any(
+            b["title"] == "Shared read"
+            for b in (await viewer.next("1"))["publicStatusChanged"]["activeBulletins"]
+        ):
+            pass
+    assert 1 <= reads <= 4, reads  # one per batch of changes, not one per viewer
+    await bulletins.post_bulletin_update(
+        db, world.alice, bulletins.NewUpdate(row.id, BulletinPhase.RESOLVED, "Over.")
+    )
+    for viewer in viewers:
+        await viewer.close()
+
+
+async def test_closed_connections_leave_no_feed_behind(live: f.LiveApp, world: World) -> None:
+    hub = live.app.state.hub
+    sockets = [
+        await Socket.connected(live.url, world.tokens["alice"], TRANSPORT),
+        await Socket.connected(live.url, world.tokens["carol"], LEGACY),
+        await Socket.connected(live.url, None, TRANSPORT),
+    ]
+    await subscribed(sockets[0], "1", EVENTS, {"tenant": "acme"})
+    await subscribed(sockets[1], "1", BULLETINS, {})
+    await subscribed(sockets[2], "1", PUBLIC, {"slug": "acme"})
+    assert hub.subscriber_count() >= 3
+    for socket in sockets:
+        await socket.close()
+    deadline = asyncio.get_running_loop().time() + 5
+    while hub.subscriber_count() > 0:
+        assert asyncio.get_running_loop().time() < deadline, f"{hub.subscriber_count()} feeds left open"
+        await asyncio.sleep(0.05)
