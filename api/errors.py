@@ -49,6 +49,10 @@ def should_mask(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:
         return False  # parse and validation errors raised by graphql-core itself
+    if error.path is None:
+        # Raised before execution, while coercing the request's variables (e.g. a DateTime without an
+        # offset): the message describes the client's own input and carries nothing of the server.
+        return False
     if isinstance(original, ClientError):
         return False
     return not (isinstance(original, GraphQLError) and original.extensions and "code" in original.extensions)

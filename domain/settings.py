@@ -45,7 +45,6 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
-    max_page_size: int = 100
     rate_limit_per_minute: int = 600
     # Where rate-limit counters live: per process by default; e.g. async+redis://host:6379 to share them.
     rate_limit_storage: str = "async+memory://"

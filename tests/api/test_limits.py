@@ -348,3 +348,12 @@ async def test_errors_stay_masked_under_concurrent_requests(
         _assert_masked(response)
     for response in responses[8:]:
         assert response.json() == {"data": {"tenants": {"totalCount": 1}}}
+
+
+def test_a_badly_typed_variable_is_explained_not_masked(live: f.LiveApp, world: World) -> None:
+    # Coercing variables happens before execution: the message is about the client's own input.
+    query = "query($after: DateTime) { incidents(filter: {reportedAfter: $after}) { totalCount } }"
+    body = f.post_graphql(live.url, world.token, query, {"after": "2031-01-01 09:00"}).json()
+    [error] = errors(body)
+    assert error["message"] != "Internal server error"
+    assert "offset" in error["message"], error
