@@ -16,6 +16,7 @@ import shlex
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -25,8 +26,10 @@ from domain.catalog.service import create_service
 from domain.db import Database, Scope
 from domain.incidents import handling
 from domain.incidents import service as incidents
-from domain.incidents.enums import HoldReason, Impact, ResolutionCode, Urgency, Visibility
+from domain.incidents.enums import HoldReason, Impact, Priority, ResolutionCode, Urgency, Visibility
 from domain.incidents.models import Incident
+from domain.sla import service as sla
+from domain.sla.service import HoursInput
 from domain.tenancy.models import Tenant
 from domain.tenancy.roles import Role
 from domain.tenancy.service import add_member, add_operator, create_tenant, tenant_by_slug
@@ -418,6 +421,50 @@ async def seed_incidents(db: Database, tenant: Tenant, cast: Cast, services: Map
     return await seeder(db, tenant, cast, services)
 
 
+# ---------------------------------------------------------------- SLA contracts
+
+# (response, resolution) minutes per priority: the same ladder for every demo contract.
+DEMO_TARGETS = {
+    Priority.P1: (15, 240),
+    Priority.P2: (30, 480),
+    Priority.P3: (120, 1440),
+    Priority.P4: (480, 4320),
+    Priority.P5: (1440, 10080),
+}
+
+# Office hours for customers, round the clock for the provider's own infrastructure.
+OFFICE_HOURS = tuple(HoursInput(weekday=day, start="08:00", end="18:00") for day in range(1, 6))
+DEMO_CONTRACTS = {
+    "acme": ("Acme business support", OFFICE_HOURS, ("2026-12-24", "2026-12-25", "2026-12-26")),
+    "globex": ("Globex standard", OFFICE_HOURS, ("2026-12-25",)),
+    "provider": ("Provider infrastructure 24x7", (), ()),
+}
+
+
+async def ensure_contract(db: Database, manager: Principal, tenant: Tenant) -> None:
+    """Each demo tenant's contract, created only while the tenant has none."""
+    spec = DEMO_CONTRACTS.get(tenant.slug)
+    if spec is None or await sla.list_contracts(db, manager, [tenant.id]):
+        return
+    name, hours, holidays = spec
+    await sla.create_contract(
+        db,
+        manager,
+        sla.NewContract(
+            tenant_id=tenant.id,
+            name=name,
+            targets=[
+                sla.TargetInput(p, response, resolution) for p, (response, resolution) in DEMO_TARGETS.items()
+            ],
+            timezone=tenant.timezone,
+            effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+            business_hours=hours,
+            holidays=holidays,
+            pause_on=(HoldReason.AWAITING_CUSTOMER,),
+        ),
+    )
+
+
 # ---------------------------------------------------------------- the whole demo
 
 
@@ -435,6 +482,7 @@ async def seed(db: Database, authority: Authority, *, ttl_seconds: int = DEMO_TO
     for spec in TENANTS:
         tenant = tenants[spec.slug]
         services = await ensure_services(db, principals["mallory"], tenant, spec.services)
+        await ensure_contract(db, principals["mallory"], tenant)
         customers = [principals[p.subject] for p in PEOPLE if p.roles.get(spec.slug) is Role.CUSTOMER]
         cast = Cast(
             customer=customers[0] if customers else None,

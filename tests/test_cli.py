@@ -19,6 +19,7 @@ from auth import Authority
 from domain.db import create_database, to_sync_url
 from domain.incidents.models import Incident, IncidentEvent
 from domain.settings import Settings
+from domain.sla.models import SlaContract
 from domain.tenancy.models import Membership, Tenant
 from tests.conftest import TestDatabase as DatabaseUnderTest
 from tests.live import free_port
@@ -193,10 +194,12 @@ def test_bad_input_exits_2_with_one_line_on_stderr(cli: Cli, args: tuple[str, ..
 
 def test_demo_is_idempotent(cli: Cli, test_db: DatabaseUnderTest) -> None:
     first = cli.ok("demo")
-    counts = (_count(test_db, Tenant), _count(test_db, Incident), _count(test_db, IncidentEvent))
+    tables = (Tenant, Incident, IncidentEvent, SlaContract)
+    counts = tuple(_count(test_db, table) for table in tables)
     assert counts[1] >= 5 and counts[2] > counts[1]
+    assert counts[3] == counts[0]  # one contract per demo tenant
     second = cli.ok("demo")
-    assert (_count(test_db, Tenant), _count(test_db, Incident), _count(test_db, IncidentEvent)) == counts
+    assert tuple(_count(test_db, table) for table in tables) == counts
     for out in (first, second):
         for variable in ("CAROL_TOKEN", "ALICE_TOKEN", "MALLORY_TOKEN", "ROOT_TOKEN"):
             assert f"export {variable}=ey" in out
