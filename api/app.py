@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         min_backoff=settings.live_reconnect_min_seconds,
         max_backoff=settings.live_reconnect_max_seconds,
     )
-    mover = PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds)
+    mover = PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds, hub=hub)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

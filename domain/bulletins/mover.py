@@ -2,7 +2,8 @@
 
 Every replica runs one; ``advance_maintenance`` re-checks each window under lock, so a window moves once
 however many replicas see it fall due. The task sleeps until the next known start or end, and never
-longer than ``tick_seconds`` (windows created meanwhile are found on the next tick).
+longer than ``tick_seconds``; given the process's outbox hub, it also wakes on every bulletin change, so
+a window created or moved on any replica is scheduled at once.
 """
 
 from __future__ import annotations
@@ -13,22 +14,33 @@ import logging
 from domain.bulletins.service import advance_maintenance
 from domain.columns import utcnow
 from domain.db import Database
+from domain.outbox import Hub, LiveEvent
 
 log = logging.getLogger(__name__)
 
 
 class PhaseMover:
-    def __init__(self, db: Database, *, tick_seconds: float = 5.0) -> None:
+    def __init__(self, db: Database, *, tick_seconds: float = 5.0, hub: Hub | None = None) -> None:
         self.db = db
         self.tick_seconds = tick_seconds
+        self.hub = hub
         self.moved = 0
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    def _on_event(self, event: LiveEvent) -> None:
+        if event.is_bulletin_change:
+            self._wake.set()
 
     def start(self) -> None:
         if self._task is None:
+            if self.hub is not None:
+                self.hub.watchers.append(self._on_event)
             self._task = asyncio.create_task(self._run(), name="bulletin-phase-mover")
 
     async def stop(self) -> None:
+        if self.hub is not None and self._on_event in self.hub.watchers:
+            self.hub.watchers.remove(self._on_event)
         if self._task is not None:
             self._task.cancel()
             try:
@@ -40,6 +52,7 @@ class PhaseMover:
     async def _run(self) -> None:
         while True:
             delay = self.tick_seconds
+            self._wake.clear()
             try:
                 moved, next_due = await advance_maintenance(self.db)
                 self.moved += moved
@@ -49,4 +62,7 @@ class PhaseMover:
                 raise
             except Exception:
                 log.exception("moving maintenance windows failed; retrying")
-            await asyncio.sleep(delay)
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass

@@ -47,6 +47,8 @@ class Hub:
         self.ready = False
         self.dispatched = 0
         self._feeds: dict[uuid.UUID, set[Feed]] = {}
+        # Called with every event dispatched, of every tenant (background tasks that react to changes).
+        self.watchers: list[Callable[[LiveEvent], None]] = []
         self._pending: set[uuid.UUID] = set()
         self._resync = False
         self._wake = asyncio.Event()
@@ -167,6 +169,8 @@ class Hub:
                 continue
             self.marks[event.tenant_id] = event.seq
             self.dispatched += 1
+            for watcher in self.watchers:
+                watcher(event)
             for feed in tuple(self._feeds.get(event.tenant_id, ())):
                 feed.offer(event)
 

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,11 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from auth import Principal
+from domain.bulletins import service as bulletins
+from domain.bulletins.models import Bulletin
+from domain.bulletins.mover import PhaseMover
+from domain.bulletins.phases import BulletinKind, BulletinPhase
+from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.incidents import service as incidents
 from domain.incidents.enums import Visibility
@@ -93,7 +99,8 @@ async def stored_seqs(db: Database, tenant: uuid.UUID, after: int) -> list[int]:
 
 
 def everything(event: LiveEvent) -> bool:
-    return True
+    """Every incident event (the tests compare them with the incident timeline)."""
+    return event.incident is not None
 
 
 async def test_a_commit_reaches_an_open_feed_once(
@@ -263,3 +270,35 @@ async def test_closing_a_feed_ends_its_iteration(
     feed.close()
     assert await waiting == []
     assert feed not in hub._feeds.get(world.acme, set())
+
+
+async def test_the_maintenance_mover_wakes_on_bulletin_changes(
+    db: Database, world: World, live: tuple[Hub, Listener]
+) -> None:
+    hub, _ = live
+    mover = PhaseMover(db, tick_seconds=60, hub=hub)  # without waking it would sleep for a minute
+    mover.start()
+    try:
+        await asyncio.sleep(0.2)  # its first look finds nothing due
+        now = utcnow()
+        [window] = await bulletins.create_bulletin(
+            db,
+            world.alice,
+            bulletins.NewBulletin(
+                tenant_ids=[world.acme],
+                kind=BulletinKind.MAINTENANCE,
+                title="Quick window",
+                body="Soon.",
+                phase=BulletinPhase.SCHEDULED,
+                scheduled_start=now + timedelta(seconds=0.5),
+                scheduled_end=now + timedelta(seconds=1.0),
+                publish=True,
+            ),
+        )
+        await _until(lambda: mover.moved >= 2, within=5)
+        async with db.transaction(Scope.of([world.acme])) as session:
+            phase = await session.scalar(select(Bulletin.phase).where(Bulletin.id == window.id))
+        assert phase is BulletinPhase.COMPLETED
+    finally:
+        await mover.stop()
+    assert mover._on_event not in hub.watchers
