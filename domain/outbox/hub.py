@@ -169,10 +169,18 @@ class Hub:
                 continue
             self.marks[event.tenant_id] = event.seq
             self.dispatched += 1
+            # One faulty subscriber or watcher must not cost the others this event.
             for watcher in self.watchers:
-                watcher(event)
+                try:
+                    watcher(event)
+                except Exception:
+                    log.exception("a watcher of the outbox failed")
             for feed in tuple(self._feeds.get(event.tenant_id, ())):
-                feed.offer(event)
+                try:
+                    feed.offer(event)
+                except Exception:
+                    log.exception("a subscriber's filter failed; closing its feed")
+                    feed.close()
 
 
 class Feed:
