@@ -2,7 +2,7 @@
 
 Everything here is real: tenants and memberships go through the domain's use cases, tokens are minted
 by the built-in issuer (``auth.Authority``) and verified by the served app, requests travel over HTTP
-to a real uvicorn (``tests.live.serve``).
+to a real uvicorn (``tests.server.serve``).
 
 A typical API test module::
 
@@ -60,7 +60,7 @@ from domain.tenancy import service as tenancy_service
 from domain.tenancy.models import Membership, Operator, Tenant
 from domain.tenancy.roles import ALL_SCOPES, Role
 from tests.conftest import TestDatabase
-from tests.live import free_port, serve
+from tests.server import free_port, serve
 
 # The built-in issuer of every test app: tokens minted here carry it as ``iss``, memberships name it.
 ISSUER = "https://incidentdesk.test"

@@ -22,7 +22,7 @@ from domain.settings import Settings
 from domain.sla.models import SlaContract
 from domain.tenancy.models import Membership, Tenant
 from tests.conftest import TestDatabase as DatabaseUnderTest
-from tests.live import free_port
+from tests.server import free_port
 
 PUBLIC_URL = "https://desk.cli.test"
 

@@ -15,7 +15,7 @@ from domain.settings import Settings
 from domain.tenancy import service as tenancy
 from domain.tenancy.roles import Role
 from tests.conftest import TestDatabase
-from tests.live import serve
+from tests.server import serve
 
 SETTINGS = Settings(max_query_cost=500, rate_limit_per_minute=8)
 

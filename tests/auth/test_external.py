@@ -24,7 +24,7 @@ from domain.settings import Settings
 from domain.tenancy.roles import Role
 from tests.auth import crafting
 from tests.auth.seed import add_membership, add_tenant
-from tests.live import free_port, serve
+from tests.server import free_port, serve
 
 AUDIENCE = "partner-api"
 

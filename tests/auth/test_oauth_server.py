@@ -20,7 +20,7 @@ from domain.db import Database
 from domain.settings import Settings
 from domain.tenancy.roles import Role
 from tests.auth.seed import add_tenant, client_row, set_client_active
-from tests.live import free_port, serve
+from tests.server import free_port, serve
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase

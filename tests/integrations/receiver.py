@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.live import serve
+from tests.server import serve
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from domain.settings import Settings
 from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.conftest import TestDatabase
-from tests.live import serve
+from tests.server import serve
 
 REPORT = """
 mutation($input: ReportIncidentInput!) {

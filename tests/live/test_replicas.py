@@ -28,8 +28,8 @@ from domain.outbox import LISTENER_APPLICATION_NAME
 from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.conftest import TestDatabase
-from tests.live import free_port
 from tests.live.ws import Socket
+from tests.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # The first reconnection attempt waits this long, so that events certainly commit while nobody listens.

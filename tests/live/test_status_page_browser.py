@@ -22,8 +22,8 @@ from domain.settings import Settings
 from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.conftest import TestDatabase
-from tests.live import free_port, serve
 from tests.live.cdp import Page, chromium
+from tests.server import free_port, serve
 
 
 @dataclass
