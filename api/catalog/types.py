@@ -74,3 +74,11 @@ async def load_services(ctx: Context, keys: Sequence[ServiceKey]) -> list[m.Serv
         ).all()
     found = {(r.tenant_id, r.id): r for r in rows}
     return [found.get(k) for k in keys]
+
+
+async def service_by_key(ctx: Context, tenant_id: uuid.UUID, service_id: uuid.UUID | None) -> Service | None:
+    """A tenant's service through the request's loader; None when absent or outside the caller's scope."""
+    if service_id is None:
+        return None
+    row = await ctx.loader("service_by_key", load_services).load((tenant_id, service_id))
+    return Service.from_row(row) if row is not None else None

@@ -73,14 +73,9 @@ class IncidentModel(Node):
     async def match_service(
         self, info: Info
     ) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
-        from api.catalog.types import Service, load_services
+        from api.catalog.types import service_by_key
 
-        if self.row.match_service_id is None:
-            return None
-        row = await info.context.loader("service_by_key", load_services).load(
-            (self.row.tenant_id, self.row.match_service_id)
-        )
-        return Service.from_row(row) if row is not None else None
+        return await service_by_key(info.context, self.row.tenant_id, self.row.match_service_id)
 
 
 def staff_in(ctx: Context, tenant_id: uuid.UUID) -> bool:

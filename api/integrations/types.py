@@ -50,14 +50,9 @@ class IntegrationKey(Node):
 
     @strawberry.field
     async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
-        from api.catalog.types import Service, load_services
+        from api.catalog.types import service_by_key
 
-        if self.row.service_id is None:
-            return None
-        row = await info.context.loader("service_by_key", load_services).load(
-            (self.row.tenant_id, self.row.service_id)
-        )
-        return Service.from_row(row) if row is not None else None
+        return await service_by_key(info.context, self.row.tenant_id, self.row.service_id)
 
 
 @strawberry.type(name="WebhookAttempt", description="One delivery attempt, as the delivery log keeps it")
