@@ -171,6 +171,14 @@ async def link_incidents(
     per child). The parent records one LINKED event, each child one; returns the children."""
     _check_ids(parent_id, child_ids)
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
+        # Lock every incident named, in one statement and in id order, so that two links naming the same
+        # incidents the other way round queue behind each other instead of deadlocking.
+        await session.execute(
+            select(Incident.id)
+            .where(Incident.id.in_([parent_id, *child_ids]))
+            .order_by(Incident.id)
+            .with_for_update()
+        )
         parent, role = await load_for_update(session, actor, parent_id, None, field=("input", "parentId"))
         parent_step = step(parent, actor, role, Operation.LINK)
         if await parent_of(session, parent) is not None:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from domain.db import Database
 from domain.settings import Settings
 from tests import factories as f
-from tests.incidents.practice import World, incident, kinds, ok, refused, report, seed_world, timeline
+from tests.incidents.practice import World, call, incident, kinds, ok, refused, report, seed_world, timeline
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -256,3 +256,23 @@ def test_unlink_refusals(live: f.LiveApp, owner: Engine, world: World) -> None:
     ok(live, alice, "resolveIncident", id=children[1]["id"], code="FIXED", notes="fixed")
     ok(live, alice, "closeIncident", id=children[1]["id"])
     refused(live, owner, alice, "unlinkIncident", "INVALID_TRANSITION", None, childId=children[1]["id"])
+
+
+def test_crossed_links_racing_each_other_queue_instead_of_deadlocking(live: f.LiveApp, world: World) -> None:
+    # Two agents link A under B and B under A at the same moment: one wins, the other is told why.
+    from concurrent.futures import ThreadPoolExecutor
+
+    alice = world.tokens["alice"]
+    for _ in range(5):
+        a, b = report(live, alice, "crossed A"), report(live, alice, "crossed B")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = list(
+                pool.map(
+                    lambda pair: call(live, alice, "linkIncidents", parentId=pair[0], childIds=[pair[1]]),
+                    [(a["id"], b["id"]), (b["id"], a["id"])],
+                )
+            )
+        accepted = [p for p in answers if not p["userErrors"]]
+        assert len(accepted) == 1, answers
+        [loser] = [p for p in answers if p["userErrors"]]
+        assert loser["userErrors"][0]["code"] == "INVALID"
