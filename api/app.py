@@ -18,6 +18,7 @@ from api import status_page
 from api.graphql_view import GraphQLEndpoint
 from api.integrations.runtime import Integrations
 from api.limits import BodySizeLimit
+from api.metrics import HttpMetrics, Metrics
 from api.schema import build_schema
 from auth import Authority
 from domain.bulletins.mover import PhaseMover
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         max_backoff=settings.live_reconnect_max_seconds,
     )
     mover = PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds, hub=hub)
+    metrics = Metrics()
+    metrics.watch(hub, database)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -102,8 +105,13 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *status_page.routes(database),
+            *([metrics.route()] if settings.metrics_enabled else []),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes), *integrations.middleware()],
+        middleware=[
+            Middleware(HttpMetrics, metrics=metrics, routes=lambda: app.routes),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            *integrations.middleware(),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -113,6 +121,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.sla_scanner = scanner
     app.state.hub = hub
     app.state.listener = listener
+    app.state.metrics = metrics
     return app
 
 

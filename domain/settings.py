@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = 50
     db_pool_size: int = 10
     log_level: str = "info"
+    # Prometheus metrics at GET /metrics (route templates and counts only; no tenant data).
+    metrics_enabled: bool = True
     # Alert intake (POST /v2/enqueue): events per minute per routing key, like PagerDuty's own limit.
     intake_rate_limit_per_minute: int = Field(default=120, ge=1)
     # Outbound webhooks. Targets on private, loopback or link-local addresses are refused (SSRF) unless set.
