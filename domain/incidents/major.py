@@ -9,12 +9,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import events
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
 from domain.incidents.enums import (
-    IncidentEventKind,
     IncidentSource,
     IncidentStatus,
     ResponderRole,
@@ -31,11 +29,11 @@ from domain.incidents.unit import (
     WRITE,
     commit_step,
     load_for_update,
+    open_incident,
     required_text,
     step,
     system_step,
 )
-from domain.sla import ledger as sla_ledger
 from domain.tenancy.actor import Actor
 from domain.tenancy.models import Membership
 from domain.tenancy.roles import Role, at_least
@@ -220,30 +218,19 @@ async def affect_tenants(
 async def _child_in(
     session: AsyncSession, actor: Actor, parent: Incident, tenant_id: uuid.UUID, title: str, description: str
 ) -> Incident:
-    now = utcnow()
-    child = Incident(
+    child = await open_incident(
+        session,
         tenant_id=tenant_id,
-        id=uuid.uuid4(),
-        number=await events.next_incident_number(session, tenant_id),
         title=title,
         description=description,
-        status=S.NEW,
         source=IncidentSource.SERVICE_DESK,
         impact=parent.impact,
         urgency=parent.urgency,
+        reported_by=(actor.subject, actor.issuer),
         priority=parent.priority,
         priority_overridden=parent.priority_overridden,
-        major=False,
-        reported_by=actor.subject,
-        reported_by_issuer=actor.issuer,
-        escalated_to_managers=False,
-        affected_tenant_ids=[],
-        version=1,
-        reported_at=now,
-        updated_at=now,
+        created={"providerIncident": True},
     )
-    session.add(child)
-    await session.flush()
     session.add(
         IncidentLink(
             tenant_id=tenant_id,
@@ -251,20 +238,9 @@ async def _child_in(
             parent_tenant_id=parent.tenant_id,
             parent_id=parent.id,
             linked_by=actor.subject,
-            linked_at=now,
+            linked_at=child.reported_at,
         )
     )
-    await events.record(
-        session,
-        child,
-        IncidentEventKind.CREATED,
-        visibility=Visibility.PUBLIC,
-        actor=actor.subject,
-        message=title,
-        data={"source": child.source.value, "priority": child.priority.value, "providerIncident": True},
-        at=now,
-    )
-    await sla_ledger.record_transition(session, child, None, at=now)  # START of the SLA clocks
     # The customer's incident starts where the provider's stands.
     if parent.status in (S.IN_PROGRESS, S.ON_HOLD):
         acknowledged = system_step(child, Operation.ACKNOWLEDGE)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain import events
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.errors import invalid
@@ -38,9 +37,10 @@ from domain.incidents.unit import (
     commit_step,
     load_for_update,
     member_role,
+    open_incident,
+    required_text,
     step,
 )
-from domain.sla import ledger as sla_ledger
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role, at_least
 
@@ -103,7 +103,7 @@ async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incid
     """Log an incident. When one of the tenant's incident models matches it, the model is applied at
     once (a second step, recorded as MODEL_APPLIED)."""
     role = member_role(actor, new.tenant_id, WRITE, "reporting an incident")
-    title = clean_text(new.title, MAX_TITLE, "input", "title", required=True)
+    title = required_text(new.title, MAX_TITLE, "input", "title")
     description = clean_text(new.description, MAX_TEXT, "input", "description") or ""
     category = clean_text(new.category, 100, "input", "category") or None
     now = utcnow()
@@ -114,43 +114,19 @@ async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incid
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         if new.service_id is not None:
             await check_service(session, new.tenant_id, new.service_id, "input", "serviceId")
-        incident = Incident(
+        incident = await open_incident(
+            session,
             tenant_id=new.tenant_id,
-            id=uuid.uuid4(),
-            number=await events.next_incident_number(session, new.tenant_id),
             title=title,
             description=description,
-            status=IncidentStatus.NEW,
             source=source_for(actor, role),
-            category=category,
             impact=impact,
             urgency=urgency,
-            priority=priority_for(impact, urgency),
-            priority_overridden=False,
-            major=False,
+            reported_by=(actor.subject, actor.issuer),
+            category=category,
             service_id=new.service_id,
-            reported_by=actor.subject,
-            reported_by_issuer=actor.issuer,
-            escalated_to_managers=False,
-            affected_tenant_ids=[],
-            version=1,
             detected_at=new.detected_at,
-            reported_at=now,
-            updated_at=now,
         )
-        session.add(incident)
-        await session.flush()
-        await events.record(
-            session,
-            incident,
-            IncidentEventKind.CREATED,
-            visibility=Visibility.PUBLIC,
-            actor=actor.subject,
-            message=title,
-            data={"source": incident.source.value, "priority": incident.priority.value},
-            at=now,
-        )
-        await sla_ledger.record_transition(session, incident, None, at=now)  # START of the SLA clocks
         model = await playbooks.matching_model(session, incident)
         if model is not None:
             given = {name for name, value in (("impact", new.impact), ("urgency", new.urgency)) if value}

@@ -4,6 +4,8 @@ asking the status machine, and committing an accepted step with its one timeline
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,8 +15,16 @@ from domain import events
 from domain.catalog.models import Service
 from domain.columns import utcnow
 from domain.errors import ErrorCode, Problem, Refused, invalid, not_found
-from domain.incidents.enums import IncidentStatus, Visibility
-from domain.incidents.lifecycle import IncidentState, Operation, Request, Step, decide
+from domain.incidents.enums import (
+    Impact,
+    IncidentEventKind,
+    IncidentSource,
+    IncidentStatus,
+    Priority,
+    Urgency,
+    Visibility,
+)
+from domain.incidents.lifecycle import IncidentState, Operation, Request, Step, decide, priority_for
 from domain.incidents.models import Incident, IncidentEvent
 from domain.incidents.records import IncidentReview
 from domain.sla import ledger as sla_ledger
@@ -223,3 +233,72 @@ __all__ = [
     "step",
     "system_step",
 ]
+
+
+async def open_incident(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    title: str,
+    description: str,
+    source: IncidentSource,
+    impact: Impact,
+    urgency: Urgency,
+    reported_by: tuple[str, str],
+    priority: Priority | None = None,
+    priority_overridden: bool = False,
+    category: str | None = None,
+    service_id: uuid.UUID | None = None,
+    detected_at: datetime | None = None,
+    alert_dedup_key: str | None = None,
+    created: Mapping[str, Any] | None = None,
+) -> Incident:
+    """Log a new incident: the tenant's next number, the row, its CREATED event, and the start of its SLA
+    clocks. Every way an incident comes to be (a report, an alert, a provider outage reaching a customer)
+    goes through here, so none of them can forget a part.
+
+    ``reported_by`` is (subject, issuer); ``priority`` defaults to the matrix's; ``created`` adds to the
+    CREATED event's data.
+    """
+    now = utcnow()
+    subject, issuer = reported_by
+    incident = Incident(
+        tenant_id=tenant_id,
+        id=uuid.uuid4(),
+        number=await events.next_incident_number(session, tenant_id),
+        title=title,
+        description=description,
+        status=IncidentStatus.NEW,
+        source=source,
+        category=category,
+        impact=impact,
+        urgency=urgency,
+        priority=priority or priority_for(impact, urgency),
+        priority_overridden=priority_overridden,
+        major=False,
+        service_id=service_id,
+        reported_by=subject,
+        reported_by_issuer=issuer,
+        escalated_to_managers=False,
+        affected_tenant_ids=[],
+        version=1,
+        detected_at=detected_at,
+        reported_at=now,
+        updated_at=now,
+        alert_dedup_key=alert_dedup_key,
+        alert_count=1 if alert_dedup_key is not None else 0,
+    )
+    session.add(incident)
+    await session.flush()
+    await events.record(
+        session,
+        incident,
+        IncidentEventKind.CREATED,
+        visibility=Visibility.PUBLIC,
+        actor=subject,
+        message=title,
+        data={"source": source.value, "priority": incident.priority.value, **(created or {})},
+        at=now,
+    )
+    await sla_ledger.record_transition(session, incident, None, at=now)  # START of the SLA clocks
+    return incident

@@ -30,13 +30,12 @@ from domain.incidents.enums import (
     Visibility,
 )
 from domain.incidents.handling import resolve_incident
-from domain.incidents.lifecycle import priority_for
 from domain.incidents.models import Incident
 from domain.incidents.service import acknowledge_incident
+from domain.incidents.unit import open_incident
 from domain.intake.alerts import Action, AlertEvent, alert_record, describe, impact_and_urgency
 from domain.intake.keys import IntegrationActor
 from domain.intake.models import IntegrationKey
-from domain.sla import ledger as sla_ledger
 
 MAX_TITLE = 300
 MAX_DESCRIPTION = 20_000
@@ -140,48 +139,20 @@ async def _trigger_once(db: Database, key: IntegrationKey, event: AlertEvent, de
         )
         impact, urgency = impact_and_urgency(payload.severity)
         detected = min(payload.timestamp, now) if payload.timestamp is not None else now
-        incident = Incident(
+        incident = await open_incident(
+            session,
             tenant_id=key.tenant_id,
-            id=uuid.uuid4(),
-            number=await events.next_incident_number(session, key.tenant_id),
             title=_title(payload.summary),
             description=describe(event)[:MAX_DESCRIPTION],
-            status=IncidentStatus.NEW,
             source=IncidentSource.MONITORING,
-            category=None,
             impact=impact,
             urgency=urgency,
-            priority=priority_for(impact, urgency),
-            priority_overridden=False,
-            major=False,
+            reported_by=(actor.subject, actor.issuer),
             service_id=key.service_id,
-            reported_by=actor.subject,
-            reported_by_issuer=actor.issuer,
-            version=1,
             detected_at=detected,
-            reported_at=now,
-            updated_at=now,
             alert_dedup_key=dedup_key,
-            alert_count=1,
+            created={"dedupKey": dedup_key, "severity": payload.severity.value},
         )
-        session.add(incident)
-        await session.flush()
-        await events.record(
-            session,
-            incident,
-            IncidentEventKind.CREATED,
-            visibility=Visibility.PUBLIC,
-            actor=actor.subject,
-            message=incident.title,
-            data={
-                "source": incident.source.value,
-                "priority": incident.priority.value,
-                "dedupKey": dedup_key,
-                "severity": payload.severity.value,
-            },
-            at=now,
-        )
-        await sla_ledger.record_transition(session, incident, None, at=now)  # START of the SLA clocks
         model = await playbooks.matching_model(session, incident)
         if model is not None:
             # The alert's severity is what monitoring said: it wins over the model's classification.
