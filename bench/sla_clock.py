@@ -25,8 +25,7 @@ from domain.sla.clock import (
     HistoryEntry,
     HistoryKind,
     Target,
-    resolution_clock,
-    response_clock,
+    sla_clocks,
 )
 
 BATCH = 10_000
@@ -123,9 +122,9 @@ def main() -> None:
         entries_seen += sum(len(history) for history in batch)
 
         began = clock_time.perf_counter()
+        # Both clocks in one pass over the history, as the scanner and the API read them.
         readings: list[tuple[ClockReading | None, ClockReading | None]] = [
-            (response_clock(CONTRACT, history, NOW), resolution_clock(CONTRACT, history, NOW))
-            for history in batch
+            sla_clocks(CONTRACT, history, NOW) for history in batch
         ]
         computing += clock_time.perf_counter() - began
         for response, resolution in readings:
