@@ -8,6 +8,7 @@ from typing import TypeVar
 import strawberry
 from graphql import GraphQLError
 
+from domain.db import retrying
 from domain.errors import ErrorCode, Refused
 
 T = TypeVar("T")
@@ -32,7 +33,7 @@ def user_errors(refused: Refused) -> list[UserError]:
 async def attempt(action: Callable[[], Awaitable[T]]) -> tuple[T | None, list[UserError]]:
     """Run one use case; a refusal becomes user errors (its transaction has already rolled back)."""
     try:
-        return await action(), []
+        return await retrying(action), []
     except Refused as refused:
         return None, user_errors(refused)
 

@@ -7,14 +7,17 @@ transaction on a pooled connection.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 
@@ -85,6 +88,32 @@ async def widen_scope(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) ->
         ),
         {"ids": extra},
     )
+
+
+# deadlock_detected, serialization_failure: PostgreSQL rolled the whole transaction back, so running the
+# use case again from the start is safe and is what the caller would do anyway.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+T = TypeVar("T")
+
+
+def is_transient(error: BaseException) -> bool:
+    if not isinstance(error, DBAPIError):
+        return False
+    return getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+async def retrying(action: Callable[[], Awaitable[T]], *, attempts: int = 5) -> T:
+    """Run a use case (one transaction) again when PostgreSQL aborted it for a deadlock or a
+    serialization failure: transactions that cross tenants lock several per-tenant counters, and two of
+    them may meet in opposite orders. Backs off with jitter so the retried pair do not meet again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await action()
+        except DBAPIError as error:
+            if attempt == attempts or not is_transient(error):
+                raise
+            await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Database:
