@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 
 from domain.catalog.models import Service
+from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.errors import invalid
 from domain.tenancy.actor import Actor, require_role
@@ -24,11 +25,15 @@ async def create_service(
     if description is not None and len(description) > 5000:
         raise invalid("must be at most 5000 characters", "input", "description")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
-        taken = await session.scalar(
-            select(Service.id).where(Service.tenant_id == tenant_id, Service.name == name)
+        # ON CONFLICT rather than look-then-insert, so that a racing twin is refused, not a fault.
+        service: Service | None = await session.scalar(
+            insert(Service)
+            .values(
+                tenant_id=tenant_id, id=uuid.uuid4(), name=name, description=description, created_at=utcnow()
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id", "name"])
+            .returning(Service)
         )
-        if taken is not None:
+        if service is None:
             raise invalid("the tenant already has a service with this name", "input", "name")
-        service = Service(tenant_id=tenant_id, id=uuid.uuid4(), name=name, description=description)
-        session.add(service)
     return service

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
 from domain.tenancy.actor import Actor
@@ -46,13 +47,24 @@ async def create_tenant(
         raise Refused([p for r in problems for p in r.problems])
     tenant_id = uuid.uuid4()
     async with db.transaction(Scope.of([tenant_id])) as session:
-        if await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
-            raise invalid("a tenant with this slug already exists", "input", "slug")
-        tenant = Tenant(
-            id=tenant_id, slug=slug, name=name, timezone=timezone, public_status_page=public_status_page
+        # ON CONFLICT rather than look-then-insert: two operators racing for one slug get one tenant and
+        # one clear refusal, never a unique-violation fault.
+        tenant: Tenant | None = await session.scalar(
+            insert(Tenant)
+            .values(
+                id=tenant_id,
+                slug=slug,
+                name=name,
+                timezone=timezone,
+                public_status_page=public_status_page,
+                auto_close_days=3,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["slug"])
+            .returning(Tenant)
         )
-        session.add(tenant)
-        await session.flush()
+        if tenant is None:
+            raise invalid("a tenant with this slug already exists", "input", "slug")
         session.add(TenantCounter(tenant_id=tenant_id, last_incident_number=0, last_event_seq=0))
     return tenant
 

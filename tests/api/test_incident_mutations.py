@@ -546,3 +546,20 @@ def test_mutations_need_a_token(live: f.LiveApp, world: World) -> None:
     body = live.gql(None, mutation("reportIncident"), {"input": {"title": "t", "description": "d"}})
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_racing_twins_get_one_tenant_or_service_and_one_clear_refusal(live: f.LiveApp, world: World) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    twins = (
+        ("olga", "createTenant", {"slug": "twin", "name": "Twin", "timezone": "UTC"}),
+        ("mona", "createService", {"tenant": "acme", "name": "Twin service"}),
+    )
+    for subject, name, values in twins:
+        calls = [(world.tokens[subject], name, values)] * 8
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda c: run(live, c[0], c[1], **c[2]), calls))
+        created = [a for a in answers if not a["userErrors"]]
+        refused = [a for a in answers if a["userErrors"]]
+        assert len(created) == 1, answers
+        assert all(a["userErrors"][0]["code"] == "INVALID" for a in refused), refused
