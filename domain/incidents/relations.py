@@ -195,7 +195,9 @@ async def link_incidents(
             child_step = step(child, actor, child_role, Operation.LINK)
             if await parent_of(session, child) is not None:
                 raise invalid("already has a parent; unlink it first", *field)
-            if await has_children(session, child):
+            # Children in other tenants (affectTenants) may be invisible to this actor: the incident's own
+            # list of affected tenants says they exist.
+            if child.affected_tenant_ids or await has_children(session, child):
                 raise invalid("has children of its own, and a child cannot have children", *field)
             by_index[index] = child
             session.add(

@@ -52,3 +52,18 @@ def test_fan_outs_and_flowing_comments_racing_all_succeed(live: f.LiveApp, world
     for child in children:
         bodies = [e["message"] for e in timeline(live, nina, child["node"]["id"]) if e["kind"] == "COMMENTED"]
         assert sorted(bodies) == sorted(f"update {n}" for n in range(12))
+
+
+def test_a_fanned_out_incident_cannot_become_a_child_even_for_an_agent_blind_to_its_children(
+    live: f.LiveApp, world: World
+) -> None:
+    # pete works at the provider only: the customer-tenant children of a fanned-out incident are not his
+    # to see, yet linking it under another parent would make them grandchildren.
+    nina, pete = world.tokens["nina"], world.tokens["pete"]
+    provider = world.tenant("provider")
+    fanned = report(live, nina, "Core switch down", tenant=provider)
+    ok(live, nina, "affectTenants", id=fanned["id"], tenants=["acme"], **TEXT)
+    parent = report(live, pete, "Datacentre power event", tenant=provider)
+    answer = call(live, pete, "linkIncidents", parentId=parent["id"], childIds=[fanned["id"]])
+    [error] = answer["userErrors"]
+    assert error["code"] == "INVALID" and error["field"] == ["input", "childIds", "0"]
