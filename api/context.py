@@ -51,9 +51,11 @@ class Context:
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def actor(self) -> Principal:
+        """The caller, acting only in the request's tenants: an X-Tenant header narrows writes as well as
+        reads."""
         if self.principal is None:
             raise ClientError("authentication required", "UNAUTHENTICATED")
-        return self.principal
+        return self.principal.narrowed_to(self.tenant_ids)
 
     @property
     def scope(self) -> Scope:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -61,6 +61,13 @@ class Principal:
 
     def can(self, scope: str, tenant_id: uuid.UUID) -> bool:
         return scope in self.rights_in(tenant_id)
+
+    def narrowed_to(self, tenant_ids: frozenset[uuid.UUID]) -> Principal:
+        """The same caller acting in ``tenant_ids`` only (a request narrowed to one tenant by a header)."""
+        if self.tenant_ids <= tenant_ids:
+            return self
+        kept = {t: role for t, role in self.memberships.items() if t in tenant_ids}
+        return replace(self, memberships=MappingProxyType(kept))
 
 
 async def resolve_principal(database: Database, token: VerifiedToken) -> Principal:

@@ -538,6 +538,20 @@ def test_x_tenant_narrows_the_scope(live: f.LiveApp, world: World, by: str) -> N
     assert node["node"] is None
 
 
+def test_x_tenant_narrows_writes_too(live: f.LiveApp, world: World) -> None:
+    # Narrowed to globex, alice cannot act on an acme incident either: it answers like an absent one.
+    comment = 'mutation($id: ID!) { addComment(input: {id: $id, body: "hello"}) { event { id } userErrors { code } } }'
+    acme_incident = {"id": world.of("acme")[0].gid}
+    narrowed = live.gql_ok(world.tokens["alice"], comment, acme_incident, headers={"X-Tenant": "globex"})
+    assert narrowed["addComment"] == {"event": None, "userErrors": [{"code": "NOT_FOUND"}]}
+    viewer = live.gql_ok(
+        world.tokens["alice"],
+        "{ viewer { memberships { tenant { slug } } } }",
+        headers={"X-Tenant": "globex"},
+    )
+    assert [m["tenant"]["slug"] for m in viewer["viewer"]["memberships"]] == ["globex"]
+
+
 def test_x_tenant_cannot_widen_the_scope(live: f.LiveApp, world: World) -> None:
     data = live.gql_ok(
         world.tokens["carol"], "{ incidents(first: 100) { totalCount } }", headers={"X-Tenant": "globex"}
