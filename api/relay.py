@@ -82,6 +82,9 @@ def decode_cursor(cursor: str) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(values, list):
             raise ValueError
+        # Every integer a cursor carries is a bigint column's value; anything larger is forged.
+        if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in values):
+            raise ValueError
         return [datetime.fromisoformat(v["t"]) if isinstance(v, dict) and "t" in v else v for v in values]
     except (binascii.Error, ValueError, TypeError, KeyError):
         raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"}) from None

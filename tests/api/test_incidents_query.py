@@ -624,3 +624,24 @@ def test_children_page_through_in_reported_order(
             break
         after = connection["pageInfo"]["endCursor"]
     assert seen == expected
+
+
+def test_a_forged_cursor_with_a_huge_number_is_a_client_error(live: f.LiveApp, world: World) -> None:
+    from api.relay import encode_cursor
+
+    token = world.tokens["alice"]
+    huge = 10**20
+    error = _error(
+        live,
+        token,
+        first=2,
+        after=encode_cursor([huge, str(uuid.uuid4())]),
+        order={"field": "NUMBER", "direction": "ASC"},
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    timeline = live.gql(
+        token,
+        "query($id: ID!, $after: String) { node(id: $id) { ... on Incident { timeline(first: 2, after: $after) { totalCount } } } }",
+        {"id": world.of("acme")[0].gid, "after": encode_cursor([huge])},
+    )
+    assert timeline["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
