@@ -141,6 +141,9 @@ class Incident(Node):
 
     @strawberry.field(description="The swarm; COMMANDER is the Incident Commander")
     async def responders(self, info: Info) -> list[Responder]:
+        # Who works the incident inside the provider is internal work: customers see the incident only.
+        if not info.context.sees_internal(self.row.tenant_id):
+            return []
         rows = await info.context.loader("responders", loaders.load_responders).load(self.key)
         return [Responder(subject=r.subject, role=r.role, added_at=r.added_at) for r in rows]
 

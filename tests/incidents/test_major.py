@@ -69,6 +69,9 @@ def test_responders_build_the_swarm(live: f.LiveApp, world: World) -> None:
     assert changed["version"] == 5
     last = timeline(live, mona, reported["id"])[-1]
     assert last["kind"] == "RESPONDER_ADDED" and last["data"]["previousRole"] == "TECHNICAL_LEAD"
+    # The swarm is the provider's internal work: the reporting customer sees the incident, not who works it.
+    seen_by_customer = incident(live, world.tokens["carol"], reported["id"])
+    assert seen_by_customer is not None and seen_by_customer["responders"] == []
 
 
 def test_declare_and_responder_refusals(live: f.LiveApp, owner: Engine, world: World) -> None:
