@@ -64,8 +64,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    # The migrations this code expects, read once: a probe must not parse files on the event loop.
+    heads = sorted(head_revisions())
+
     async def readyz(request: Request) -> Response:
-        return await readiness(database)
+        return await readiness(database, heads)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -125,7 +128,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     return app
 
 
-async def readiness(database: Database) -> Response:
+async def readiness(database: Database, heads: list[str]) -> Response:
     """Ready when the database answers and its schema is at the migrations' head."""
     try:
         async with database.transaction(Scope()) as session:
@@ -133,7 +136,6 @@ async def readiness(database: Database) -> Response:
             current = sorted(row[0] for row in rows)
     except Exception:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    heads = sorted(head_revisions())
     if current != heads:
         return JSONResponse(
             {"status": "unavailable", "database": "ok", "migration": current, "head": heads}, status_code=503

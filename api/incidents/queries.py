@@ -30,6 +30,9 @@ class IncidentFilter:
     major: bool | None = None
     assignee: str | None = None
     sla_breached: bool | None = None
+    escalated_to_managers: bool | None = strawberry.field(
+        default=None, description="Hierarchically escalated: flagged for the managers' attention"
+    )
     search: str | None = strawberry.field(default=None, description="Words in title or description")
     reported_after: datetime | None = None
     reported_before: datetime | None = None
@@ -93,6 +96,8 @@ async def filtered(ctx: Context, spec: IncidentFilter | None) -> Select[Any]:
         statement = statement.where(m.Incident.major.is_(spec.major))
     if spec.assignee is not None:
         statement = statement.where(m.Incident.assignee == spec.assignee)
+    if spec.escalated_to_managers is not None:
+        statement = statement.where(m.Incident.escalated_to_managers.is_(spec.escalated_to_managers))
     if spec.sla_breached is not None:
         statement = statement.where(m.Incident.sla_breached.is_(spec.sla_breached))
     if spec.search:

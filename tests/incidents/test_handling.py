@@ -165,6 +165,13 @@ def test_functional_and_hierarchical_escalation(live: f.LiveApp, world: World) -
     assert seen is not None
     assert (seen["vendor"], seen["vendorTicket"], seen["escalatedToManagers"]) == (None, None, False)
     assert "ESCALATED" not in kinds(live, carol, reported["id"])
+    # Managers find what was escalated to them.
+    flagged = live.gql_ok(
+        world.tokens["mona"],
+        "{ incidents(first: 100, filter: {escalatedToManagers: true}) { edges { node { id } } } }",
+    )["incidents"]["edges"]
+    assert reported["id"] in [e["node"]["id"] for e in flagged]
+    assert to_group["id"] == reported["id"]
 
 
 def test_resolve_reopen_resolve_close(live: f.LiveApp, world: World) -> None:
