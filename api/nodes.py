@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import select
 
@@ -29,9 +29,24 @@ async def _tenant(ctx: Context, key: uuid.UUID) -> Node | None:
     return Tenant.from_row(row) if row else None
 
 
-async def _service(ctx: Context, key: uuid.UUID) -> Node | None:
+async def _services_by_id(ctx: Context, keys: Sequence[uuid.UUID]) -> list[catalog.Service | None]:
     async with ctx.read() as session:
-        row = await session.scalar(select(catalog.Service).where(catalog.Service.id == key))
+        rows = {
+            r.id: r
+            for r in (await session.scalars(select(catalog.Service).where(catalog.Service.id.in_(keys))))
+        }
+    return [rows.get(k) for k in keys]
+
+
+async def _events_by_id(ctx: Context, keys: Sequence[uuid.UUID]) -> list[incidents.IncidentEvent | None]:
+    event = incidents.IncidentEvent
+    async with ctx.read() as session:
+        rows = {r.id: r for r in (await session.scalars(select(event).where(event.id.in_(keys))))}
+    return [rows.get(k) for k in keys]
+
+
+async def _service(ctx: Context, key: uuid.UUID) -> Node | None:
+    row = await ctx.loader("service_by_id", _services_by_id).load(key)
     return Service.from_row(row) if row else None
 
 
@@ -43,8 +58,7 @@ async def _incident(ctx: Context, key: uuid.UUID) -> Node | None:
 
 
 async def _event(ctx: Context, key: uuid.UUID) -> Node | None:
-    async with ctx.read() as session:
-        row = await session.scalar(select(incidents.IncidentEvent).where(incidents.IncidentEvent.id == key))
+    row = await ctx.loader("event_by_id", _events_by_id).load(key)
     if row is None or row.tenant_id not in readable_tenants(ctx):
         return None
     if row.visibility is Visibility.INTERNAL and not ctx.sees_internal(row.tenant_id):

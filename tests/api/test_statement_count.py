@@ -130,3 +130,32 @@ def test_a_page_of_50_costs_what_a_page_of_5_costs(live: f.LiveApp, counted: Cou
     assert large == small, "\n".join(["page of 50:", *large_statements, "", "page of 5:", *small_statements])
     # And the constant is small: principal, page, count, one batch per relation, and their scope settings.
     assert small <= 20, "\n".join(small_statements)
+
+
+NODES = """
+query($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    id
+    ... on Incident { number service { name } }
+    ... on Service { name }
+  }
+}
+"""
+
+
+def test_nodes_batch_whatever_how_many_ids(live: f.LiveApp, counted: Counter, token: str) -> None:
+    page = live.gql_ok(token, "{ incidents(first: 50) { edges { node { id service { id } } } } }")
+    incident_ids = [e["node"]["id"] for e in page["incidents"]["edges"]]
+    service_ids = sorted({e["node"]["service"]["id"] for e in page["incidents"]["edges"]})
+
+    def cost(ids: list[str]) -> int:
+        counted.statements.clear()
+        found = live.gql_ok(token, NODES, {"ids": ids})["nodes"]
+        time.sleep(0.05)
+        assert [node["id"] for node in found] == ids
+        return len(counted.statements)
+
+    cost(incident_ids[:2] + service_ids[:1])  # warm-up
+    few = cost(incident_ids[:5] + service_ids[:1])
+    many = cost(incident_ids + service_ids)
+    assert many == few
