@@ -199,7 +199,13 @@ async def cmd_tenant_create(args: argparse.Namespace, settings: Settings, owner_
 
     async with runtime(settings, owner_url) as rt:
         tenant = await create_tenant(
-            rt.database, None, args.slug, args.name, args.timezone, args.public_status_page
+            rt.database,
+            None,
+            args.slug,
+            args.name,
+            args.timezone,
+            args.public_status_page,
+            args.auto_close_days,
         )
     _print_json(
         {
@@ -208,6 +214,7 @@ async def cmd_tenant_create(args: argparse.Namespace, settings: Settings, owner_
             "name": tenant.name,
             "timezone": tenant.timezone,
             "publicStatusPage": tenant.public_status_page,
+            "autoCloseDays": tenant.auto_close_days,
         }
     )
 
@@ -344,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     tenant_create.add_argument("--timezone", default="UTC", help="IANA timezone (default UTC)")
     tenant_create.add_argument(
         "--public-status-page", action="store_true", help="publish an anonymous status page"
+    )
+    tenant_create.add_argument(
+        "--auto-close-days",
+        type=int,
+        default=3,
+        help="days a resolved incident waits for confirmation before closing by itself (default 3)",
     )
     tenant_create.set_defaults(handler=cmd_tenant_create)
 

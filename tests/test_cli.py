@@ -103,9 +103,18 @@ def test_migrate_prints_the_current_revisions(cli: Cli, test_db: DatabaseUnderTe
 
 def test_tenant_create_prints_the_tenant_as_json(cli: Cli) -> None:
     out = cli.ok(
-        "tenant", "create", "cli-one", "CLI One", "--timezone", "Europe/Berlin", "--public-status-page"
+        "tenant",
+        "create",
+        "cli-one",
+        "CLI One",
+        "--timezone",
+        "Europe/Berlin",
+        "--public-status-page",
+        "--auto-close-days",
+        "5",
     )
     tenant = json.loads(out)
+    assert tenant["autoCloseDays"] == 5
     assert tenant["slug"] == "cli-one"
     assert tenant["name"] == "CLI One"
     assert tenant["timezone"] == "Europe/Berlin"
@@ -174,6 +183,7 @@ async def test_token_is_one_jwt_the_authority_accepts(cli: Cli, test_db: Databas
         ("tenant", "create", "Not A Slug", "Name"),
         ("tenant", "create", "cli-one", "Taken"),
         ("tenant", "create", "cli-tz", "Name", "--timezone", "Mars/Olympus_Mons"),
+        ("tenant", "create", "cli-days", "Name", "--auto-close-days", "0"),
         ("member", "add", "--tenant", "no-such-tenant", "--subject", "x", "--role", "AGENT"),
         ("member", "add", "--tenant", "cli-one", "--subject", "x", "--role", "OWNER"),
         ("client", "create", "--tenant", "cli-one", "--name", "x", "--scopes", "root:everything"),
@@ -181,7 +191,18 @@ async def test_token_is_one_jwt_the_authority_accepts(cli: Cli, test_db: Databas
         ("token", "--subject", "stranger", "--tenant", "cli-one"),
         ("nonsense",),
     ],
-    ids=["slug", "taken", "timezone", "tenant", "role", "scope", "ttl", "not-member", "command"],
+    ids=[
+        "slug",
+        "taken",
+        "timezone",
+        "auto-close",
+        "tenant",
+        "role",
+        "scope",
+        "ttl",
+        "not-member",
+        "command",
+    ],
 )
 def test_bad_input_exits_2_with_one_line_on_stderr(cli: Cli, args: tuple[str, ...]) -> None:
     result = cli(*args)

@@ -20,6 +20,7 @@ class CreateTenantInput:
     name: str
     timezone: str
     public_status_page: bool | None = False
+    auto_close_days: int | None = 3
 
 
 @strawberry.input(name="AddMemberInput")
@@ -50,7 +51,13 @@ class TenancyMutations:
 
         async def run() -> m.Tenant:
             return await service.create_tenant(
-                ctx.db, ctx.actor(), input.slug, input.name, input.timezone, bool(input.public_status_page)
+                ctx.db,
+                ctx.actor(),
+                input.slug,
+                input.name,
+                input.timezone,
+                bool(input.public_status_page),
+                3 if input.auto_close_days is None else input.auto_close_days,
             )
 
         row, errors = await attempt(run)

@@ -27,6 +27,9 @@ class Tenant(Node):
     name: str
     timezone: str
     public_status_page: bool
+    auto_close_days: int = strawberry.field(
+        description="Days a RESOLVED incident waits for the customer's confirmation before closing by itself"
+    )
     row: strawberry.Private[m.Tenant]
 
     @classmethod
@@ -37,6 +40,7 @@ class Tenant(Node):
             name=row.name,
             timezone=row.timezone,
             public_status_page=row.public_status_page,
+            auto_close_days=row.auto_close_days,
             row=row,
         )
 

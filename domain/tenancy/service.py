@@ -28,10 +28,20 @@ def valid_timezone(name: str) -> bool:
     return True
 
 
+MAX_AUTO_CLOSE_DAYS = 90
+
+
 async def create_tenant(
-    db: Database, actor: Actor | None, slug: str, name: str, timezone: str, public_status_page: bool = False
+    db: Database,
+    actor: Actor | None,
+    slug: str,
+    name: str,
+    timezone: str,
+    public_status_page: bool = False,
+    auto_close_days: int = 3,
 ) -> Tenant:
-    """Create a tenant. ``actor`` None is the command line, trusted as an operator."""
+    """Create a tenant. ``actor`` None is the command line, trusted as an operator. ``auto_close_days``:
+    how long a RESOLVED incident waits for the customer's confirmation before it closes by itself."""
     if actor is not None and not actor.is_operator:
         raise forbidden("only platform operators create tenants")
     slug = slug.strip().lower()
@@ -43,6 +53,8 @@ async def create_tenant(
         problems.append(invalid("must be 1 to 200 characters", "input", "name"))
     if not valid_timezone(timezone):
         problems.append(invalid(f"{timezone!r} is not an IANA timezone", "input", "timezone"))
+    if not 1 <= auto_close_days <= MAX_AUTO_CLOSE_DAYS:
+        problems.append(invalid(f"must be 1 to {MAX_AUTO_CLOSE_DAYS} days", "input", "autoCloseDays"))
     if problems:
         raise Refused([p for r in problems for p in r.problems])
     tenant_id = uuid.uuid4()
@@ -57,7 +69,7 @@ async def create_tenant(
                 name=name,
                 timezone=timezone,
                 public_status_page=public_status_page,
-                auto_close_days=3,
+                auto_close_days=auto_close_days,
                 created_at=utcnow(),
             )
             .on_conflict_do_nothing(index_elements=["slug"])

@@ -33,7 +33,7 @@ PAYLOADS = {
         "CommentInput",
         "event { id kind visibility actor message incident { id status version } }",
     ),
-    "createTenant": ("CreateTenantInput", "tenant { id slug name timezone publicStatusPage }"),
+    "createTenant": ("CreateTenantInput", "tenant { id slug name timezone publicStatusPage autoCloseDays }"),
     "addMember": ("AddMemberInput", "membership { role tenant { slug } }"),
     "createService": ("CreateServiceInput", "service { id name description tenant { slug } }"),
 }
@@ -464,10 +464,11 @@ def test_an_operator_creates_a_tenant_and_adds_a_member(
     live: f.LiveApp, world: World, settings: Settings, db: Database
 ) -> None:
     token = world.tokens["olga"]
-    tenant = ok(live, token, "createTenant", **TENANT_INPUT, publicStatusPage=True)["tenant"]
-    assert {k: tenant[k] for k in ("slug", "name", "timezone", "publicStatusPage")} == {
+    tenant = ok(live, token, "createTenant", **TENANT_INPUT, publicStatusPage=True, autoCloseDays=7)["tenant"]
+    assert {k: tenant[k] for k in ("slug", "name", "timezone", "publicStatusPage", "autoCloseDays")} == {
         **TENANT_INPUT,
         "publicStatusPage": True,
+        "autoCloseDays": 7,
     }
     membership = ok(live, token, "addMember", tenant=tenant["id"], subject="ivan", role="MANAGER")[
         "membership"
@@ -487,10 +488,12 @@ def test_an_operator_creates_a_tenant_and_adds_a_member(
         ({"slug": "Bad Slug!"}, "slug"),
         ({"slug": "-leading-hyphen"}, "slug"),
         ({"name": "   "}, "name"),
+        ({"autoCloseDays": 0}, "autoCloseDays"),
+        ({"autoCloseDays": 91}, "autoCloseDays"),
     ],
 )
 def test_create_tenant_refuses_invalid_input(
-    live: f.LiveApp, world: World, override: dict[str, str], field: str
+    live: f.LiveApp, world: World, override: dict[str, Any], field: str
 ) -> None:
     error = refused(
         live, world.tokens["olga"], "createTenant", "INVALID", **{**TENANT_INPUT, "slug": "fresh", **override}
