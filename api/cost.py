@@ -1,4 +1,6 @@
-"""A query cost budget: refuse, before executing, operations that would fetch too much.
+"""Checks of an operation before it executes: a query cost budget, and subscriptions only over WebSocket.
+
+The cost budget refuses operations that would fetch too much.
 
 Each selected field costs 1; a field paginated with ``first``/``last`` multiplies its sub-selection's cost
 by the page size asked for (the default page size when neither is given), and ``nodes(ids:)`` by the
@@ -21,7 +23,9 @@ from graphql import (
     SelectionSetNode,
     value_from_ast_untyped,
 )
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from api.relay import DEFAULT_PAGE
 
@@ -97,3 +101,24 @@ def _multiplier(field: FieldNode, variables: dict[str, Any]) -> int:
 
 # Connection fields priced at the default page size when called without pagination arguments.
 _CONNECTIONS = frozenset({"incidents", "tenants", "services", "children", "timeline", "bulletins"})
+
+
+class SubscriptionsOverWebSocket(SchemaExtension):
+    """A subscription sent as a plain HTTP request cannot stream: answer that, rather than run its resolver
+    as if it were a query."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        request = getattr(context.context, "request", None)
+        if context.operation_type is OperationType.SUBSCRIPTION and not isinstance(request, WebSocket):
+            context.result = ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "subscriptions are served over WebSocket at /graphql"
+                        " (graphql-transport-ws or graphql-ws)",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+                ],
+            )
+        yield

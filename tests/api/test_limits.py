@@ -357,3 +357,10 @@ def test_a_badly_typed_variable_is_explained_not_masked(live: f.LiveApp, world: 
     [error] = errors(body)
     assert error["message"] != "Internal server error"
     assert "offset" in error["message"], error
+
+
+def test_a_subscription_sent_over_http_is_a_client_error(live: f.LiveApp, world: World) -> None:
+    response = f.post_graphql(live.url, world.token, "subscription { incidentEvents { id } }")
+    assert response.status_code in (200, 400)
+    [error] = errors(response.json())
+    assert error["message"] != "Internal server error", error
