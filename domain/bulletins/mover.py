@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from domain.background import wait_for_signal
 from domain.bulletins.service import advance_maintenance
 from domain.columns import utcnow
 from domain.db import Database
@@ -62,7 +63,4 @@ class PhaseMover:
                 raise
             except Exception:
                 log.exception("moving maintenance windows failed; retrying")
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
+            await wait_for_signal(self._wake, delay)

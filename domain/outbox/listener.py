@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 from sqlalchemy.engine import make_url
 
+from domain.background import wait_for_signal
 from domain.events import EVENTS_CHANNEL
 from domain.outbox.hub import Hub
 
@@ -109,10 +110,9 @@ class Listener:
         self.hub.resync()
         log.info("listening on %s (backend %s)", self.channel, self.backend_pid)
         while not lost.is_set():
-            try:
-                await asyncio.wait_for(lost.wait(), self.health_interval)
-            except TimeoutError:
-                await asyncio.wait_for(connection.fetchval("SELECT 1"), self.health_interval)
+            if not await wait_for_signal(lost, self.health_interval):
+                async with asyncio.timeout(self.health_interval):
+                    await connection.fetchval("SELECT 1")
         raise ConnectionError("the server closed the LISTEN connection")
 
     def _on_notification(self, connection: Any, pid: int, channel: str, payload: str) -> None:

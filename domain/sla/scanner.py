@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain import events
+from domain.background import wait_for_signal
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.incidents.enums import IncidentEventKind, Visibility
@@ -275,8 +276,7 @@ class SlaScanner:
                 delay = min(delay, max((due - utcnow()).total_seconds() + 0.002, 0.0))
             if result.skipped:
                 delay = max(delay, 0.5)  # something due is locked by a change in flight
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), timeout=delay)
+            await wait_for_signal(self._woken, delay)
             if self._woken.is_set():
                 await asyncio.sleep(self.debounce)  # let a burst of changes commit, then look once
             await connection.scalar(select(1))  # still connected, so still the leader

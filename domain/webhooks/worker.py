@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import aliased
 from sqlalchemy.pool import NullPool
 
+from domain.background import wait_for_signal
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.events import EVENTS_CHANNEL
@@ -195,8 +196,7 @@ class WebhookWorker:
             if next_due is not None:
                 # Never below a floor: a due delivery another replica holds must not make this one spin.
                 timeout = max(0.05, min(timeout, (next_due - utcnow()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_for_signal(self._wake, timeout)
 
     async def _listen(self) -> None:
         """Wake the loop on every outbox NOTIFY; reconnect (and wake, to catch up) when the link drops."""
@@ -226,10 +226,9 @@ class WebhookWorker:
         # Whatever was committed while not listening is found by the round this starts.
         self._wake.set()
         while not lost.is_set():
-            try:
-                await asyncio.wait_for(lost.wait(), 5.0)
-            except TimeoutError:
-                await asyncio.wait_for(driver.fetchval("SELECT 1"), 5.0)
+            if not await wait_for_signal(lost, 5.0):
+                async with asyncio.timeout(5.0):
+                    await driver.fetchval("SELECT 1")
         raise ConnectionError("the server closed the LISTEN connection")
 
     async def run_once(self) -> tuple[bool, datetime | None]:
