@@ -130,9 +130,15 @@ class Database:
         return session
 
     @asynccontextmanager
-    async def transaction(self, scope: Scope) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on any exception."""
+    async def transaction(
+        self, scope: Scope, *, isolation_level: str | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits on success, rolls back on any exception. ``isolation_level`` (e.g.
+        "REPEATABLE READ") gives every statement of the transaction one snapshot."""
         async with self.session(scope) as session, session.begin():
+            if isolation_level is not None:
+                # Procuring the connection with the option is what begins the transaction at that level.
+                await session.connection(execution_options={"isolation_level": isolation_level})
             yield session
 
     async def all_tenant_ids(self) -> frozenset[uuid.UUID]:

@@ -49,11 +49,13 @@ async def events_after(
 ) -> list[LiveEvent]:
     """Up to ``limit`` committed events of the tenant with ``seq > after_seq``, in ``seq`` order.
 
-    Both outbox tables share the tenant's counter, so one snapshot of both holds every event in range.
-    When either table fills its page, the result stops where that table's page stops, so the next
-    call (from the last ``seq`` returned) misses nothing of the other.
+    Both outbox tables share the tenant's counter, so one snapshot of both holds every event in range:
+    the two reads run in one REPEATABLE READ transaction, or an incident event committing between them
+    could be passed over by a later bulletin event's ``seq``. When either table fills its page, the
+    result stops where that table's page stops, so the next call (from the last ``seq`` returned)
+    misses nothing of the other.
     """
-    async with db.transaction(Scope.of([tenant_id])) as session:
+    async with db.transaction(Scope.of([tenant_id]), isolation_level="REPEATABLE READ") as session:
         incident_rows = list(
             (
                 await session.scalars(
