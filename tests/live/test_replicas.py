@@ -33,7 +33,8 @@ from tests.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # The first reconnection attempt waits this long, so that events certainly commit while nobody listens.
-RECONNECT_SECONDS = 1.5
+# Long enough that the test sees both replicas deaf before they reconnect, even on a loaded machine.
+RECONNECT_SECONDS = 4.0
 
 
 @dataclass

@@ -64,6 +64,7 @@ async def world(settings: Settings, db: Database) -> World:
 @pytest.fixture(scope="module")
 def live(test_db: TestDatabase, settings: Settings, world: World) -> Iterator[f.LiveApp]:
     with f.app_server(test_db, settings) as live:
+        HUBS.append(live.app.state.hub)
         yield live
 
 
@@ -90,10 +91,21 @@ async def stored_cursors(db: Database, tenant: uuid.UUID, after: int) -> list[st
         return [encode_cursor([s]) for s in seqs]
 
 
+# The served app's hub, so that a test can see a subscription's feed open (the protocols do not say).
+HUBS: list[Any] = []
+
+
 async def subscribed(socket: Socket, op_id: str, query: str, variables: dict[str, Any]) -> None:
-    """Subscribe and give the server a moment to open the feed (the protocols do not acknowledge it)."""
+    """Subscribe, then wait until the server has opened the feed, so nothing committed next is missed.
+    A subscription the server refuses opens none: after a short grace the test goes on to read why."""
+    hub = HUBS[-1] if HUBS else None
+    before = hub.subscriber_count() if hub is not None else 0
     await socket.subscribe(op_id, query, variables)
-    await asyncio.sleep(0.3)
+    deadline = asyncio.get_running_loop().time() + (3.0 if hub is not None else 0.3)
+    while asyncio.get_running_loop().time() < deadline:
+        if hub is not None and hub.subscriber_count() > before:
+            return
+        await asyncio.sleep(0.02)
 
 
 # ---------------------------------------------------------------- incident events
