@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy.exc import DBAPIError
 
 from domain.db import retrying
 from domain.errors import ErrorCode, Refused
@@ -36,6 +37,13 @@ async def attempt(action: Callable[[], Awaitable[T]]) -> tuple[T | None, list[Us
         return await retrying(action), []
     except Refused as refused:
         return None, user_errors(refused)
+    except DBAPIError as error:
+        # PostgreSQL's data exceptions (class 22: a NUL character in text, a date out of its range...) are
+        # the input's fault, and the transaction has rolled back: say so rather than fail the request.
+        if str(getattr(error.orig, "sqlstate", "") or "").startswith("22"):
+            message = "a value is not acceptable (for example a NUL character, or a date out of range)"
+            return None, [UserError(field=["input"], message=message, code=ErrorCode.INVALID)]
+        raise
 
 
 class ClientError(GraphQLError):

@@ -99,9 +99,10 @@ def parse_timestamp(value: str) -> datetime | None:
     """An ISO 8601 timestamp (``Z`` or an offset; none means UTC), or None when it is not one."""
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        # An instant that has no UTC date (year 0 or 10000 once the offset is applied) is not one either.
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 class _Reader:
@@ -130,10 +131,23 @@ class _Reader:
         return value
 
 
+def _holds_nul(value: Any) -> bool:
+    """Whether a NUL character hides anywhere in a decoded JSON document (PostgreSQL text cannot hold it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 def parse_event(body: Any) -> AlertEvent:
     """Read an Events API v2 body; raises InvalidEvent listing every problem found."""
     if not isinstance(body, dict):
         raise InvalidEvent(["Event object must be a JSON object"])
+    if _holds_nul(body):
+        raise InvalidEvent(["Strings must not contain NUL characters"])
     errors: list[str] = []
     read = _Reader(errors)
     routing_key = read.text(body, "routing_key", required=True, limit=64)

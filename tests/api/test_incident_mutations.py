@@ -566,3 +566,15 @@ def test_racing_twins_get_one_tenant_or_service_and_one_clear_refusal(live: f.Li
         refused = [a for a in answers if a["userErrors"]]
         assert len(created) == 1, answers
         assert all(a["userErrors"][0]["code"] == "INVALID" for a in refused), refused
+
+
+def test_a_nul_character_anywhere_is_refused_not_a_fault(live: f.LiveApp, world: World) -> None:
+    # Text columns cannot hold NUL: whichever mutation meets one answers INVALID and writes nothing.
+    answer = run(live, world.tokens["mona"], "createService", tenant="acme", name="Mail\x00relay")
+    assert answer["service"] is None
+    [error] = answer["userErrors"]
+    assert error["code"] == "INVALID"
+    services = live.gql_ok(
+        world.tokens["mona"], '{ services(tenant: "acme", first: 100) { edges { node { name } } } }'
+    )
+    assert all("relay" not in e["node"]["name"] for e in services["services"]["edges"])

@@ -97,6 +97,8 @@ def test_acknowledge_and_resolve_need_only_a_dedup_key() -> None:
         (trigger(dedup_key="x" * 256), "Length of 'dedup_key' is too long (maximum is 255 characters)"),
         (trigger(links=[{"text": "no href"}]), "each of 'links' needs an 'href'"),
         (trigger(images="nope"), "'images' must be an array of at most 50 objects"),
+        (trigger(routing_key="a\x00b"), "Strings must not contain NUL characters"),
+        (trigger(dedup_key="x\x00"), "Strings must not contain NUL characters"),
         (
             {"routing_key": KEY, "event_action": "acknowledge"},
             "'dedup_key' is required for event_action acknowledge",
@@ -115,6 +117,8 @@ def test_invalid_events_are_refused_with_reasons(body: object, expected: str) ->
         ({"source": None}, "'source' is missing or blank"),
         ({"severity": "fatal"}, "'severity' must be one of critical, error, warning, info"),
         ({"timestamp": "yesterday"}, "'timestamp' must be an ISO 8601 date and time"),
+        ({"timestamp": "0001-01-01T00:00:00+14:00"}, "'timestamp' must be an ISO 8601 date and time"),
+        ({"summary": "disk \x00 full"}, "Strings must not contain NUL characters"),
     ],
 )
 def test_invalid_payloads_are_refused_with_reasons(change: dict[str, object], expected: str) -> None:
