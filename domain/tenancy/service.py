@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-import zoneinfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -16,16 +15,13 @@ from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
 from domain.tenancy.actor import Actor
 from domain.tenancy.models import Membership, Operator, Tenant, TenantCounter
 from domain.tenancy.roles import Role
+from domain.timezones import is_iana_timezone
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def valid_timezone(name: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    return is_iana_timezone(name)
 
 
 MAX_AUTO_CLOSE_DAYS = 90

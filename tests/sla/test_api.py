@@ -302,6 +302,8 @@ REFUSALS: list[tuple[str, dict[str, Any], tuple[str, list[str]]]] = [
         ("INVALID", ["input", "holidays", "1"]),
     ),
     ("holiday not a date", {"holidays": ["Christmas"]}, ("INVALID", ["input", "holidays", "0"])),
+    ("holiday as a week date", {"holidays": ["2026-W01-1"]}, ("INVALID", ["input", "holidays", "0"])),
+    ("a zone file, not an IANA name", {"timezone": "localtime"}, ("INVALID", ["input", "timezone"])),
     ("at risk at 0 %", {"atRiskPercent": 0}, ("INVALID", ["input", "atRiskPercent"])),
     ("at risk above 100 %", {"atRiskPercent": 101}, ("INVALID", ["input", "atRiskPercent"])),
     (
