@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -15,6 +16,21 @@ from domain.errors import ErrorCode, Refused
 T = TypeVar("T")
 
 UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+
+# What a client reads in place of a server fault's own message.
+MASKED_MESSAGE = "Internal server error"
+
+
+def reports_a_fault(body: str) -> bool:
+    """Whether a GraphQL response body (JSON) carries a masked server fault."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    errors = document.get("errors") if isinstance(document, dict) else None
+    return isinstance(errors, list) and any(
+        isinstance(e, dict) and e.get("message") == MASKED_MESSAGE for e in errors
+    )
 
 
 @strawberry.type(name="UserError")

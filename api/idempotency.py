@@ -29,6 +29,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import reports_a_fault
 from auth import Authority, InvalidToken
 from domain import idempotency
 from domain.db import Database
@@ -192,10 +193,12 @@ class IdempotencyKeys:
         except BaseException:
             await _shielded(idempotency.release(self.db, owner, key))
             raise
-        if status >= 500:
+        body = b"".join(chunks).decode("utf-8", errors="replace")
+        # A server fault, whether an HTTP 5xx or a masked GraphQL error in a 200, frees the key: the
+        # retry must run again rather than replay the fault for a day.
+        if status >= 500 or reports_a_fault(body):
             await _shielded(idempotency.release(self.db, owner, key))
             return
-        body = b"".join(chunks).decode("utf-8", errors="replace")
         await _shielded(idempotency.complete(self.db, owner, key, status, content_type, body))
 
 

@@ -18,7 +18,7 @@ from api.catalog.queries import service_connection
 from api.catalog.types import ServiceConnection
 from api.context import Info
 from api.cost import QueryCostLimiter, SubscriptionsOverWebSocket
-from api.errors import should_mask
+from api.errors import MASKED_MESSAGE, should_mask
 from api.incidents.handling import HandlingMutations
 from api.incidents.major import MajorMutations
 from api.incidents.mutations import IncidentMutations
@@ -186,6 +186,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
             SubscriptionsOverWebSocket,
-            lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
+            lambda: MaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
         ],
     )
