@@ -54,6 +54,10 @@ class AffectedService:
     status: ServiceStatus  # type: ignore[valid-type]
 
 
+# The author shown on public status pages, in place of the staff member's subject.
+PUBLIC_AUTHOR = "status team"
+
+
 @strawberry.type(name="BulletinUpdate")
 class BulletinUpdate:
     phase: BulletinPhase  # type: ignore[valid-type]
@@ -169,7 +173,12 @@ class Bulletin(Node):
             if self.preloaded is not None
             else await info.context.loader("bulletin_updates", loaders.load_updates).load(self.key)
         )
-        return [BulletinUpdate.from_row(r) for r in rows]
+        updates = [BulletinUpdate.from_row(r) for r in rows]
+        if info.context.principal is None:
+            # An anonymous status page visitor learns what happened, not which member of staff wrote it.
+            for update in updates:
+                update.author = PUBLIC_AUTHOR
+        return updates
 
 
 @strawberry.type(name="BulletinEdge")

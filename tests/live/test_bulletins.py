@@ -491,3 +491,23 @@ def test_a_customer_may_not_publish(live: f.LiveApp, world: World) -> None:
     [row] = created(live, world.tokens["alice"], tenants=["acme"])
     data = live.gql_ok(world.tokens["carol"], PUBLISH, {"input": {"id": row["id"]}})["publishBulletin"]
     assert refusal(data) == ("FORBIDDEN", None)
+
+
+def test_anonymous_visitors_do_not_learn_who_wrote_an_update(live: f.LiveApp, world: World) -> None:
+    created(
+        live,
+        world.tokens["alice"],
+        tenants=["acme"],
+        kind="INCIDENT",
+        phase="INVESTIGATING",
+        title="Slow checkout",
+        body="We are looking into slow checkouts.",
+        publish=True,
+    )
+    query = "query($slug: String!) { publicStatus(tenantSlug: $slug) { activeBulletins { title updates { author body } } } }"
+    bulletins = live.gql_ok(None, query, {"slug": "acme"})["publicStatus"]["activeBulletins"]
+    [checkout] = [b for b in bulletins if b["title"] == "Slow checkout"]
+    assert checkout["updates"] == [{"author": "status team", "body": "We are looking into slow checkouts."}]
+    # Staff still see who wrote it.
+    staff = live.gql_ok(world.tokens["alice"], query, {"slug": "acme"})["publicStatus"]["activeBulletins"]
+    assert [u["author"] for b in staff if b["title"] == "Slow checkout" for u in b["updates"]] == ["alice"]
