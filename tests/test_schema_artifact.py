@@ -51,3 +51,15 @@ def test_not_built_yet_lists_only_what_is_still_missing() -> None:
     assert built == [], "these contract items are served now; remove them from NOT_BUILT_YET:\n" + "\n".join(
         built
     )
+
+
+def test_the_readme_documents_every_setting() -> None:
+    from domain.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [
+        f"INCIDENTDESK_{n.upper()}"
+        for n in Settings.model_fields
+        if f"`INCIDENTDESK_{n.upper()}`" not in readme
+    ]
+    assert missing == [], "add these settings to the README's table"
