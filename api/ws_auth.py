@@ -77,67 +77,77 @@ def _seconds_left(context: Context) -> float | None:
     return max(0.0, (context.expires_at - utcnow()).total_seconds())
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class _ConnectionPolicy:
+    """What both subprotocols' handlers add: anonymous connections run public operations only, and a
+    connection ends when its token expires. The handlers differ only in how they stop operations."""
+
+    context: Context
+    connection_acknowledged: bool
+    websocket: Any
     expiry: asyncio.Task[None] | None = None
 
-    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        await super().handle_connection_init(message)
+    def _watch_expiry(self) -> None:
         left = _seconds_left(self.context)
         if self.connection_acknowledged and left is not None:
             self.expiry = asyncio.create_task(self._expire_after(left))
 
+    def _refuses(self, payload: Any) -> bool:
+        return (
+            self.connection_acknowledged and self.context.principal is None and not anonymous_may_run(payload)
+        )
+
+    def _stop_watching(self) -> None:
+        if self.expiry is not None and self.expiry is not asyncio.current_task():
+            self.expiry.cancel()
+
+    async def _expire_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self._stop_operations()
+        await self.websocket.close(*EXPIRED)
+
+    async def _stop_operations(self) -> None:
+        raise NotImplementedError
+
+
+class TransportWSHandler(_ConnectionPolicy, BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        self._watch_expiry()
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        if (
-            self.connection_acknowledged
-            and self.context.principal is None
-            and not anonymous_may_run(message.get("payload"))
-        ):
+        if self._refuses(message.get("payload")):
             await self.websocket.close(*UNAUTHORIZED)
             return
         await super().handle_subscribe(message)
 
     async def shutdown(self) -> None:
-        if self.expiry is not None and self.expiry is not asyncio.current_task():
-            self.expiry.cancel()
+        self._stop_watching()
         await super().shutdown()
 
-    async def _expire_after(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    async def _stop_operations(self) -> None:
         tasks = [op.task for op in self.operations.values() if op.task]
         for operation_id in list(self.operations):
             await self.cleanup_operation(operation_id)
         for task in tasks:
             with suppress(BaseException):
                 await task
-        await self.websocket.close(*EXPIRED)
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    expiry: asyncio.Task[None] | None = None
-
+class LegacyWSHandler(_ConnectionPolicy, BaseGraphQLWSHandler[Context, None]):
     async def handle_connection_init(self, message: LegacyInitMessage) -> None:
         await super().handle_connection_init(message)
-        left = _seconds_left(self.context)
-        if self.connection_acknowledged and left is not None:
-            self.expiry = asyncio.create_task(self._expire_after(left))
+        self._watch_expiry()
 
     async def handle_start(self, message: StartMessage) -> None:
-        if (
-            self.connection_acknowledged
-            and self.context.principal is None
-            and not anonymous_may_run(message.get("payload"))
-        ):
+        if self._refuses(message.get("payload")):
             await self.websocket.close(*UNAUTHORIZED)
             return
         await super().handle_start(message)
 
     async def cleanup(self) -> None:
-        if self.expiry is not None and self.expiry is not asyncio.current_task():
-            self.expiry.cancel()
+        self._stop_watching()
         await super().cleanup()
 
-    async def _expire_after(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    async def _stop_operations(self) -> None:
         for operation_id in list(self.tasks):
             await self.cleanup_operation(operation_id)
-        await self.websocket.close(*EXPIRED)
