@@ -18,6 +18,7 @@ from api.bulletins import loaders
 from api.catalog.types import Service, ServiceStatus
 from api.context import Context, Info
 from api.relay import Counted, Node, PageInfo, encode_id
+from api.tenancy.types import InTenant
 from domain.bulletins import models as m
 from domain.bulletins import phases
 from domain.bulletins.phases import BulletinKind as BulletinKindValue
@@ -29,7 +30,6 @@ from domain.tenancy.roles import Scope as OAuthScope
 
 if TYPE_CHECKING:
     from api.incidents.types import Incident
-    from api.tenancy.types import Tenant
 
 BulletinKind = strawberry.enum(BulletinKindValue, name="BulletinKind")
 BulletinPhase = strawberry.enum(BulletinPhaseValue, name="BulletinPhase")
@@ -95,7 +95,7 @@ def _affected(
 
 
 @strawberry.type(name="Bulletin")
-class Bulletin(Node):
+class Bulletin(Node, InTenant):
     kind: BulletinKind  # type: ignore[valid-type]
     title: str
     phase: BulletinPhase  # type: ignore[valid-type]
@@ -136,12 +136,6 @@ class Bulletin(Node):
     @property
     def key(self) -> loaders.Key:
         return (self.row.tenant_id, self.row.id)
-
-    @strawberry.field
-    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
-        from api.tenancy.types import tenant_by_id
-
-        return await tenant_by_id(info.context, self.row.tenant_id)
 
     @strawberry.field(description="Null for anonymous visitors and for callers who may not read it")
     async def incident(

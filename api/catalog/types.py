@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 from sqlalchemy import select, tuple_
 
 from api.context import Context, Info
 from api.relay import Counted, Node, PageInfo, encode_id
+from api.tenancy.types import InTenant
 from domain.bulletins.phases import ServiceStatus as ServiceStatusValue
 from domain.catalog import models as m
 
 if TYPE_CHECKING:
-    from api.tenancy.types import Tenant
+    pass
 
 
 ServiceStatus = strawberry.enum(ServiceStatusValue, name="ServiceStatus")
 
 
 @strawberry.type(name="Service")
-class Service(Node):
+class Service(Node, InTenant):
     name: str
     description: str | None
     row: strawberry.Private[m.Service]
@@ -32,12 +33,6 @@ class Service(Node):
     @classmethod
     def from_row(cls, row: m.Service) -> Service:
         return cls(id=encode_id("Service", row.id), name=row.name, description=row.description, row=row)
-
-    @strawberry.field
-    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
-        from api.tenancy.types import tenant_by_id
-
-        return await tenant_by_id(info.context, self.row.tenant_id)
 
     @strawberry.field(description="Worst status declared by the tenant's active bulletins")
     async def status(self, info: Info) -> ServiceStatus:  # type: ignore[valid-type]

@@ -20,6 +20,7 @@ from api.incidents.types import Impact, Urgency
 from api.permissions import IsAuthenticated
 from api.relay import Node, decode_id, encode_id
 from api.tenancy.resolve import find_tenant_id, resolve_tenant
+from api.tenancy.types import InTenant
 from domain.errors import not_found
 from domain.incidents import models as m
 from domain.incidents import playbooks
@@ -27,13 +28,12 @@ from domain.incidents import records as r
 
 if TYPE_CHECKING:
     from api.catalog.types import Service
-    from api.tenancy.types import Tenant
 
 ModelKey = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
 
 
 @strawberry.type(name="IncidentModel")
-class IncidentModel(Node):
+class IncidentModel(Node, InTenant):
     name: str
     description: str | None
     match_category: str | None
@@ -62,12 +62,6 @@ class IncidentModel(Node):
             tasks=list(row.tasks),
             row=row,
         )
-
-    @strawberry.field
-    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
-        from api.tenancy.types import tenant_by_id
-
-        return await tenant_by_id(info.context, self.row.tenant_id)
 
     @strawberry.field
     async def match_service(

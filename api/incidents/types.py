@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.incidents import loaders
 from api.relay import Counted, Node, PageInfo, PageRequest, decode_cursor, encode_cursor, encode_id
+from api.tenancy.types import InTenant
 from domain.incidents import enums as e
 from domain.incidents import models as m
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from api.incidents.playbooks import IncidentModel
     from api.incidents.reviews import IncidentReview
     from api.sla.types import SlaClock
-    from api.tenancy.types import Tenant
 
 IncidentStatus = strawberry.enum(e.IncidentStatus, name="IncidentStatus")
 Impact = strawberry.enum(e.Impact, name="Impact")
@@ -67,7 +67,7 @@ class IncidentTask:
 
 
 @strawberry.type(name="Incident")
-class Incident(Node):
+class Incident(Node, InTenant):
     number: str
     title: str
     description: str
@@ -126,12 +126,6 @@ class Incident(Node):
     @property
     def key(self) -> loaders.IncidentKey:
         return (self.row.tenant_id, self.row.id)
-
-    @strawberry.field
-    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
-        from api.tenancy.types import tenant_by_id
-
-        return await tenant_by_id(info.context, self.row.tenant_id)
 
     @strawberry.field
     async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:

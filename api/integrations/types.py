@@ -12,13 +12,13 @@ import strawberry
 from api.context import Context, Info
 from api.errors import ClientError
 from api.relay import MAX_PAGE, Node, encode_id
+from api.tenancy.types import InTenant
 from domain.intake import models as intake
 from domain.webhooks import models as webhooks
 from domain.webhooks import service
 
 if TYPE_CHECKING:
     from api.catalog.types import Service
-    from api.tenancy.types import Tenant
 
 DEFAULT_DELIVERIES = 20
 
@@ -26,7 +26,7 @@ DEFAULT_DELIVERIES = 20
 @strawberry.type(
     name="IntegrationKey", description="A routing key for POST /v2/enqueue (PagerDuty Events API v2)"
 )
-class IntegrationKey(Node):
+class IntegrationKey(Node, InTenant):
     name: str
     routing_key: str
     created_at: datetime
@@ -41,12 +41,6 @@ class IntegrationKey(Node):
             created_at=row.created_at,
             row=row,
         )
-
-    @strawberry.field
-    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
-        from api.tenancy.types import tenant_by_id
-
-        return await tenant_by_id(info.context, self.row.tenant_id)
 
     @strawberry.field
     async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
@@ -117,7 +111,7 @@ async def _load_attempts(ctx: Context, keys: Sequence[AttemptKey]) -> list[list[
 
 
 @strawberry.type(name="WebhookEndpoint")
-class WebhookEndpoint(Node):
+class WebhookEndpoint(Node, InTenant):
     url: str
     event_kinds: list[str]
     active: bool
@@ -138,12 +132,6 @@ class WebhookEndpoint(Node):
             created_at=row.created_at,
             row=row,
         )
-
-    @strawberry.field
-    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
-        from api.tenancy.types import tenant_by_id
-
-        return await tenant_by_id(info.context, self.row.tenant_id)
 
     @strawberry.field(description="The newest deliveries first (at most 100)")
     async def deliveries(self, info: Info, first: int | None = None) -> list[WebhookDelivery]:

@@ -14,6 +14,7 @@ import strawberry
 from api.context import Info
 from api.incidents.types import HoldReason, Priority
 from api.relay import Node, encode_id
+from api.tenancy.types import InTenant
 from domain.incidents.enums import HoldReason as HoldReasonValue
 from domain.sla import models as m
 from domain.sla import report as r
@@ -84,7 +85,7 @@ class BusinessHours:
 
 
 @strawberry.type(name="SlaContract")
-class SlaContract(Node):
+class SlaContract(Node, InTenant):
     name: str
     targets: list[SlaTarget]
     timezone: str
@@ -128,12 +129,6 @@ class SlaContract(Node):
             effective_to=row.effective_to,
             row=row,
         )
-
-    @strawberry.field
-    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
-        from api.tenancy.types import tenant_by_id
-
-        return await tenant_by_id(info.context, self.row.tenant_id)
 
 
 @strawberry.type(name="SlaPriorityReport")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy import select
@@ -59,6 +59,18 @@ class Tenant(Node):
         from api.sla.queries import tenant_contract
 
         return await tenant_contract(info.context, self.row.id)
+
+
+@strawberry.type
+class InTenant:
+    """Base of every type whose row belongs to a tenant: its ``tenant`` field, through the request's loader.
+    (Not a GraphQL type of its own: its field is copied into each type that inherits it.)"""
+
+    row: strawberry.Private[Any]
+
+    @strawberry.field
+    async def tenant(self, info: Info) -> Tenant:
+        return await tenant_by_id(info.context, self.row.tenant_id)
 
 
 @strawberry.type(name="Membership")
