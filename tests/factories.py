@@ -36,6 +36,7 @@ come from ``tests/conftest.py``. Raw rows that no use case writes (a breached SL
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -43,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, create_engine, pool, text
+from sqlalchemy import Engine, create_engine, event, pool, text
 from starlette.applications import Starlette
 
 from api.app import create_app
@@ -351,3 +352,28 @@ def app_server(
     app = app or create_app(settings, database_url=test_db.app_url)
     with serve(app) as url:
         yield LiveApp(url=url, app=app, settings=settings)
+
+
+class StatementCounter:
+    """Every SQL statement an engine sends while counting (``before_cursor_execute``), thread-safely: the
+    served app runs in another thread."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        with self._lock:
+            self.statements.append(statement)
+
+
+@contextmanager
+def counting_statements(live: LiveApp) -> Iterator[StatementCounter]:
+    """Count the statements of the served app's own engine until the block ends."""
+    counter = StatementCounter()
+    engine = live.app.state.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", counter)

@@ -7,7 +7,6 @@ statement (plus the read transaction's scope setting), whatever the page size.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +14,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import event
 
 from domain.db import Database
 from domain.incidents import handling
@@ -79,23 +77,13 @@ async def token(db: Database, settings: Settings) -> str:
     return await f.mint_token(settings, db, "mona")
 
 
-class Counter:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        with self._lock:
-            self.statements.append(statement)
+Counter = f.StatementCounter
 
 
 @pytest.fixture(scope="module")
 def counted(live: f.LiveApp) -> Iterator[Counter]:
-    counter = Counter()
-    engine = live.app.state.database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", counter)
-    yield counter
-    event.remove(engine, "before_cursor_execute", counter)
+    with f.counting_statements(live) as counter:
+        yield counter
 
 
 @pytest.fixture(scope="module")
