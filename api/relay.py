@@ -11,13 +11,14 @@ import enum
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy import Select, literal, tuple_
+from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -218,3 +219,20 @@ class Counted:
     @strawberry.field
     async def total_count(self) -> int:
         return await self.count()
+
+
+async def read_page(
+    read: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    statement: Select[Any],
+    sort: SortKey,
+    request: PageRequest,
+) -> Page[Any]:
+    """A page of ``statement`` read in its own short transaction, whose ``totalCount`` (when a client asks
+    for it) counts every row the statement matches in another."""
+
+    async def count() -> int:
+        async with read() as session:
+            return int(await session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+    async with read() as session:
+        return await fetch_page(session, statement, sort, request, count)

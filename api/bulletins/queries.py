@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from api.bulletins.loaders import load_bulletins
 from api.bulletins.types import (
@@ -16,7 +16,7 @@ from api.bulletins.types import (
     may_see,
 )
 from api.context import Context
-from api.relay import PageRequest, SortKey, fetch_page
+from api.relay import PageRequest, SortKey, read_page
 from api.tenancy.resolve import find_tenant_id
 from domain.bulletins import models as m
 from domain.bulletins.phases import FINAL_PHASES
@@ -43,14 +43,7 @@ async def bulletin_connection(
             m.Bulletin.published.is_(True), m.Bulletin.phase.not_in(sorted(FINAL_PHASES))
         )
 
-    async def count() -> int:
-        async with ctx.read() as session:
-            return int(await session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
-
-    async with ctx.read() as session:
-        page = await fetch_page(
-            session, statement, NEWEST_FIRST, PageRequest(first=first, after=after), count
-        )
+    page = await read_page(ctx.read, statement, NEWEST_FIRST, PageRequest(first=first, after=after))
     return BulletinConnection(
         edges=[
             BulletinEdge(cursor=c, node=Bulletin.from_row(r))

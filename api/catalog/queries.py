@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.catalog.types import Service, ServiceConnection, ServiceEdge
 from api.context import Context
-from api.relay import PageRequest, SortKey, fetch_page
+from api.relay import PageRequest, SortKey, read_page
 from domain.catalog import models as m
 
 BY_NAME = SortKey((m.Service.name, m.Service.id))
@@ -21,12 +21,7 @@ async def service_connection(
     wanted = set(tenant_ids) & ctx.tenant_ids
     statement = select(m.Service).where(m.Service.tenant_id.in_(wanted))
 
-    async def count() -> int:
-        async with ctx.read() as session:
-            return int(await session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
-
-    async with ctx.read() as session:
-        page = await fetch_page(session, statement, BY_NAME, PageRequest(first=first, after=after), count)
+    page = await read_page(ctx.read, statement, BY_NAME, PageRequest(first=first, after=after))
     return ServiceConnection(
         edges=[
             ServiceEdge(cursor=c, node=Service.from_row(r))

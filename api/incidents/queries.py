@@ -14,7 +14,7 @@ from sqlalchemy import Select, false, func, select
 from api.context import Context
 from api.errors import ClientError
 from api.incidents.types import Incident, IncidentConnection, IncidentEdge, IncidentStatus, Priority
-from api.relay import PageRequest, SortKey, decode_id, fetch_page
+from api.relay import PageRequest, SortKey, decode_id, read_page
 from api.tenancy.resolve import find_tenant_id, resolve_tenant
 from domain.errors import Refused
 from domain.incidents import models as m
@@ -122,12 +122,7 @@ async def incident_connection(
     descending = order.direction is OrderDirection.DESC if order else True
     sort = SortKey((_ORDER_COLUMNS[field], m.Incident.id), descending=descending)
 
-    async def count() -> int:
-        async with ctx.read() as session:
-            return int(await session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
-
-    async with ctx.read() as session:
-        page = await fetch_page(session, statement, sort, request, count)
+    page = await read_page(ctx.read, statement, sort, request)
     edges = [
         IncidentEdge(cursor=c, node=Incident.from_row(r))
         for r, c in zip(page.rows, page.cursors, strict=True)

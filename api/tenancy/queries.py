@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.context import Context
-from api.relay import PageRequest, SortKey, fetch_page
+from api.relay import PageRequest, SortKey, read_page
 from api.tenancy.types import Membership, Tenant, TenantConnection, TenantEdge, Viewer, tenant_by_id
 from domain.tenancy import models as m
 
@@ -34,12 +34,7 @@ async def tenant_connection(ctx: Context, first: int | None, after: str | None) 
     if not principal.is_operator:
         statement = statement.where(m.Tenant.id.in_(ctx.tenant_ids))
 
-    async def count() -> int:
-        async with ctx.read() as session:
-            return int(await session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
-
-    async with ctx.read() as session:
-        page = await fetch_page(session, statement, BY_SLUG, PageRequest(first=first, after=after), count)
+    page = await read_page(ctx.read, statement, BY_SLUG, PageRequest(first=first, after=after))
     edges = [
         TenantEdge(cursor=c, node=Tenant.from_row(r)) for r, c in zip(page.rows, page.cursors, strict=True)
     ]
