@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest schema bench clean chromium
+.PHONY: install run test test-busy lint typecheck pytest schema bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy domain auth
 
+# Test files run in parallel, each whole on one worker (its module-scoped database and server stay
+# together). No test is ever retried: one that fails once fails the run.
+PYTEST_WORKERS ?= 2
+
 pytest: $(STAMP) chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
+## The whole suite on a busy machine: two CPU-bound loops run beside it for its whole length.
+test-busy: $(STAMP) chromium
+	@$(BIN)/python -c 'while True: pass' & one=$$!; \
+	$(BIN)/python -c 'while True: pass' & two=$$!; \
+	trap 'kill $$one $$two 2>/dev/null' EXIT INT TERM; \
+	$(MAKE) --no-print-directory test
 
 ## Headless Chromium for the status page's browser test: Debian's package, installed when missing (as root).
 CHROMIUM ?= /usr/bin/chromium

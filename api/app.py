@@ -19,6 +19,7 @@ from api.graphql_view import GraphQLEndpoint
 from api.integrations.runtime import Integrations
 from api.limits import BodySizeLimit
 from api.metrics import HttpMetrics, Metrics
+from api.request_id import RequestId
 from api.schema import build_schema
 from auth import Authority
 from domain.bulletins.mover import PhaseMover
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             *([metrics.route()] if settings.metrics_enabled else []),
         ],
         middleware=[
+            Middleware(RequestId),
             Middleware(HttpMetrics, metrics=metrics, routes=lambda: app.routes),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             *integrations.middleware(),

@@ -49,6 +49,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.relay import encode_id, parse_id
+from api.request_id import current_request_id
 from auth import Authority, Principal
 from domain.catalog import service as catalog_service
 from domain.catalog.models import Service
@@ -355,14 +356,21 @@ def app_server(
 
 
 class StatementCounter:
-    """Every SQL statement an engine sends while counting (``before_cursor_execute``), thread-safely: the
-    served app runs in another thread."""
+    """Every SQL statement an engine sends for requests while counting (``before_cursor_execute``),
+    thread-safely: the served app runs in another thread.
+
+    Only a request's own work counts: it runs in the request's context (``current_request_id`` is set,
+    and asyncio copies it into the tasks the request starts), while the process's background work (the
+    outbox hub, the webhook worker, the scanners) runs in contexts of its own and is left out. So the
+    count is exact however late that background work runs on a busy machine."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
         self._lock = threading.Lock()
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if current_request_id.get() is None:
+            return
         with self._lock:
             self.statements.append(statement)
 

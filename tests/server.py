@@ -2,38 +2,72 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from tests.waiting import eventually
+
+
+def _ephemeral_ports() -> range:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nobody listens on now, for a server this process cannot hand a socket to (a subprocess).
+
+    It is drawn below the kernel's ephemeral range, so that no outgoing connection of this run can be
+    given it as a local port before the subprocess binds it. Prefer ``listening_socket`` where possible."""
+    ceiling = min(_ephemeral_ports().start, 32768)
+    while True:
+        port = random.randrange(10_000, ceiling)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def listening_socket(port: int = 0) -> socket.socket:
+    """A loopback socket bound to a port of its own (or to ``port`` again, to restart a server there),
+    handed to uvicorn as it is, so no other process of a parallel run can take the port between choosing
+    it and serving on it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 @contextmanager
-def serve(app: Starlette, port: int | None = None) -> Iterator[str]:
+def serve(app: ASGIApp, sock: socket.socket | None = None) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:PORT``)."""
-    port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    sock = sock or listening_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
+
+    def started() -> bool:
+        if not thread.is_alive():
             raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
+        return server.started
+
+    eventually(started, "the test server started")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=60)
+        sock.close()

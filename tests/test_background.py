@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from domain.background import wait_for_signal
+from tests.waiting import PATIENCE
 
 
 async def test_a_cancellation_arriving_with_the_signal_is_not_swallowed() -> None:
@@ -12,7 +13,7 @@ async def test_a_cancellation_arriving_with_the_signal_is_not_swallowed() -> Non
 
     async def loop() -> None:
         while True:
-            await wait_for_signal(signal, 60)
+            await wait_for_signal(signal, 3600)
             signal.clear()
 
     for _ in range(50):
@@ -20,7 +21,7 @@ async def test_a_cancellation_arriving_with_the_signal_is_not_swallowed() -> Non
         await asyncio.sleep(0)  # the loop is now waiting on the signal
         signal.set()
         task.cancel()  # in the same tick as the signal
-        done, _ = await asyncio.wait({task}, timeout=2)
+        done, _ = await asyncio.wait({task}, timeout=PATIENCE)  # swallowed, it would wait an hour
         assert task in done and task.cancelled()
 
 

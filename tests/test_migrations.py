@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool, text
@@ -13,7 +15,8 @@ from tests.conftest import Cluster
 
 
 def test_up_down_up_on_an_empty_database(cluster: Cluster) -> None:
-    url = cluster.create_database("t_migrations_roundtrip")
+    name = f"t_migrations_roundtrip_{uuid.uuid4().hex[:8]}"
+    url = cluster.create_database(name)
     try:
         upgrade(url)
         assert current_revisions(url) == head_revisions()
@@ -22,7 +25,7 @@ def test_up_down_up_on_an_empty_database(cluster: Cluster) -> None:
         upgrade(url)
         assert current_revisions(url) == head_revisions()
     finally:
-        cluster.drop_database("t_migrations_roundtrip")
+        cluster.drop_database(name)
 
 
 # Expression indexes live in migrations only: Alembic cannot compare their SQL text reliably.

@@ -24,7 +24,7 @@ from domain.settings import Settings
 from domain.tenancy.roles import Role
 from tests.auth import crafting
 from tests.auth.seed import add_membership, add_tenant
-from tests.server import free_port, serve
+from tests.server import listening_socket, serve
 
 AUDIENCE = "partner-api"
 
@@ -74,10 +74,10 @@ class FakeClock:
 
 @pytest.fixture(scope="module")
 def idp() -> Iterator[IdentityProvider]:
-    port = free_port()
-    provider = IdentityProvider(issuer=f"http://127.0.0.1:{port}")
+    sock = listening_socket()
+    provider = IdentityProvider(issuer=f"http://127.0.0.1:{sock.getsockname()[1]}")
     provider.rotate()
-    with serve(provider.app(), port=port):
+    with serve(provider.app(), sock=sock):
         yield provider
 
 

@@ -20,13 +20,14 @@ from domain.db import Database
 from domain.settings import Settings
 from domain.tenancy.roles import Role
 from tests.auth.seed import add_tenant, client_row, set_client_active
-from tests.server import free_port, serve
+from tests.server import listening_socket, serve
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase
 
-PORT = free_port()
-PUBLIC_URL = f"http://127.0.0.1:{PORT}"
+# The issuer's URL names the port it is served on, so the socket is bound before the app is built.
+SOCKET = listening_socket()
+PUBLIC_URL = f"http://127.0.0.1:{SOCKET.getsockname()[1]}"
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 
@@ -38,7 +39,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="module")
 def base_url(settings: Settings, test_db: TestDatabase) -> Iterator[str]:
     # The real app factory; it builds its own pool, which lives on uvicorn's event loop, not the test's.
-    with serve(create_app(settings, database_url=test_db.app_url), port=PORT) as url:
+    with serve(create_app(settings, database_url=test_db.app_url), sock=SOCKET) as url:
         yield url
 
 

@@ -6,7 +6,6 @@ exactly once, and the served app runs the scan in the background."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from domain.incidents.enums import ResolutionCode
 from domain.incidents.models import Incident
 from domain.tenancy.roles import Role
 from tests import factories as f
+from tests.waiting import eventually
 
 
 @dataclass
@@ -191,10 +191,9 @@ def test_the_served_app_closes_due_incidents_in_the_background(
     resolved_ago(owner, incident, 7)
     settings = f.settings_for(test_db, auto_close_interval_seconds=0.2)
     with f.app_server(test_db, settings):
-        deadline = time.monotonic() + 10
-        while row(owner, incident)["status"] != "CLOSED":
-            assert time.monotonic() < deadline, "the background scan did not close the incident"
-            time.sleep(0.1)
+        eventually(
+            lambda: row(owner, incident)["status"] == "CLOSED", "the background scan closed it", every=0.1
+        )
     assert row(owner, incident)["closes"] == 1
 
 

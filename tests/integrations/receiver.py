@@ -1,5 +1,8 @@
 """A webhook receiver on loopback, as a partner would run one: it checks every Standard Webhooks signature
 and answers according to the path it was given (``/ok/...``, ``/flaky/...``, ``/down/...``, ``/slow/...``).
+
+A ``/slow/...`` request is held unanswered until the test calls ``release()``: the sender's timeout then
+fires whatever the machine's speed, instead of racing a sleep.
 """
 
 from __future__ import annotations
@@ -7,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.server import serve
+from tests.waiting import eventually
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,28 @@ class Receiver:
     url: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
     receipts: list[Receipt] = field(default_factory=list)
-    slow_seconds: float = 1.5
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Created on the receiver's own event loop (it runs in the server's thread) by its first slow request.
+    _released: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _release_requested: bool = False
+
+    def release(self) -> None:
+        """Answer every held slow request, and every later one at once."""
+        with self._lock:
+            self._release_requested = True
+            if self._loop is not None and self._released is not None:
+                self._loop.call_soon_threadsafe(self._released.set)
+
+    async def _held(self) -> None:
+        with self._lock:
+            if self._released is None:
+                self._loop = asyncio.get_running_loop()
+                self._released = asyncio.Event()
+                if self._release_requested:
+                    self._released.set()
+            released = self._released
+        await released.wait()
 
     def target(self, mode: str, name: str) -> str:
         return f"{self.url}/{mode}/{name}"
@@ -60,17 +83,19 @@ class Receiver:
         with self._lock:
             return [r for r in self.receipts if r.name == name]
 
-    def wait(self, name: str, done: Callable[[list[Receipt]], bool], timeout: float = 15.0) -> list[Receipt]:
-        deadline = time.monotonic() + timeout
-        while True:
+    def wait(self, name: str, done: Callable[[list[Receipt]], bool]) -> list[Receipt]:
+        seen: list[Receipt] = []
+
+        def arrived() -> bool:
+            nonlocal seen
             seen = self.of(name)
-            if done(seen):
-                return seen
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"receiver {name}: gave up waiting, saw {[(r.kind, r.status) for r in seen]}"
-                )
-            time.sleep(0.05)
+            return done(seen)
+
+        try:
+            eventually(arrived, f"receiver {name}", every=0.05)
+        except AssertionError as gave_up:
+            raise AssertionError(f"{gave_up}: saw {[(r.kind, r.status) for r in seen]}") from None
+        return seen
 
     async def handle(self, request: Request) -> Response:
         mode, name = request.path_params["mode"], request.path_params["name"]
@@ -93,7 +118,7 @@ class Receiver:
         else:
             status = 200
         if mode == "slow":
-            await asyncio.sleep(self.slow_seconds)
+            await self._held()
         receipt = Receipt(mode, name, message_id, status, verified, json.loads(body), headers)
         with self._lock:
             self.receipts.append(receipt)
@@ -106,4 +131,7 @@ def running_receiver() -> Iterator[Receiver]:
     app = Starlette(routes=[Route("/{mode}/{name}", receiver.handle, methods=["POST"])])
     with serve(app) as url:
         receiver.url = url
-        yield receiver
+        try:
+            yield receiver
+        finally:
+            receiver.release()

@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.waiting import PATIENCE
+
 CHROMIUM = os.environ.get("INCIDENTDESK_CHROMIUM", "/usr/bin/chromium")
 
 FLAGS = [
@@ -49,7 +51,7 @@ class Page:
         call_id = next(self._ids)
         await self.connection.send(json.dumps({"id": call_id, "method": method, "params": params}))
         while True:
-            message = json.loads(await asyncio.wait_for(self.connection.recv(), 30))
+            message = json.loads(await asyncio.wait_for(self.connection.recv(), PATIENCE))
             if message.get("id") == call_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
@@ -65,17 +67,16 @@ class Page:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    async def wait_for(self, expression: str, within: float = 10.0, interval: float = 0.02) -> float:
-        """Poll until ``expression`` is truthy; the seconds it took."""
-        started = time.monotonic()
+    async def wait_for(self, expression: str, within: float = PATIENCE, interval: float = 0.02) -> None:
+        """Poll until ``expression`` is truthy; ``within`` only bounds a hang."""
+        deadline = time.monotonic() + within
         while not await self.evaluate(expression):
-            if time.monotonic() - started > within:
-                raise TimeoutError(f"{expression!r} stayed false for {within}s")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{expression!r} stayed false for {within:g}s")
             await asyncio.sleep(interval)
-        return time.monotonic() - started
 
 
-def _devtools_port(profile: Path, process: subprocess.Popen[bytes], within: float = 30.0) -> int:
+def _devtools_port(profile: Path, process: subprocess.Popen[bytes], within: float = PATIENCE) -> int:
     marker = profile / "DevToolsActivePort"
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -109,7 +110,9 @@ async def chromium() -> AsyncIterator[Page]:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             targets = (await client.get("/json/list")).json()
         [target] = [t for t in targets if t.get("type") == "page"][:1]
-        async with connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=10) as connection:
+        async with connect(
+            target["webSocketDebuggerUrl"], max_size=None, open_timeout=PATIENCE
+        ) as connection:
             page = Page(connection)
             await page.call("Page.enable")
             await page.call("Runtime.enable")

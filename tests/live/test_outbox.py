@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,9 +25,11 @@ from domain.incidents import service as incidents
 from domain.incidents.enums import Visibility
 from domain.incidents.models import IncidentEvent
 from domain.outbox import LISTENER_APPLICATION_NAME, Feed, Hub, Listener, LiveEvent, store
+from domain.outbox import listener as listener_module
 from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.conftest import TestDatabase
+from tests.waiting import PATIENCE, eventually_async
 
 
 @dataclass
@@ -56,18 +59,15 @@ async def live(test_db: TestDatabase, db: Database, world: World) -> AsyncIterat
     listener = Listener(test_db.app_url, hub, min_backoff=0.05, health_interval=1.0)
     hub.start()
     listener.start()
-    await asyncio.wait_for(listener.connected.wait(), 10)
+    await asyncio.wait_for(listener.connected.wait(), PATIENCE)
     await _until(lambda: hub.ready)
     yield hub, listener
     await listener.stop()
     await hub.stop()
 
 
-async def _until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
+async def _until(condition: Callable[[], bool], what: str = "a condition") -> None:
+    await eventually_async(condition, what, every=0.01)
 
 
 async def comment(db: Database, world: World, body: str, incident: uuid.UUID | None = None) -> int:
@@ -75,7 +75,7 @@ async def comment(db: Database, world: World, body: str, incident: uuid.UUID | N
     return event.seq
 
 
-async def collect(feed: Feed, count: int, within: float = 10.0) -> list[LiveEvent]:
+async def collect(feed: Feed, count: int, within: float = PATIENCE) -> list[LiveEvent]:
     got: list[LiveEvent] = []
 
     async def run() -> None:
@@ -161,9 +161,9 @@ async def test_news_arriving_while_the_hub_reads_a_tenant_is_not_lost(
         start = feed.delivered[world.acme]
         monkeypatch.setattr(store, "events_after", slow_read)
         await comment(db, world, "first")
-        await asyncio.wait_for(reading.wait(), 10)
+        await asyncio.wait_for(reading.wait(), PATIENCE)
         await comment(db, world, "second")
-        await asyncio.sleep(0.2)  # its notification arrives during the read
+        await _until(lambda: world.acme in hub._pending, "the second notification, during the read")
         monkeypatch.setattr(store, "events_after", real)
         may_return.set()
         got = await collect(feed, 2)
@@ -178,7 +178,7 @@ async def test_a_slow_subscriber_catches_up_from_the_database(
         start = feed.delivered[world.acme]
         for i in range(60):
             await comment(db, world, f"burst {i}")
-        await _until(lambda: hub.marks[world.acme] >= start + 60)
+        await _until(lambda: hub.marks[world.acme] >= start + 60, "the burst dispatched")
         got = await collect(feed, 60)
         assert feed.replays >= 1
     assert [e.seq for e in got] == await stored_seqs(db, world.acme, start)
@@ -203,17 +203,30 @@ async def test_the_feed_filter_is_applied_to_replayed_and_live_events(
 
 
 async def test_after_the_listen_connection_is_killed_nothing_is_lost_or_repeated(
-    test_db: TestDatabase, db: Database, world: World, live: tuple[Hub, Listener]
+    test_db: TestDatabase,
+    db: Database,
+    world: World,
+    live: tuple[Hub, Listener],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A hub of its own whose listener waits a full second before reconnecting, so that the events
+    # A hub of its own whose listener may reconnect only when the test opens the gate, so that the events
     # below certainly commit while nobody listens.
+    gate = asyncio.Event()
+    connect = listener_module.asyncpg.connect
+
+    async def gated_connect(*args: Any, **kwargs: Any) -> Any:
+        if listener.connections >= 1:
+            await gate.wait()
+        return await connect(*args, **kwargs)
+
+    monkeypatch.setattr(listener_module, "asyncpg", SimpleNamespace(connect=gated_connect))
     hub = Hub(db)
-    listener = Listener(test_db.app_url, hub, min_backoff=1.0)
+    listener = Listener(test_db.app_url, hub, min_backoff=0.05)
     hub.start()
     listener.start()
     try:
-        await asyncio.wait_for(listener.connected.wait(), 10)
-        await _until(lambda: hub.ready)
+        await asyncio.wait_for(listener.connected.wait(), PATIENCE)
+        await _until(lambda: hub.ready, "the hub's first resync")
         async with hub.open([world.acme], everything) as feed:
             start = feed.delivered[world.acme]
             await comment(db, world, "before the restart")
@@ -224,11 +237,12 @@ async def test_after_the_listen_connection_is_killed_nothing_is_lost_or_repeated
                 {"name": LISTENER_APPLICATION_NAME, "pid": listener.backend_pid},
             )
             assert killed == [(True,)], "the LISTEN connection was not found"
-            await _until(lambda: not listener.connected.is_set())
+            await _until(lambda: not listener.connected.is_set(), "the listener noticed")
             for i in range(5):
                 await comment(db, world, f"during the restart {i}")
-            assert listener.connections == 1, "reconnected too early to prove the replay"
-            await _until(lambda: listener.connections == 2)
+            assert listener.connections == 1
+            gate.set()
+            await _until(lambda: listener.connections == 2, "the listener reconnected")
             await comment(db, world, "after the restart")
             got = await collect(feed, 7)
             await asyncio.sleep(0.2)
@@ -247,7 +261,7 @@ async def test_two_processes_worth_of_hubs_each_get_every_event_once(
     other_hub.start()
     other.start()
     try:
-        await asyncio.wait_for(other.connected.wait(), 10)
+        await asyncio.wait_for(other.connected.wait(), PATIENCE)
         await _until(lambda: other_hub.ready)
         hub, _ = live
         async with hub.open([world.acme], everything) as a, other_hub.open([world.acme], everything) as b:
@@ -276,10 +290,9 @@ async def test_the_maintenance_mover_wakes_on_bulletin_changes(
     db: Database, world: World, live: tuple[Hub, Listener]
 ) -> None:
     hub, _ = live
-    mover = PhaseMover(db, tick_seconds=60, hub=hub)  # without waking it would sleep for a minute
+    mover = PhaseMover(db, tick_seconds=3600, hub=hub)  # without waking it would sleep for an hour
     mover.start()
     try:
-        await asyncio.sleep(0.2)  # its first look finds nothing due
         now = utcnow()
         [window] = await bulletins.create_bulletin(
             db,
@@ -295,16 +308,15 @@ async def test_the_maintenance_mover_wakes_on_bulletin_changes(
                 publish=True,
             ),
         )
-        # Woken by the change, it moves the window through to COMPLETED long before its one-minute tick
+
+        # Woken by the change, it moves the window through to COMPLETED long before its hourly tick
         # (in one move or two: a loaded machine may wake it only after the window has ended).
-        deadline = asyncio.get_running_loop().time() + 15
-        while True:
+        async def completed() -> bool:
             async with db.transaction(Scope.of([world.acme])) as session:
                 phase = await session.scalar(select(Bulletin.phase).where(Bulletin.id == window.id))
-            if phase is BulletinPhase.COMPLETED:
-                break
-            assert asyncio.get_running_loop().time() < deadline, f"still {phase}"
-            await asyncio.sleep(0.05)
+            return phase is BulletinPhase.COMPLETED
+
+        await eventually_async(completed, "the window completed", every=0.05)
         assert mover.moved >= 1
     finally:
         await mover.stop()

@@ -9,6 +9,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.waiting import PATIENCE
+
 TRANSPORT = "graphql-transport-ws"
 LEGACY = "graphql-ws"
 
@@ -26,7 +28,7 @@ class Socket:
 
     @classmethod
     async def open(cls, base_url: str, protocol: str = TRANSPORT) -> Socket:
-        connection = await connect(ws_url(base_url), subprotocols=[protocol], open_timeout=10)  # type: ignore[list-item]
+        connection = await connect(ws_url(base_url), subprotocols=[protocol], open_timeout=PATIENCE)  # type: ignore[list-item]
         assert connection.subprotocol == protocol
         return cls(connection, protocol)
 
@@ -44,7 +46,7 @@ class Socket:
     async def init(self, payload: dict[str, Any]) -> None:
         await self.send({"type": "connection_init", "payload": payload})
 
-    async def receive(self, within: float = 10.0) -> dict[str, Any]:
+    async def receive(self, within: float = PATIENCE) -> dict[str, Any]:
         """The next protocol message, keep-alives skipped."""
         while True:
             raw = await asyncio.wait_for(self.connection.recv(), within)
@@ -58,7 +60,7 @@ class Socket:
             {"id": op_id, "type": kind, "payload": {"query": query, "variables": variables or {}}}
         )
 
-    async def next(self, op_id: str | None = None, within: float = 10.0) -> dict[str, Any]:
+    async def next(self, op_id: str | None = None, within: float = PATIENCE) -> dict[str, Any]:
         """The data of the next result; fails on anything else (an error, a completion)."""
         message = await self.receive(within)
         assert message["type"] in {"next", "data"}, message
@@ -69,13 +71,15 @@ class Socket:
         return data
 
     async def nothing_more(self, within: float = 0.5) -> None:
+        """Nothing else arrives for a while. It can only miss a late stray message, never fail a correct
+        server, so a busy machine makes it weaker, not flaky."""
         try:
             message = await self.receive(within)
         except TimeoutError:
             return
         raise AssertionError(f"unexpected message {message}")
 
-    async def close_code(self, within: float = 10.0) -> int | None:
+    async def close_code(self, within: float = PATIENCE) -> int | None:
         """Wait for the server to close the connection; its close code."""
         try:
             while True:

@@ -1,0 +1,59 @@
+"""Every HTTP request and WebSocket connection carries a request id, from ``X-Request-Id`` or made here.
+
+The id is echoed in the response's ``X-Request-Id`` and held in a context variable for the whole of the
+request's work, tasks it starts included (asyncio copies the context into them), so logs can name it and
+anything can tell a request's own work from the process's background work.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = "x-request-id"
+
+# A caller's id is kept when it is a plain token of reasonable length; anything else is replaced, so
+# that no client can put arbitrary text into logs.
+_ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+current_request_id: ContextVar[str | None] = ContextVar("incidentdesk_request_id", default=None)
+
+
+def _chosen(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == HEADER.encode():
+            candidate = value.decode("latin-1")
+            if _ACCEPTABLE.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class RequestId:
+    """Pure ASGI (WebSocket scopes too, which Starlette's ``BaseHTTPMiddleware`` never sees)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = _chosen(scope)
+        token = current_request_id.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                message.setdefault("headers", [])
+                headers = MutableHeaders(scope=message)
+                headers[HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            current_request_id.reset(token)
