@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import asyncpg.exceptions as asyncpg_errors  # type: ignore[import-untyped]  # asyncpg ships no types
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
@@ -64,14 +65,27 @@ def _apply_scope(session: Session, transaction: SessionTransaction, connection: 
             " set_config('app.subject', :sub, true), set_config('app.client_id', :cid, true),"
             " set_config('app.routing_key', :rk, true)"
         ),
-        {
-            "ids": ",".join(sorted(str(t) for t in scope.tenant_ids)),
-            "iss": scope.issuer or "",
-            "sub": scope.subject or "",
-            "cid": scope.client_id or "",
-            "rk": scope.routing_key or "",
-        },
+        _scope_values(scope),
     )
+
+
+def _scope_values(scope: Scope) -> dict[str, str]:
+    return {
+        "ids": ",".join(sorted(str(t) for t in scope.tenant_ids)),
+        "iss": scope.issuer or "",
+        "sub": scope.subject or "",
+        "cid": scope.client_id or "",
+        "rk": scope.routing_key or "",
+    }
+
+
+def _begin_read(scope: Scope) -> str:
+    """BEGIN and the tenant scope in one simple-protocol round trip. Only tenant ids are written into the
+    text (canonical UUIDs: hex digits and dashes), and only for reads in a tenant scope."""
+    if scope.issuer or scope.subject or scope.client_id or scope.routing_key:
+        raise ValueError("compiled reads run in a tenant scope only")
+    ids = ",".join(sorted(str(uuid.UUID(str(t))) for t in scope.tenant_ids))
+    return f"BEGIN READ ONLY; SELECT set_config('app.tenant_ids', '{ids}', true)"
 
 
 async def widen_scope(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> None:
@@ -135,11 +149,57 @@ class Database:
     ) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any exception. ``isolation_level`` (e.g.
         "REPEATABLE READ") gives every statement of the transaction one snapshot."""
-        async with self.session(scope) as session, session.begin():
-            if isolation_level is not None:
-                # Procuring the connection with the option is what begins the transaction at that level.
-                await session.connection(execution_options={"isolation_level": isolation_level})
-            yield session
+        session = await self.begin(scope, isolation_level=isolation_level)
+        async with session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    async def begin(self, scope: Scope, *, isolation_level: str | None = None) -> AsyncSession:
+        """A session whose transaction has begun and whose scope is set.
+
+        Connections are not pinged before use: a connection the server closed while it sat in the pool
+        fails on the transaction's first statement (the scope's), before the caller has done anything,
+        so that one attempt is made again on a fresh connection."""
+        options = {"isolation_level": isolation_level} if isolation_level else None
+        for attempt in (1, 2):
+            session = self.session(scope)
+            try:
+                await session.connection(execution_options=options)
+                return session
+            except DBAPIError as error:
+                await session.close()
+                if attempt == 2 or not error.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def read_json(self, scope: Scope, statement: str, values: Sequence[Any]) -> str | None:
+        """Run one read statement returning one JSON value, in one read-only transaction in ``scope``.
+
+        The request's whole read path: it goes straight to the driver, three round trips (the
+        transaction's start with its scope in one, the statement, the commit), and is tried once more on
+        a fresh connection when the pooled one turns out to be dead before anything was read."""
+        for attempt in (1, 2):
+            async with self.engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                driver: Any = raw.driver_connection
+                try:
+                    await driver.execute(_begin_read(scope))
+                except (OSError, asyncpg_errors.ConnectionDoesNotExistError, asyncpg_errors.InterfaceError):
+                    await connection.invalidate()
+                    if attempt == 2:
+                        raise
+                    continue
+                try:
+                    found: str | None = await driver.fetchval(statement, *values)
+                finally:
+                    if not driver.is_closed():
+                        await driver.execute("COMMIT")
+                return found
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def all_tenant_ids(self) -> frozenset[uuid.UUID]:
         """Every tenant, for system work (auto-close, scanners) that spans tenants by design."""
@@ -183,5 +243,7 @@ def app_database_url(settings: Settings) -> str:
 
 
 def create_database(url: str, *, pool_size: int = 10, **engine_options: Any) -> Database:
-    engine = create_async_engine(to_async_url(url), pool_size=pool_size, pool_pre_ping=True, **engine_options)
+    # No ping before each checkout: a dead connection is found by the first statement and tried again
+    # (Database.begin, Database.read_json) instead of costing every transaction a round trip.
+    engine = create_async_engine(to_async_url(url), pool_size=pool_size, **engine_options)
     return Database(engine)

@@ -1,0 +1,380 @@
+"""The read compiler: a response tree (``domain/reads/selection.py``) into one SQL statement that builds
+the response's ``data`` JSON inside PostgreSQL.
+
+Objects are ``json_build_object`` (keys in the client's order), to-one relations and lists are correlated
+subqueries, and a page is a subquery that reads ``size + 1`` rows of its keyset window in order (so an
+index walks them and stops) and aggregates them into edges and page facts. Row-level security applies to
+every table the statement touches, as to any other statement of the request; the statement only adds
+what the read model says a viewer of the given ``Sight`` may not see.
+
+Every value is rendered as the GraphQL layer writes it (see migration 0007's formatting functions), so a
+compiled answer and an executed one are the same JSON; the differential test holds them to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    false,
+    func,
+    literal_column,
+    null,
+    select,
+    true,
+    tuple_,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.orm import aliased
+
+from domain.reads.arguments import Arguments
+from domain.reads.cursors import cursor_sql
+from domain.reads.model import Alias, Attribute, Cardinality, Embedded, Entity, Kind, Relation, SortKey
+from domain.reads.selection import (
+    Attr,
+    Collect,
+    Const,
+    Edges,
+    Embed,
+    Fact,
+    Follow,
+    Obj,
+    Paginate,
+    RootOne,
+    RootPage,
+    RowCursor,
+    Tree,
+    Value,
+)
+from domain.reads.sql import const
+from domain.visibility import Hidden, Sight
+
+# The runtime's own dialect: placeholders ($1, $2...) and casts as asyncpg takes them.
+_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
+
+# json_build_object takes at most 100 arguments: 50 keys and their values.
+MAX_KEYS = 50
+
+
+class NotCompilable(Exception):
+    """The tree asks for something the compiler does not build; the request goes to the executor."""
+
+
+@dataclass(frozen=True)
+class CompiledRead:
+    """One statement returning one row of one column: the ``data`` object's JSON text."""
+
+    sql: str
+    parameters: tuple[str, ...]  # the bind names, in the statement's positional order
+    constants: Mapping[str, Any]  # values of the statement's own literals (a LIMIT 1, a pad width)
+
+    def values(self, binds: Mapping[str, Any]) -> list[Any]:
+        return [binds[name] if name in binds else self.constants[name] for name in self.parameters]
+
+
+def compile_read(
+    tree: Tree, arguments: Arguments, sight: Sight, entities: Mapping[str, Entity]
+) -> CompiledRead:
+    statement = _Builder(entities, arguments, sight).statement(tree)
+    compiled = statement.compile(dialect=_DIALECT)
+    constants = {name: value for name, value in compiled.params.items() if value is not None}
+    return CompiledRead(compiled.string, tuple(compiled.positiontup or ()), constants)
+
+
+def _json_object(pairs: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:
+    if len(pairs) > MAX_KEYS:
+        raise NotCompilable(f"an object of {len(pairs)} keys")
+    arguments: list[ColumnElement[Any]] = []
+    for key, value in pairs:
+        arguments += [const(key), value]
+    built: ColumnElement[Any] = func.json_build_object(*arguments)
+    return built
+
+
+def _python_type(entity: Entity, column: str) -> type:
+    kind: type = entity.model.__table__.c[column].type.python_type
+    return kind
+
+
+@dataclass(frozen=True)
+class _Row:
+    """Where values are read: an entity's alias, or an embedded object of it."""
+
+    entity: Entity
+    alias: Alias
+    embedded: Embedded | None = None
+
+
+@dataclass(frozen=True)
+class _Page:
+    """What a page's body reads: its rows (``rows.n`` numbers them in walking order) and its window."""
+
+    entity: Entity
+    rows: Alias
+    number: ColumnElement[int]
+    sort: SortKey
+    slot: str
+    backwards: bool
+    after: bool
+    before: bool
+    total: ColumnElement[int]
+
+    @property
+    def size(self) -> ColumnElement[int]:
+        return bindparam(f"{self.slot}_size", type_=Integer)
+
+    @property
+    def kept(self) -> ColumnElement[bool]:
+        """The rows of the page itself (the extra one only tells that more follow)."""
+        return self.number <= self.size
+
+    def in_order(self, descending: bool = False) -> ColumnElement[Any]:
+        # Walking backwards numbers the rows from the far end: the page's own order is the reverse.
+        down = self.backwards != descending
+        return self.number.desc() if down else self.number.asc()
+
+    def cursor(self) -> ColumnElement[str]:
+        return cursor_sql([(getattr(self.rows, c), _python_type(self.entity, c)) for c in self.sort.columns])
+
+
+class _Builder:
+    def __init__(self, entities: Mapping[str, Entity], arguments: Arguments, sight: Sight) -> None:
+        self.entities = entities
+        self.arguments = arguments
+        self.sight = sight
+
+    # ------------------------------------------------------------ the statement
+
+    def statement(self, tree: Tree) -> Select[Any]:
+        pairs = [(key, self._root(value)) for key, value in tree.fields]
+        return select(_json_object(pairs).label("data"))
+
+    def _root(self, value: Any) -> ColumnElement[Any]:
+        if isinstance(value, Const):
+            return self._const(value)
+        entity = self.entities[value.entity]
+        row = aliased(entity.model)
+        if isinstance(value, RootOne):
+            lookup = self.arguments.lookups[value.lookup]
+            conditions = [*lookup.conditions(row, value.lookup), *self._public(entity, row)]
+            return (
+                select(self._object(value.body, _Row(entity, row)))
+                .where(*conditions)
+                .limit(1)
+                .scalar_subquery()
+            )
+        if isinstance(value, RootPage):
+            listing = self.arguments.listings[value.listing]
+
+            def listed(rows: Alias) -> list[ColumnElement[bool]]:
+                return [*listing.conditions(rows, value.listing), *self._public(entity, rows)]
+
+            return self._page(entity, listed, listing.sort, value.window, value.body)
+        raise NotCompilable(type(value).__name__)
+
+    # ------------------------------------------------------------ values of a row
+
+    def _object(self, body: Obj, row: _Row, page: _Page | None = None) -> ColumnElement[Any]:
+        return _json_object([(key, self._value(value, row, page)) for key, value in body.fields])
+
+    def _value(self, value: Value, row: _Row, page: _Page | None) -> ColumnElement[Any]:
+        if isinstance(value, Const):
+            return self._const(value)
+        if isinstance(value, Attr):
+            return self._attribute(row, value.name)
+        if isinstance(value, Obj):
+            return self._object(value, row, page)
+        if isinstance(value, Embed):
+            return self._embed(value, row)
+        if isinstance(value, Follow | Collect | Paginate):
+            return self._relation(value, row)
+        if isinstance(value, RowCursor):
+            if page is None:
+                raise NotCompilable("a cursor outside a page")
+            return page.cursor()
+        if isinstance(value, Edges | Fact):
+            raise NotCompilable(f"{type(value).__name__} outside a page")
+        raise NotCompilable(type(value).__name__)
+
+    def _const(self, value: Const) -> ColumnElement[Any]:
+        if value.value is None:
+            return null()
+        if isinstance(value.value, bool):
+            return true() if value.value else false()
+        if isinstance(value.value, int):
+            return literal_column(str(int(value.value)), Integer)
+        return const(value.value)
+
+    def _attribute(self, row: _Row, name: str) -> ColumnElement[Any]:
+        attributes = row.embedded.attributes if row.embedded else row.entity.attributes
+        attribute: Attribute | None = attributes.get(name)
+        if attribute is None:
+            raise NotCompilable(f"{row.entity.name}.{name}")
+        if attribute.internal is not None and self.sight is Sight.PUBLIC:
+            return self._hidden(attribute.internal)
+        return self._render(attribute, row)
+
+    def _render(self, attribute: Attribute, row: _Row) -> ColumnElement[Any]:
+        expression = attribute.sql(row.alias)
+        if attribute.kind is Kind.DATETIME:
+            return func.incidentdesk_json_time(expression, type_=String)
+        if attribute.kind is Kind.ID:
+            return func.incidentdesk_global_id(const(row.entity.name), expression, type_=String)
+        return expression
+
+    def _hidden(self, hidden: Hidden) -> ColumnElement[Any]:
+        if hidden is Hidden.NULL:
+            return null()
+        if hidden is Hidden.FALSE:
+            return false()
+        return type_coerce(literal_column("'[]'::json"), postgresql.JSON)
+
+    def _embed(self, value: Embed, row: _Row) -> ColumnElement[Any]:
+        embedded = row.entity.embedded.get(value.name)
+        if embedded is None or row.embedded is not None:
+            raise NotCompilable(f"{row.entity.name}.{value.name}")
+        inner = _Row(row.entity, row.alias, embedded)
+        return case((embedded.present_when.sql(row.alias), self._object(value.body, inner)), else_=null())
+
+    def _public(self, entity: Entity, alias: Alias) -> list[ColumnElement[bool]]:
+        if self.sight is Sight.PUBLIC and entity.public_rows is not None:
+            return [entity.public_rows(alias)]
+        return []
+
+    # ------------------------------------------------------------ relations
+
+    def _relation(self, value: Follow | Collect | Paginate, row: _Row) -> ColumnElement[Any]:
+        if row.embedded is not None:
+            raise NotCompilable("a relation of an embedded object")
+        relation: Relation | None = row.entity.relations.get(value.relation)
+        if relation is None:
+            raise NotCompilable(f"{row.entity.name}.{value.relation}")
+        if relation.internal is not None and self.sight is Sight.PUBLIC:
+            return self._hidden(relation.internal)
+        target = self.entities[relation.target]
+        other = aliased(target.model)
+
+        def related(rows: Alias) -> list[ColumnElement[bool]]:
+            return [relation.join(row.alias, rows), *self._public(target, rows)]
+
+        conditions = related(other)
+        if isinstance(value, Follow) and relation.cardinality is Cardinality.ONE:
+            return (
+                select(self._object(value.body, _Row(target, other)))
+                .where(*conditions)
+                .limit(1)
+                .correlate_except(other)
+                .scalar_subquery()
+            )
+        if isinstance(value, Collect) and relation.cardinality is Cardinality.LIST:
+            order = [getattr(other, c) for c in relation.order]
+            items = func.json_agg(aggregate_order_by(self._object(value.body, _Row(target, other)), *order))
+            return (
+                select(func.coalesce(items, literal_column("'[]'::json")))
+                .where(*conditions)
+                .correlate_except(other)
+                .scalar_subquery()
+            )
+        if isinstance(value, Paginate) and relation.cardinality is Cardinality.PAGE:
+            assert relation.sort is not None
+            return self._page(target, related, relation.sort, value.window, value.body)
+        raise NotCompilable(f"{row.entity.name}.{value.relation} read as {type(value).__name__}")
+
+    def _page(
+        self,
+        entity: Entity,
+        where: Callable[[Alias], list[ColumnElement[bool]]],
+        sort: SortKey,
+        slot: str,
+        body: Obj,
+    ) -> ColumnElement[Any]:
+        window = self.arguments.windows[slot]
+        row = aliased(entity.model)
+        columns = [getattr(row, c) for c in sort.columns]
+        # The total counts every row of the relation or listing, whatever the window.
+        counted = aliased(entity.model)
+        total = (
+            select(func.count())
+            .select_from(counted)
+            .where(*where(counted))
+            .correlate_except(counted)
+            .scalar_subquery()
+        )
+        keyset = where(row)
+        for name, bound in (("after", window.after), ("before", window.before)):
+            if bound is None:
+                continue
+            values = tuple_(
+                *(
+                    bindparam(f"{slot}_{name}_{i}", type_=entity.model.__table__.c[c].type)
+                    for i, c in enumerate(sort.columns)
+                )
+            )
+            # Past "after" in the sort's direction; short of "before".
+            forward = (name == "after") != sort.descending
+            keyset.append(tuple_(*columns) > values if forward else tuple_(*columns) < values)
+        down = sort.descending != window.backwards
+        walking = [c.desc() if down else c.asc() for c in columns]
+        size = bindparam(f"{slot}_size", type_=Integer)
+        numbered = (
+            select(row, func.row_number().over(order_by=walking).label("n"))
+            .where(*keyset)
+            .correlate_except(row)
+            .order_by(*walking)
+            .limit(size + 1)
+            # LATERAL: a page of a relation reads its owner's columns from the enclosing query.
+            .lateral()
+        )
+        rows = aliased(entity.model, numbered)
+        page = _Page(
+            entity=entity,
+            rows=rows,
+            number=numbered.c.n,
+            sort=sort,
+            slot=slot,
+            backwards=window.backwards,
+            after=window.after is not None,
+            before=window.before is not None,
+            total=total,
+        )
+        pairs = [(key, self._page_value(value, page)) for key, value in body.fields]
+        return select(_json_object(pairs)).select_from(numbered).scalar_subquery()
+
+    def _page_value(self, value: Value, page: _Page) -> ColumnElement[Any]:
+        if isinstance(value, Edges):
+            item = self._object(value.body, _Row(page.entity, page.rows), page)
+            edges = func.json_agg(aggregate_order_by(item, page.in_order())).filter(page.kept)
+            return func.coalesce(edges, literal_column("'[]'::json"))
+        if isinstance(value, Fact):
+            return self._fact(value.name, page)
+        if isinstance(value, Const):
+            return self._const(value)
+        if isinstance(value, Obj):  # pageInfo: an object of page facts
+            return _json_object([(key, self._page_value(v, page)) for key, v in value.fields])
+        raise NotCompilable(f"{type(value).__name__} in a page")
+
+    def _fact(self, name: str, page: _Page) -> ColumnElement[Any]:
+        more = func.count() > page.size
+        if name == "has_next":
+            return (true() if page.before else false()) if page.backwards else more
+        if name == "has_previous":
+            return more if page.backwards else (true() if page.after else false())
+        if name in ("start_cursor", "end_cursor"):
+            cursors = func.array_agg(
+                aggregate_order_by(page.cursor(), page.in_order(descending=name == "end_cursor"))
+            ).filter(page.kept)
+            return type_coerce(cursors, ARRAY(String))[1]
+        if name == "total":
+            return page.total
+        raise NotCompilable(f"page fact {name}")
