@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import enum
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -21,6 +18,9 @@ from graphql import GraphQLError
 from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+
+from domain.reads import cursors
+from domain.reads.selection import Window
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -65,29 +65,14 @@ def parse_id(value: str | None) -> tuple[str, uuid.UUID] | None:
         return None
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return {"t": value.isoformat()}
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return str(value)
-
-
 def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps(list(values), default=_json_default, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode_cursor(values)
 
 
 def decode_cursor(cursor: str) -> list[Any]:
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(values, list):
-            raise ValueError
-        # Every integer a cursor carries is a bigint column's value; anything larger is forged.
-        if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in values):
-            raise ValueError
-        return [datetime.fromisoformat(v["t"]) if isinstance(v, dict) and "t" in v else v for v in values]
-    except (binascii.Error, ValueError, TypeError, KeyError):
+        return cursors.decode_cursor(cursor)
+    except cursors.InvalidCursor:
         raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"}) from None
 
 
@@ -116,6 +101,26 @@ class PageRequest:
     def size(self) -> int:
         size = self.last if self.backwards else self.first
         return DEFAULT_PAGE if size is None else size
+
+    def window(self, kinds: Sequence[type]) -> Window:
+        """The validated request as the read model's page window; ``kinds`` are the sort key's types,
+        which the cursors' values must have."""
+        request = self.validated()
+
+        def key(cursor: str | None) -> tuple[Any, ...] | None:
+            if cursor is None:
+                return None
+            try:
+                return cursors.typed_values(cursors.decode_cursor(cursor), kinds)
+            except cursors.InvalidCursor:
+                raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"}) from None
+
+        return Window(
+            size=request.size,
+            backwards=request.backwards,
+            after=key(request.after),
+            before=key(request.before),
+        )
 
 
 @dataclass
@@ -164,15 +169,10 @@ class SortKey:
 
 def _typed(column: InstrumentedAttribute[Any], value: Any) -> Any:
     """A cursor value as its column's Python type; anything else (another order's cursor) is invalid."""
-    kind = column.type.python_type
     try:
-        if isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
-            return value
-        if isinstance(value, str) and (kind is uuid.UUID or issubclass(kind, enum.Enum)):
-            return kind(value)
-    except ValueError:
-        pass
-    raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"})
+        return cursors.typed_values([value], [column.type.python_type])[0]
+    except cursors.InvalidCursor:
+        raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"}) from None
 
 
 def keyset_filters(sort: SortKey, request: PageRequest) -> list[Any]:
@@ -196,7 +196,8 @@ async def fetch_page(
     request = request.validated()
     size, reverse = request.size, request.backwards
     query = statement.where(*keyset_filters(sort, request)).order_by(*sort.order_by(reverse)).limit(size + 1)
-    rows = list((await session.execute(query)).scalars().all()) if size else []
+    # Even for an empty page (first: 0) one row is read: whether any follow is still the page's to tell.
+    rows = list((await session.execute(query)).scalars().all())
     more = len(rows) > size
     rows = rows[:size]
     if reverse:

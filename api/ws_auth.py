@@ -45,8 +45,7 @@ async def authenticate(authority: Authority, header: str) -> tuple[Principal, da
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("malformed authorization header")
-    verified = await authority.verify(token.strip())
-    return await authority.principal(verified), verified.expires_at
+    return await authority.authenticated(token.strip())
 
 
 def anonymous_may_run(payload: Any) -> bool:

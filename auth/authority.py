@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from auth.principal import Principal, VerifiedToken, resolve_principal
 from auth.tokens import build_claims, checked_scopes, sign
 from auth.verify import Verifier
 from auth.well_known import JWKS_PATH, METADATA_PATH, TOKEN_PATH, WellKnown
+from domain.access import AccessCache, AccessNotices
 from domain.db import Database
 from domain.settings import Settings
 from domain.tenancy.roles import Role
@@ -32,7 +34,12 @@ class Authority:
     """The built-in issuer, the verifier of every accepted issuer, and the OAuth endpoints."""
 
     def __init__(
-        self, settings: Settings, database: Database, *, http: httpx.AsyncClient | None = None
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        http: httpx.AsyncClient | None = None,
+        access: AccessNotices | None = None,
     ) -> None:
         self.settings = settings
         self._database = database
@@ -42,6 +49,11 @@ class Authority:
         self.verifier = Verifier(settings, self.keys, self._http)
         self._server = TokenServer(settings, database, self.keys)
         self._well_known = WellKnown(settings, self.keys)
+        # Known tokens, with the principal each resolved to: a request with one touches no database and
+        # verifies no signature. Dropped on every access notice (domain/access.py).
+        self._known: AccessCache[str, tuple[Principal, datetime]] | None = (
+            AccessCache(access) if access is not None else None
+        )
 
     @property
     def issuer(self) -> str:
@@ -79,7 +91,26 @@ class Authority:
         scheme, _, token = authorization_header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidToken("malformed authorization header")
-        return await self.principal(await self.verify(token.strip()))
+        principal, _ = await self.authenticated(token.strip())
+        return principal
+
+    async def authenticated(self, token: str) -> tuple[Principal, datetime]:
+        """The principal a bearer token stands for, and when the token expires."""
+        if self._known is not None and (known := self._known.get(token)) is not None:
+            return known
+        generation = self._known.generation() if self._known is not None else 0
+        verified = await self.verify(token)
+        principal = await self.principal(verified)
+        if self._known is not None:
+            self._known.put(
+                token, (principal, verified.expires_at), generation, until=verified.expires_at.timestamp()
+            )
+        return principal, verified.expires_at
+
+    @property
+    def cache_hits(self) -> tuple[int, int]:
+        """(hits, misses) of the known-token cache, for metrics."""
+        return (self._known.hits, self._known.misses) if self._known is not None else (0, 0)
 
     async def create_client(
         self,

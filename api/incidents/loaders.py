@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy import func, select, tuple_
 
 from api.context import Context
-from api.relay import SortKey
 from domain.incidents import models as m
-from domain.incidents.enums import Visibility
+from domain.incidents.read_model import INCIDENT
+from domain.reads.catalog import ENTITIES
+from domain.reads.loading import count_related, load_pages
+from domain.reads.selection import Window
+from domain.visibility import Sight
 
 IncidentKey = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
 
@@ -86,144 +88,57 @@ async def load_parent_ids(ctx: Context, keys: Sequence[IncidentKey]) -> list[uui
 
 
 @dataclass(frozen=True)
-class TimelineKey:
+class PageKey:
+    """A page of one incident's relation (timeline, children) as a reader of ``sight`` sees it."""
+
     tenant_id: uuid.UUID
     incident_id: uuid.UUID
-    first: int
-    after_seq: int
-    internal: bool
+    window: Window
+    sight: Sight
 
 
 @dataclass
-class Window:
+class Page:
     rows: list[Any]
-    has_next: bool
+    more: bool  # rows lie beyond the page in its walking direction
 
 
-def _visible(internal: bool) -> Any:
-    return True if internal else m.IncidentEvent.visibility == Visibility.PUBLIC
+def _pages_of(relation: str) -> Callable[[Context, Sequence[PageKey]], Awaitable[list[Page]]]:
+    async def load(ctx: Context, keys: Sequence[PageKey]) -> list[Page]:
+        """One LATERAL statement per window shape, whatever the number of incidents."""
+        groups: dict[tuple[Window, Sight], list[PageKey]] = defaultdict(list)
+        for key in keys:
+            groups[(key.window, key.sight)].append(key)
+        found: dict[PageKey, Page] = {}
+        async with ctx.read() as session:
+            for (window, sight), members in groups.items():
+                owners = [(k.tenant_id, k.incident_id) for k in members]
+                pages = await load_pages(session, ENTITIES, INCIDENT, relation, owners, window, sight)
+                for key in members:
+                    rows, more = pages[(key.tenant_id, key.incident_id)]
+                    found[key] = Page(rows, more)
+        return [found[k] for k in keys]
+
+    return load
 
 
-async def load_timelines(ctx: Context, keys: Sequence[TimelineKey]) -> list[Window]:
-    """The first N events after a cursor for many incidents at once: one windowed query per page shape."""
-    groups: dict[tuple[int, int, bool], list[TimelineKey]] = defaultdict(list)
-    for key in keys:
-        groups[(key.first, key.after_seq, key.internal)].append(key)
-    found: dict[TimelineKey, Window] = {}
-    async with ctx.read() as session:
-        for (first, after_seq, internal), members in groups.items():
-            event = m.IncidentEvent
-            ranked = (
-                select(
-                    event,
-                    func.row_number()
-                    .over(partition_by=(event.tenant_id, event.incident_id), order_by=event.seq)
-                    .label("rank"),
-                )
-                .where(
-                    tuple_(event.tenant_id, event.incident_id).in_(
-                        [(k.tenant_id, k.incident_id) for k in members]
-                    ),
-                    event.seq > after_seq,
-                    _visible(internal),
-                )
-                .subquery()
-            )
-            alias = aliased(event, ranked)
-            statement: Select[Any] = (
-                select(alias).where(ranked.c.rank <= first + 1).order_by(ranked.c.incident_id, ranked.c.seq)
-            )
-            rows = (await session.scalars(statement)).all()
-            per_incident: dict[IncidentKey, list[m.IncidentEvent]] = defaultdict(list)
-            for row in rows:
-                per_incident[(row.tenant_id, row.incident_id)].append(row)
-            for key in members:
-                events = per_incident[(key.tenant_id, key.incident_id)]
-                found[key] = Window(rows=events[:first], has_next=len(events) > first)
-    return [found[k] for k in keys]
+def _counts_of(
+    relation: str,
+) -> Callable[[Context, Sequence[tuple[uuid.UUID, uuid.UUID, Sight]]], Awaitable[list[int]]]:
+    async def load(ctx: Context, keys: Sequence[tuple[uuid.UUID, uuid.UUID, Sight]]) -> list[int]:
+        counts: dict[tuple[uuid.UUID, uuid.UUID, Sight], int] = {}
+        async with ctx.read() as session:
+            for sight in Sight:
+                owners = [(t, i) for t, i, s in keys if s is sight]
+                if owners:
+                    found = await count_related(session, ENTITIES, INCIDENT, relation, owners, sight)
+                    counts.update({(t, i, sight): n for (t, i), n in found.items()})
+        return [counts.get(k, 0) for k in keys]
+
+    return load
 
 
-async def load_timeline_counts(ctx: Context, keys: Sequence[tuple[uuid.UUID, uuid.UUID, bool]]) -> list[int]:
-    event = m.IncidentEvent
-    counts: dict[tuple[uuid.UUID, uuid.UUID, bool], int] = {}
-    async with ctx.read() as session:
-        for internal in (True, False):
-            wanted = [(t, i) for t, i, flag in keys if flag is internal]
-            if not wanted:
-                continue
-            rows = (
-                await session.execute(
-                    select(event.tenant_id, event.incident_id, func.count())
-                    .where(tuple_(event.tenant_id, event.incident_id).in_(wanted), _visible(internal))
-                    .group_by(event.tenant_id, event.incident_id)
-                )
-            ).all()
-            counts.update({(t, i, internal): int(n) for t, i, n in rows})
-    return [counts.get(k, 0) for k in keys]
-
-
-@dataclass(frozen=True)
-class ChildrenKey:
-    parent_tenant_id: uuid.UUID
-    parent_id: uuid.UUID
-    first: int
-    after: tuple[Any, ...] | None
-
-
-async def load_children(ctx: Context, keys: Sequence[ChildrenKey]) -> list[Window]:
-    """Children of many parents at once, ordered by (reported_at, id); only children in scope are seen."""
-    link, incident = m.IncidentLink, m.Incident
-    found: dict[ChildrenKey, Window] = {}
-    groups: dict[tuple[int, tuple[Any, ...] | None], list[ChildrenKey]] = defaultdict(list)
-    for key in keys:
-        groups[(key.first, key.after)].append(key)
-    async with ctx.read() as session:
-        for (first, after), members in groups.items():
-            conditions = [
-                tuple_(link.parent_tenant_id, link.parent_id).in_(
-                    [(k.parent_tenant_id, k.parent_id) for k in members]
-                )
-            ]
-            if after is not None:
-                conditions.append(SortKey((incident.reported_at, incident.id)).beyond(after, reverse=False))
-            ranked = (
-                select(
-                    incident,
-                    link.parent_id.label("link_parent_id"),
-                    func.row_number()
-                    .over(partition_by=link.parent_id, order_by=(incident.reported_at, incident.id))
-                    .label("rank"),
-                )
-                .join(link, (link.tenant_id == incident.tenant_id) & (link.child_id == incident.id))
-                .where(*conditions)
-                .subquery()
-            )
-            alias = aliased(incident, ranked)
-            rows = (
-                await session.execute(
-                    select(alias, ranked.c.link_parent_id)
-                    .where(ranked.c.rank <= first + 1)
-                    .order_by(ranked.c.reported_at, ranked.c.id)
-                )
-            ).all()
-            per_parent: dict[uuid.UUID, list[m.Incident]] = defaultdict(list)
-            for child, parent_id in rows:
-                per_parent[parent_id].append(child)
-            for key in members:
-                children = per_parent[key.parent_id]
-                found[key] = Window(rows=children[:first], has_next=len(children) > first)
-    return [found[k] for k in keys]
-
-
-async def load_children_counts(ctx: Context, keys: Sequence[IncidentKey]) -> list[int]:
-    link = m.IncidentLink
-    async with ctx.read() as session:
-        rows = (
-            await session.execute(
-                select(link.parent_tenant_id, link.parent_id, func.count())
-                .where(tuple_(link.parent_tenant_id, link.parent_id).in_(keys))
-                .group_by(link.parent_tenant_id, link.parent_id)
-            )
-        ).all()
-    counts = {(t, p): int(n) for t, p, n in rows}
-    return [counts.get(k, 0) for k in keys]
+load_timelines = _pages_of("timeline")
+load_timeline_counts = _counts_of("timeline")
+load_children = _pages_of("children")
+load_children_counts = _counts_of("children")

@@ -6,10 +6,9 @@ import enum
 import re
 import uuid
 from datetime import datetime
-from typing import Any
 
 import strawberry
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import select
 
 from api.context import Context
 from api.errors import ClientError
@@ -18,7 +17,9 @@ from api.relay import PageRequest, SortKey, decode_id, read_page
 from api.tenancy.resolve import find_tenant_id, resolve_tenant
 from domain.errors import Refused
 from domain.incidents import models as m
+from domain.incidents.queries import NEWEST_FIRST, IncidentQuery, sort_by
 from domain.tenancy.roles import Scope as OAuthScope
+from domain.visibility import Sight, sight_in
 
 
 @strawberry.input(name="IncidentFilter")
@@ -58,57 +59,44 @@ class IncidentOrder:
     direction: OrderDirection
 
 
-_ORDER_COLUMNS = {
-    IncidentOrderField.REPORTED_AT: m.Incident.reported_at,
-    IncidentOrderField.UPDATED_AT: m.Incident.updated_at,
-    IncidentOrderField.PRIORITY: m.Incident.priority,
-    IncidentOrderField.NUMBER: m.Incident.number,
-}
-
-# The same expression as the full-text index of the migration, so the planner can use it.
-SEARCH_DOCUMENT = func.to_tsvector(
-    "simple", func.coalesce(m.Incident.title, "") + " " + func.coalesce(m.Incident.description, "")
-)
-
-
 def readable_tenants(ctx: Context) -> frozenset[uuid.UUID]:
     """Tenants whose incidents the caller may read: membership and the incidents:read scope."""
     principal = ctx.actor()
     return frozenset(t for t in ctx.tenant_ids if principal.can(OAuthScope.INCIDENTS_READ, t))
 
 
-async def filtered(ctx: Context, spec: IncidentFilter | None) -> Select[Any]:
+def staff_tenants(ctx: Context) -> frozenset[uuid.UUID]:
+    """Tenants where the caller has internal sight."""
+    return frozenset(t for t in ctx.tenant_ids if sight_in(ctx.principal, t) is Sight.INTERNAL)
+
+
+async def incident_query(
+    ctx: Context, spec: IncidentFilter | None, order: IncidentOrder | None
+) -> IncidentQuery:
+    """The listing a client asked for, in the domain's terms (shared with compiled reads)."""
     tenants = readable_tenants(ctx)
     spec = spec or IncidentFilter()
     if spec.tenant is not None:
         chosen = await find_tenant_id(ctx, spec.tenant)
         tenants = tenants & {chosen} if chosen else frozenset()
-    statement = select(m.Incident).where(m.Incident.tenant_id.in_(tenants))
-    if spec.status:
-        statement = statement.where(m.Incident.status.in_(spec.status))
-    if spec.priority:
-        statement = statement.where(m.Incident.priority.in_(spec.priority))
-    if spec.service_id is not None:
+    service_id = decode_id(spec.service_id, "Service") if spec.service_id is not None else None
+    return IncidentQuery(
+        tenants=tenants,
+        staff_tenants=staff_tenants(ctx),
+        statuses=tuple(spec.status) if spec.status else None,
+        priorities=tuple(spec.priority) if spec.priority else None,
+        service_id=service_id,
         # A malformed id names no service; compared as None it would turn into "service IS NULL".
-        service_id = decode_id(spec.service_id, "Service")
-        statement = statement.where(m.Incident.service_id == service_id if service_id else false())
-    if spec.major is not None:
-        statement = statement.where(m.Incident.major.is_(spec.major))
-    if spec.assignee is not None:
-        statement = statement.where(m.Incident.assignee == spec.assignee)
-    if spec.escalated_to_managers is not None:
-        statement = statement.where(m.Incident.escalated_to_managers.is_(spec.escalated_to_managers))
-    if spec.sla_breached is not None:
-        statement = statement.where(m.Incident.sla_breached.is_(spec.sla_breached))
-    if spec.search:
-        words = spec.search.strip()[:200]
-        if words:
-            statement = statement.where(SEARCH_DOCUMENT.op("@@")(func.plainto_tsquery("simple", words)))
-    if spec.reported_after is not None:
-        statement = statement.where(m.Incident.reported_at >= spec.reported_after)
-    if spec.reported_before is not None:
-        statement = statement.where(m.Incident.reported_at < spec.reported_before)
-    return statement
+        no_service=spec.service_id is not None and service_id is None,
+        major=spec.major,
+        assignee=spec.assignee,
+        sla_breached=spec.sla_breached,
+        escalated_to_managers=spec.escalated_to_managers,
+        search=spec.search,
+        reported_after=spec.reported_after,
+        reported_before=spec.reported_before,
+        sort=sort_by(order.field.value, order.direction is OrderDirection.DESC) if order else NEWEST_FIRST,
+    )
 
 
 async def incident_connection(
@@ -117,11 +105,11 @@ async def incident_connection(
     spec: IncidentFilter | None,
     order: IncidentOrder | None,
 ) -> IncidentConnection:
-    statement = await filtered(ctx, spec)
-    field = order.field if order else IncidentOrderField.REPORTED_AT
-    descending = order.direction is OrderDirection.DESC if order else True
-    sort = SortKey((_ORDER_COLUMNS[field], m.Incident.id), descending=descending)
-
+    query = await incident_query(ctx, spec, order)
+    statement = select(m.Incident).where(*query.conditions(m.Incident, "q")).params(query.binds("q"))
+    sort = SortKey(
+        tuple(getattr(m.Incident, c) for c in query.sort.columns), descending=query.sort.descending
+    )
     page = await read_page(ctx.read, statement, sort, request)
     edges = [
         IncidentEdge(cursor=c, node=Incident.from_row(r))

@@ -14,10 +14,13 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.incidents import loaders
-from api.relay import Counted, Node, PageInfo, PageRequest, decode_cursor, encode_cursor, encode_id
+from api.relay import Counted, Node, PageInfo, PageRequest, encode_cursor, encode_id
 from api.tenancy.types import InTenant
 from domain.incidents import enums as e
 from domain.incidents import models as m
+from domain.incidents.read_model import INCIDENT
+from domain.reads.selection import Window
+from domain.visibility import sight_in
 
 if TYPE_CHECKING:
     from api.catalog.types import Service
@@ -153,21 +156,24 @@ class Incident(Node, InTenant):
     async def children(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> IncidentConnection:
-        request = PageRequest(first=first, after=after).validated()
-        cursor = tuple(decode_cursor(after)) if after else None
-        key = loaders.ChildrenKey(self.row.tenant_id, self.row.id, request.size, cursor)
-        window = await info.context.loader("children", loaders.load_children).load(key)
+        request = PageRequest(first=first, after=after)
+        sort = INCIDENT.relation("children").sort
+        assert sort is not None
+        window = request.window([_column_type(m.Incident, c) for c in sort.columns])
+        ctx = info.context
+        sight = sight_in(ctx.principal, self.row.tenant_id)
+        key = loaders.PageKey(self.row.tenant_id, self.row.id, window, sight)
+        page = await ctx.loader("children", loaders.load_children).load(key)
         edges = [
             IncidentEdge(cursor=encode_cursor([r.reported_at, r.id]), node=Incident.from_row(r))
-            for r in window.rows
+            for r in page.rows
         ]
 
         async def count() -> int:
-            return await info.context.loader("children_counts", loaders.load_children_counts).load(self.key)
+            counts = ctx.loader("children_counts", loaders.load_children_counts)
+            return await counts.load((self.row.tenant_id, self.row.id, sight))
 
-        return IncidentConnection(
-            edges=edges, page_info=_page_info(edges, window.has_next, after), count=count
-        )
+        return IncidentConnection(edges=edges, page_info=_page_info(edges, page.more, window), count=count)
 
     @strawberry.field
     def resolution(self) -> Resolution | None:
@@ -243,43 +249,43 @@ class Incident(Node, InTenant):
     def cancel_reason(self) -> str | None:
         return self.row.cancel_reason
 
-    @strawberry.field
+    @strawberry.field(description="Oldest first; last: N gives the N newest")
     async def timeline(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> TimelineConnection:
-        request = PageRequest(first=first, after=after).validated()
-        after_seq = _seq_of(after) if after else 0
-        internal = info.context.sees_internal(self.row.tenant_id)
-        key = loaders.TimelineKey(self.row.tenant_id, self.row.id, request.size, after_seq, internal)
-        window = await info.context.loader("timelines", loaders.load_timelines).load(key)
-        edges = [TimelineEdge(cursor=event_cursor(r), node=IncidentEvent.from_row(r)) for r in window.rows]
+        window = PageRequest(first=first, after=after, last=last, before=before).window([int])
+        ctx = info.context
+        sight = sight_in(ctx.principal, self.row.tenant_id)
+        key = loaders.PageKey(self.row.tenant_id, self.row.id, window, sight)
+        page = await ctx.loader("timelines", loaders.load_timelines).load(key)
+        edges = [TimelineEdge(cursor=event_cursor(r), node=IncidentEvent.from_row(r)) for r in page.rows]
 
         async def count() -> int:
-            counts = info.context.loader("timeline_counts", loaders.load_timeline_counts)
-            return await counts.load((self.row.tenant_id, self.row.id, internal))
+            counts = ctx.loader("timeline_counts", loaders.load_timeline_counts)
+            return await counts.load((self.row.tenant_id, self.row.id, sight))
 
-        return TimelineConnection(
-            edges=edges, page_info=_page_info(edges, window.has_next, after), count=count
-        )
+        return TimelineConnection(edges=edges, page_info=_page_info(edges, page.more, window), count=count)
 
 
 def event_cursor(row: m.IncidentEvent) -> str:
     return encode_cursor([row.seq])
 
 
-def _seq_of(cursor: str) -> int:
-    values = decode_cursor(cursor)
-    if len(values) != 1 or not isinstance(values[0], int):
-        from api.errors import ClientError
-
-        raise ClientError("invalid cursor", "BAD_USER_INPUT")
-    return values[0]
+def _column_type(model: Any, column: str) -> type:
+    kind: type = model.__table__.c[column].type.python_type
+    return kind
 
 
-def _page_info(edges: list[Any], has_next: bool, after: str | None) -> PageInfo:
+def _page_info(edges: list[Any], more: bool, window: Window) -> PageInfo:
+    """Relay's page info: more rows in the walking direction, and a cursor given on the other side."""
     return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=after is not None,
+        has_next_page=window.before is not None if window.backwards else more,
+        has_previous_page=more if window.backwards else window.after is not None,
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )

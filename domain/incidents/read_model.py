@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, exists, func, select
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, select
 from sqlalchemy.orm import aliased
 
 from domain.incidents import models as m
@@ -45,11 +45,17 @@ def _time_spent(i: Alias) -> ColumnElement[Any]:
 def _linked(parent: Alias, child: Alias) -> ColumnElement[bool]:
     """``child`` is linked under ``parent`` (the link row lives in the child's tenant)."""
     link = aliased(m.IncidentLink)
-    return exists().where(
-        link.tenant_id == child.tenant_id,
-        link.child_id == child.id,
-        link.parent_tenant_id == parent.tenant_id,
-        link.parent_id == parent.id,
+    # Both ends come from enclosing queries, however deeply nested: only the link is this query's own.
+    return (
+        select(link.tenant_id)
+        .where(
+            link.tenant_id == child.tenant_id,
+            link.child_id == child.id,
+            link.parent_tenant_id == parent.tenant_id,
+            link.parent_id == parent.id,
+        )
+        .correlate_except(link)
+        .exists()
     )
 
 

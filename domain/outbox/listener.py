@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 from sqlalchemy.engine import make_url
 
+from domain.access import ACCESS_CHANNEL, AccessNotices
 from domain.background import wait_for_signal
 from domain.events import EVENTS_CHANNEL
 from domain.outbox.hub import Hub
@@ -42,9 +43,12 @@ class Listener:
         max_backoff: float = 5.0,
         health_interval: float = 5.0,
         connect_timeout: float = 10.0,
+        access: AccessNotices | None = None,
     ) -> None:
         self.dsn = asyncpg_dsn(url)
         self.hub = hub
+        # Relayed access notices (membership changes...), so this process's caches of them stay true.
+        self.access = access
         self.channel = channel
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
@@ -94,6 +98,8 @@ class Listener:
             finally:
                 self.connected.clear()
                 self.backend_pid = None
+                if self.access is not None:
+                    self.access.set_listening(False)  # notices may go unheard until it is back
                 if not connection.is_closed():
                     connection.terminate()
             await asyncio.sleep(backoff)
@@ -104,6 +110,10 @@ class Listener:
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _connection: lost.set())
         await connection.add_listener(self.channel, self._on_notification)
+        if self.access is not None:
+            access = self.access
+            await connection.add_listener(ACCESS_CHANNEL, lambda *_: access.changed())
+            access.set_listening(True)
         self.backend_pid = connection.get_server_pid()
         self.connections += 1
         self.connected.set()
