@@ -56,7 +56,9 @@ async def load_pages(
     for bound, past in ((window.after, True), (window.before, False)):
         if bound is not None:
             forward = past != relation.sort.descending
-            conditions.append(tuple_(*columns) > tuple_(*bound) if forward else tuple_(*columns) < tuple_(*bound))
+            conditions.append(
+                tuple_(*columns) > tuple_(*bound) if forward else tuple_(*columns) < tuple_(*bound)
+            )
     down = relation.sort.descending != window.backwards
     walking = [c.desc() if down else c.asc() for c in columns]
     page = select(rows).where(*conditions).order_by(*walking).limit(window.size + 1).lateral()
