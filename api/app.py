@@ -22,6 +22,7 @@ from api.metrics import HttpMetrics, Metrics
 from api.request_id import RequestId
 from api.schema import build_schema
 from auth import Authority
+from domain.access import AccessNotices
 from domain.bulletins.mover import PhaseMover
 from domain.db import Database, Scope, app_database_url, create_database
 from domain.incidents import auto_close
@@ -29,6 +30,7 @@ from domain.migrate import head_revisions
 from domain.outbox import Hub, Listener
 from domain.settings import Settings, get_settings
 from domain.sla.scanner import SlaScanner
+from domain.tenancy.directory import TenantDirectory
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
@@ -36,8 +38,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     settings = settings or get_settings()
     url = database_url or app_database_url(settings)
     database = create_database(url, pool_size=settings.db_pool_size)
-    authority = Authority(settings, database)
-    graphql = GraphQLEndpoint(build_schema(settings), settings, database, authority)
+    # Who may see what is cached per process, and forgotten on every access notice the listener relays.
+    access = AccessNotices()
+    authority = Authority(settings, database, access=access)
+    tenants = TenantDirectory(database, access)
+    graphql = GraphQLEndpoint(build_schema(settings), settings, database, authority, tenants)
     # Alert intake, Idempotency-Key, and the webhook delivery worker.
     integrations = Integrations(settings, database, authority)
     # SLA alerts: every replica runs the scanner loop; only the holder of its advisory lock scans.
@@ -57,6 +62,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         hub,
         min_backoff=settings.live_reconnect_min_seconds,
         max_backoff=settings.live_reconnect_max_seconds,
+        access=access,
     )
     mover = PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds, hub=hub)
     metrics = Metrics()
@@ -122,6 +128,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.settings = settings
     app.state.database = database
     app.state.authority = authority
+    app.state.access = access
     app.state.integrations = integrations
     app.state.sla_scanner = scanner
     app.state.hub = hub

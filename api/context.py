@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from api.errors import ClientError
 from auth import Principal
 from domain.db import Database, Scope
 from domain.settings import Settings
+from domain.tenancy.directory import TenantDirectory
 from domain.tenancy.roles import Role, at_least
 
 K = TypeVar("K", bound=Hashable)
@@ -36,6 +38,43 @@ def fresh_loaders() -> None:
     _OPERATION_LOADERS.set({})
 
 
+class RequestReads:
+    """A query request's one read transaction: begun at its first read with the scope set once, ended
+    when the request ends. One session serves one task at a time, so reads take turns (the DataLoaders
+    of sibling fields run concurrently)."""
+
+    def __init__(self, db: Database, scope: Scope) -> None:
+        self._db = db
+        self._scope = scope
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            if self._session is None:
+                self._session = await self._db.begin(self._scope)
+            try:
+                yield self._session
+            except BaseException:
+                # A failed statement spoils the transaction: the next read starts a new one.
+                await self._end(commit=False)
+                raise
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._end(commit=True)
+
+    async def _end(self, *, commit: bool) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            try:
+                if commit:
+                    await session.commit()
+            finally:
+                await session.close()
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -48,6 +87,10 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # When the WebSocket connection's token expires (the connection closes then).
     expires_at: datetime | None = None
+    # Tenants by slug, cached by the process.
+    tenants: TenantDirectory | None = None
+    # The request's one read transaction (queries over HTTP); None: each read is a short transaction.
+    reads: RequestReads | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def actor(self) -> Principal:
@@ -63,9 +106,18 @@ class Context:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A short read transaction inside the request's tenant scope."""
+        """A session inside the request's tenant scope: the request's read transaction, or a short one."""
+        if self.reads is not None:
+            async with self.reads.session() as session:
+                yield session
+            return
         async with self.db.transaction(self.scope) as session:
             yield session
+
+    async def tenant_id_of(self, slug: str) -> uuid.UUID | None:
+        if self.tenants is not None:
+            return await self.tenants.id_of(slug)
+        return await TenantDirectory(self.db).id_of(slug)
 
     def sees_internal(self, tenant_id: uuid.UUID) -> bool:
         """CUSTOMER members never see INTERNAL comments or events."""

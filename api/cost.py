@@ -51,7 +51,7 @@ class QueryCostLimiter(SchemaExtension):
                     and definition.name.value != context.operation_name
                 ):
                     continue
-                cost = _selection_cost(definition.selection_set, fragments, variables, set())
+                cost = operation_cost(definition, fragments, variables)
                 if cost > self.max_cost:
                     context.result = ExecutionResult(
                         data=None,
@@ -63,6 +63,15 @@ class QueryCostLimiter(SchemaExtension):
                         ],
                     )
         yield
+
+
+def operation_cost(
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+) -> int:
+    """The operation's cost under the budget's rules (the module's docstring), for the given variables."""
+    return _selection_cost(operation.selection_set, fragments, variables, set())
 
 
 def _selection_cost(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 
 from api.bulletins.mutations import BulletinMutations
@@ -19,6 +19,7 @@ from api.catalog.types import ServiceConnection
 from api.context import Info
 from api.cost import QueryCostLimiter, SubscriptionsOverWebSocket
 from api.errors import MASKED_MESSAGE, should_mask
+from api.graphql.documents import Documents, PreparedDocuments
 from api.incidents.handling import HandlingMutations
 from api.incidents.major import MajorMutations
 from api.incidents.mutations import IncidentMutations
@@ -169,23 +170,29 @@ class Mutation(
     pass
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    settings = settings or Settings()
-    return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
-        types=[Incident, IncidentModel, IncidentReview, Bulletin],
-        scalar_overrides={datetime: DateTime},
-        config=StrawberryConfig(auto_camel_case=True),
-        # Factories, not instances: an extension holds its request's state (MaskErrors reads the result it
-        # masks from it), so one shared instance lets concurrent requests unmask each other's errors.
-        extensions=[
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
-            SubscriptionsOverWebSocket,
-            lambda: MaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
-        ],
-    )
+class Schema(strawberry.Schema):
+    """The served schema, with the documents prepared for it (parsed, limited, validated once)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            query=Query,
+            mutation=Mutation,
+            subscription=Subscription,
+            types=[Incident, IncidentModel, IncidentReview, Bulletin],
+            scalar_overrides={datetime: DateTime},
+            config=StrawberryConfig(auto_camel_case=True),
+            # Factories, not instances: an extension holds its request's state (MaskErrors reads the
+            # result it masks from it), so one shared instance lets concurrent requests unmask each
+            # other's errors. The depth, alias and token limits are the prepared documents'.
+            extensions=[
+                lambda: PreparedDocuments(self.documents),
+                lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
+                SubscriptionsOverWebSocket,
+                lambda: MaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
+            ],
+        )
+        self.documents = Documents(self._schema, settings)
+
+
+def build_schema(settings: Settings | None = None) -> Schema:
+    return Schema(settings or Settings())

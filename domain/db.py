@@ -136,6 +136,9 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Called with every statement ``read_json`` sends past SQLAlchemy (whose own statements its
+        # ``before_cursor_execute`` event reports): statement-count tests watch both.
+        self.statement_observers: list[Callable[[str], None]] = []
 
     def session(self, scope: Scope) -> AsyncSession:
         """A session whose every transaction runs inside ``scope``."""
@@ -186,13 +189,18 @@ class Database:
             async with self.engine.connect() as connection:
                 raw = await connection.get_raw_connection()
                 driver: Any = raw.driver_connection
+                begin = _begin_read(scope)
+                for observe in self.statement_observers:
+                    observe(begin)
                 try:
-                    await driver.execute(_begin_read(scope))
+                    await driver.execute(begin)
                 except (OSError, asyncpg_errors.ConnectionDoesNotExistError, asyncpg_errors.InterfaceError):
                     await connection.invalidate()
                     if attempt == 2:
                         raise
                     continue
+                for observe in self.statement_observers:
+                    observe(statement)
                 try:
                     found: str | None = await driver.fetchval(statement, *values)
                 finally:

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Where rate-limit counters live: per process by default; e.g. async+redis://host:6379 to share them.
     rate_limit_storage: str = "async+memory://"
     max_query_cost: int = 20_000
+    # Answer the queries the read model covers with one compiled SQL statement (off: the executor answers
+    # every query; the differential test runs both side by side).
+    compiled_reads: bool = True
     max_subscriptions_per_connection: int = 50
     db_pool_size: int = 10
     log_level: str = "info"

@@ -63,6 +63,7 @@ from domain.tenancy.models import Membership, Operator, Tenant
 from domain.tenancy.roles import ALL_SCOPES, Role
 from tests.conftest import TestDatabase
 from tests.server import free_port, serve
+from tests.waiting import eventually
 
 # The built-in issuer of every test app: tokens minted here carry it as ``iss``, memberships name it.
 ISSUER = "https://incidentdesk.test"
@@ -352,6 +353,9 @@ def app_server(
     settings = settings or settings_for(test_db)
     app = app or create_app(settings, database_url=test_db.app_url)
     with serve(app) as url:
+        # Ready as in production: listening for access notices, so principals are cached from the first
+        # request on (a test's statement counts do not depend on when the LISTEN connection came up).
+        eventually(lambda: app.state.access.listening, "the app listening for access notices")
         yield LiveApp(url=url, app=app, settings=settings)
 
 
@@ -369,6 +373,10 @@ class StatementCounter:
         self._lock = threading.Lock()
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.observe(statement)
+
+    def observe(self, statement: str) -> None:
+        """A statement sent past SQLAlchemy (compiled reads go to the driver directly)."""
         if current_request_id.get() is None:
             return
         with self._lock:
@@ -377,11 +385,14 @@ class StatementCounter:
 
 @contextmanager
 def counting_statements(live: LiveApp) -> Iterator[StatementCounter]:
-    """Count the statements of the served app's own engine until the block ends."""
+    """Count the statements of the served app's own database until the block ends."""
     counter = StatementCounter()
-    engine = live.app.state.database.engine.sync_engine
+    database = live.app.state.database
+    engine = database.engine.sync_engine
     event.listen(engine, "before_cursor_execute", counter)
+    database.statement_observers.append(counter.observe)
     try:
         yield counter
     finally:
+        database.statement_observers.remove(counter.observe)
         event.remove(engine, "before_cursor_execute", counter)

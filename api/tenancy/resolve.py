@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-
 from api.context import Context
 from api.relay import parse_id
 from domain.errors import invalid, not_found
-from domain.tenancy import models as m
 
 
 async def find_tenant_id(ctx: Context, value: str) -> uuid.UUID | None:
@@ -17,11 +14,7 @@ async def find_tenant_id(ctx: Context, value: str) -> uuid.UUID | None:
     parsed = parse_id(value)
     if parsed is not None:
         return parsed[1] if parsed[0] == "Tenant" else None
-    async with ctx.read() as session:
-        found: uuid.UUID | None = await session.scalar(
-            select(m.Tenant.id).where(m.Tenant.slug == value.lower())
-        )
-    return found
+    return await ctx.tenant_id_of(value)
 
 
 async def resolve_tenant(ctx: Context, value: str | None, *field: str) -> uuid.UUID:

@@ -22,8 +22,10 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Text,
     bindparam,
     case,
+    cast,
     false,
     func,
     literal_column,
@@ -158,7 +160,8 @@ class _Builder:
 
     def statement(self, tree: Tree) -> Select[Any]:
         pairs = [(key, self._root(value)) for key, value in tree.fields]
-        return select(_json_object(pairs).label("data"))
+        # As text: the driver would decode JSON, and the text is the response body's as it comes.
+        return select(cast(_json_object(pairs), Text).label("data"))
 
     def _root(self, value: Any) -> ColumnElement[Any]:
         if isinstance(value, Const):
@@ -349,7 +352,13 @@ class _Builder:
             total=total,
         )
         pairs = [(key, self._page_value(value, page)) for key, value in body.fields]
-        return select(_json_object(pairs)).select_from(numbered).scalar_subquery()
+        # GROUP BY (): one row, page facts and all, even when the page is empty and nothing aggregates.
+        return (
+            select(_json_object(pairs))
+            .select_from(numbered)
+            .group_by(literal_column("()"))
+            .scalar_subquery()
+        )
 
     def _page_value(self, value: Value, page: _Page) -> ColumnElement[Any]:
         if isinstance(value, Edges):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from domain.access import AccessCache, AccessNotices
 from domain.db import Database, Scope
 from domain.tenancy.models import Tenant
+from domain.tenancy.service import SLUG
 
 
 class TenantDirectory:
@@ -23,6 +24,8 @@ class TenantDirectory:
 
     async def id_of(self, slug: str) -> uuid.UUID | None:
         slug = slug.lower()
+        if not SLUG.match(slug):  # no tenant has it; and text like a NUL must not reach the database
+            return None
         if self._ids is not None and (known := self._ids.get(slug)) is not None:
             return known
         generation = self._ids.generation() if self._ids is not None else 0

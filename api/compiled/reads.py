@@ -1,0 +1,140 @@
+"""Compiled reads: answering a query with one SQL statement that builds its JSON, when it can.
+
+For a prepared document, each operation is translated once per structure (``translate.structure``) into a
+response tree, and each tree compiled once per argument shape and viewer sight into a statement. A
+request then only binds its slots and runs the statement in its tenant scope; PostgreSQL's JSON text
+becomes the response body as it comes.
+
+``answer`` returns None whenever the executor must answer instead: a mutation, a field the read model
+does not cover, arguments the executor would refuse, a viewer whose sight differs between tenants. The
+executor then answers exactly as it always did: compiled reads only ever take work away from it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from graphql import FragmentDefinitionNode, get_variable_values
+from prometheus_client import Counter
+
+from api.compiled.binding import ROOTS
+from api.compiled.translate import Translation, Translator, structure, structure_key
+from api.context import Context
+from api.cost import operation_cost
+from api.graphql.documents import Prepared
+from domain.db import Database, Scope
+from domain.reads.arguments import Arguments
+from domain.reads.catalog import ENTITIES
+from domain.reads.compiler import CompiledRead, NotCompilable, compile_read
+from domain.reads.model import Entity
+from domain.reads.selection import Const
+from domain.visibility import uniform_sight
+
+ANSWERS = Counter("incidentdesk_graphql_reads_total", "GraphQL queries by the path that answered", ["path"])
+
+_NOT_COMPILABLE = object()
+
+
+@dataclass
+class _Plan:
+    """An operation's translation for one structure, and its statements by (shape, sight)."""
+
+    translation: Translation | None
+    statements: dict[Any, CompiledRead | None] = field(default_factory=dict)
+
+    def constant(self) -> str | None:
+        """The ``data`` JSON when the tree needs no database at all (``{ __typename }``)."""
+        if self.translation is None or not all(isinstance(v, Const) for _, v in self.translation.tree.fields):
+            return None
+        return json.dumps({key: value.value for key, value in self.translation.tree.fields})  # type: ignore[union-attr]
+
+
+class CompiledReads:
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        db: Database,
+        *,
+        max_cost: int,
+        entities: Mapping[str, Entity] = ENTITIES,
+    ) -> None:
+        self.schema = schema
+        self.db = db
+        self.max_cost = max_cost
+        self.entities = entities
+
+    async def answer(
+        self,
+        prepared: Prepared,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        ctx: Context,
+    ) -> str | None:
+        """The ``data`` JSON of the query, or None for the executor to answer."""
+        if prepared.errors or not prepared.is_query(operation_name):
+            return None
+        operation = prepared.operation(operation_name)
+        assert operation is not None and prepared.document is not None
+        coerced = get_variable_values(
+            self.schema._schema, operation.variable_definitions or (), variables or {}
+        )
+        if isinstance(coerced, list):  # the executor reports the variables' errors
+            return None
+        fragments = {
+            d.name.value: d for d in prepared.document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        if operation_cost(operation, fragments, variables or {}) > self.max_cost:
+            return None
+        structure_names = prepared.plans.get(("structure", operation_name))
+        if structure_names is None:
+            structure_names = prepared.plans[("structure", operation_name)] = structure(operation, fragments)
+        key = (operation_name, structure_key(structure_names, coerced.coerced))
+        plan: _Plan | None = prepared.plans.get(key)
+        if plan is None:
+            try:
+                translation = Translator(
+                    self.schema, self.entities, ROOTS, operation, fragments, coerced
+                ).translate()
+            except NotCompilable:
+                translation = None
+            plan = prepared.plans[key] = _Plan(translation)
+        if plan.translation is None:
+            ANSWERS.labels("executor").inc()
+            return None
+        constant = plan.constant()
+        if constant is not None:
+            ANSWERS.labels("constant").inc()
+            return constant
+        return await self._run(plan, plan.translation, coerced, ctx)
+
+    async def _run(self, plan: _Plan, translation: Translation, variables: Any, ctx: Context) -> str | None:
+        sight = uniform_sight(ctx.principal, ctx.tenant_ids)
+        if sight is None:
+            return None
+        arguments = Arguments()
+        try:
+            for slot in translation.slots:
+                value = await slot.bind(variables, ctx)
+                getattr(arguments, f"{slot.kind}s")[slot.name] = value
+        except NotCompilable:
+            ANSWERS.labels("executor").inc()
+            return None
+        shape = (arguments.shape(), sight)
+        if shape not in plan.statements:
+            try:
+                plan.statements[shape] = compile_read(translation.tree, arguments, sight, self.entities)
+            except NotCompilable:
+                plan.statements[shape] = None
+        statement = plan.statements[shape]
+        if statement is None:
+            ANSWERS.labels("executor").inc()
+            return None
+        ANSWERS.labels("compiled").inc()
+        found = await self.db.read_json(
+            Scope.of(ctx.tenant_ids), statement.sql, statement.values(arguments.binds())
+        )
+        return found if found is not None else "null"
