@@ -354,10 +354,7 @@ class _Builder:
         pairs = [(key, self._page_value(value, page)) for key, value in body.fields]
         # GROUP BY (): one row, page facts and all, even when the page is empty and nothing aggregates.
         return (
-            select(_json_object(pairs))
-            .select_from(numbered)
-            .group_by(literal_column("()"))
-            .scalar_subquery()
+            select(_json_object(pairs)).select_from(numbered).group_by(literal_column("()")).scalar_subquery()
         )
 
     def _page_value(self, value: Value, page: _Page) -> ColumnElement[Any]:
