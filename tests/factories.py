@@ -344,18 +344,24 @@ class LiveApp:
 
 @contextmanager
 def app_server(
-    test_db: TestDatabase, settings: Settings | None = None, *, app: Starlette | None = None
+    test_db: TestDatabase,
+    settings: Settings | None = None,
+    *,
+    app: Starlette | None = None,
+    listening: bool = True,
 ) -> Iterator[LiveApp]:
     """Serve the real app (application role, row-level security on) until the block ends.
 
     Start it once per module from a module-scoped fixture: starting uvicorn costs a few hundred ms.
-    Pass ``app`` to serve an instance built (and perhaps altered) by the test itself."""
+    Pass ``app`` to serve an instance built (and perhaps altered) by the test itself; ``listening=False``
+    for an app whose database cannot be reached (it never starts listening)."""
     settings = settings or settings_for(test_db)
     app = app or create_app(settings, database_url=test_db.app_url)
     with serve(app) as url:
         # Ready as in production: listening for access notices, so principals are cached from the first
         # request on (a test's statement counts do not depend on when the LISTEN connection came up).
-        eventually(lambda: app.state.access.listening, "the app listening for access notices")
+        if listening:
+            eventually(lambda: app.state.access.listening, "the app listening for access notices")
         yield LiveApp(url=url, app=app, settings=settings)
 
 

@@ -43,7 +43,7 @@ def scratch(cluster: Cluster) -> Iterator[tuple[str, str]]:
 
 def _served_readyz(test_db: Any, url: str) -> httpx.Response:
     app = create_app(f.settings_for(test_db), database_url=url)
-    with f.app_server(test_db, app=app) as served:
+    with f.app_server(test_db, app=app, listening=False) as served:
         assert httpx.get(f"{served.url}/healthz").status_code == 200
         return httpx.get(f"{served.url}/readyz")
 
