@@ -334,17 +334,8 @@ def _from_csv(
     return tuple(values[g]() for g in groups)
 
 
-SAMPLED = [
-    [],
-    ["AGENT"],
-    ["INCIDENT"],
-    ["SERVICE"],
-    ["DAY"],
-    ["WEEK"],
-    ["MONTH"],
-    ["MONTH", "SERVICE", "AGENT"],
-    ["WEEK", "INCIDENT", "DAY"],
-]
+# Over HTTP, each grouping at least once (the domain's report is checked with every combination).
+SAMPLED = [[], ["AGENT"], ["SERVICE", "INCIDENT"], ["MONTH", "SERVICE", "AGENT"], ["WEEK", "INCIDENT", "DAY"]]
 
 
 @pytest.mark.parametrize("slug", list(ZONES))
