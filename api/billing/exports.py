@@ -50,7 +50,7 @@ _STATUS = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.FORBIDDEN: 403,
 }
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 WORK_COLUMNS: dict[WorkGrouping, list[str]] = {
     WorkGrouping.AGENT: ["agent"],

@@ -27,7 +27,7 @@ from domain.tenancy.models import Tenant
 from domain.tenancy.roles import Role, at_least
 from domain.tenancy.roles import Scope as OAuthScope
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 def parse_month(text: str, *field: str) -> date:
