@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from api import status_page
+from api.billing.exports import ReportExports
 from api.graphql_view import GraphQLEndpoint
 from api.integrations.runtime import Integrations
 from api.limits import BodySizeLimit
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     authority = Authority(settings, database, access=access)
     tenants = TenantDirectory(database, access)
     graphql = GraphQLEndpoint(build_schema(settings), settings, database, authority, tenants)
+    # CSV exports of the billing reports: the API's tokens, scopes and rate limit.
+    exports = ReportExports(settings, database, authority, graphql.rate_limit)
     # Alert intake, Idempotency-Key, and the webhook delivery worker.
     integrations = Integrations(settings, database, authority)
     # SLA alerts: every replica runs the scanner loop; only the holder of its advisory lock scans.
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *status_page.routes(database),
+            *exports.routes(),
             *([metrics.route()] if settings.metrics_enabled else []),
         ],
         middleware=[

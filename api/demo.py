@@ -20,9 +20,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from api import demo_work
 from auth import Authority, Principal
+from domain.billing import worklog
 from domain.catalog.models import Service
 from domain.catalog.service import create_service
+from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.incidents import handling
 from domain.incidents import service as incidents
@@ -206,7 +209,7 @@ async def _pick_up(db: Database, agent: Principal, incident: Incident, *, group:
 
 async def _resolve(db: Database, agent: Principal, incident: Incident, notes: str, minutes: int) -> None:
     await incidents.acknowledge_incident(db, agent, incident.id, None)
-    await handling.log_work(db, agent, incident.id, minutes, "Diagnosis and fix")
+    await worklog.log_work(db, agent, incident_id=incident.id, minutes=minutes, note="Diagnosis and fix")
     await handling.resolve_incident(db, agent, incident.id, None, ResolutionCode.FIXED, notes)
 
 
@@ -232,7 +235,9 @@ async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[
         group="Payments team",
         public="We are investigating failed payments at checkout and will update within 30 minutes.",
     )
-    await handling.log_work(db, cast.agent, checkout.id, 45, "Payment gateway logs reviewed")
+    await worklog.log_work(
+        db, cast.agent, incident_id=checkout.id, minutes=45, note="Payment gateway logs reviewed"
+    )
 
     slow = await incidents.report_incident(
         db,
@@ -299,6 +304,7 @@ async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[
             Impact.HIGH,
         ),
     )
+    await demo_work.seed_work(db, cast.agent, cast.manager, [checkout, slow, invoice, outage])
     await _resolve(db, cast.agent, outage, "A failed deployment was rolled back.", 30)
     if cast.customer is not None:
         await handling.rate_incident(db, cast.customer, outage.id, 5, "Quick and clear updates, thank you.")
@@ -347,6 +353,7 @@ async def seed_globex(db: Database, tenant: Tenant, cast: Cast, services: Mappin
             "Messages to external recipients wait in the queue for up to an hour.",
         ),
     )
+    await demo_work.seed_work(db, cast.agent, cast.manager, [vpn])
     printer = await incidents.report_incident(
         db,
         cast.manager,
@@ -545,6 +552,7 @@ def render(seeded: Seeded, public_url: str) -> str:
         _curl(url, "MALLORY_TOKEN", VIEWER_QUERY),
         "# Every tenant, as a platform operator:",
         _curl(url, "ROOT_TOKEN", TENANTS_QUERY),
+        *demo_work.render_lines(url, _ALL["acme"].timezone, utcnow()),
         "",
         f"# GraphiQL: open {url}/graphql in a browser and set the header",
         '#   {"authorization": "Bearer <one of the tokens above>"}',

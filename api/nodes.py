@@ -96,6 +96,12 @@ async def _bulletin(ctx: Context, key: uuid.UUID) -> Node | None:
     return await bulletin_node(ctx, key)
 
 
+async def _work_entry(ctx: Context, key: uuid.UUID) -> Node | None:
+    from api.billing.queries import entry_node
+
+    return await entry_node(ctx, key)
+
+
 async def _sla_contract(ctx: Context, key: uuid.UUID) -> Node | None:
     from api.sla.queries import contract_node
 
@@ -113,6 +119,7 @@ RESOLVERS: dict[str, NodeResolver] = {
     "IntegrationKey": _integration_key,
     "WebhookEndpoint": _webhook_endpoint,
     "Bulletin": _bulletin,
+    "WorkLogEntry": _work_entry,
 }
 
 

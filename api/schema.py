@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import strawberry
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 
+from api.billing.mutations import BillingMutations
+from api.billing.queries import billing_periods, work_report
+from api.billing.types import BillingPeriod, WorkLogEntry, WorkReport, WorkReportGrouping
 from api.bulletins.mutations import BulletinMutations
 from api.bulletins.queries import bulletin_connection, public_status
 from api.bulletins.types import Bulletin, BulletinConnection, PublicStatus
@@ -136,6 +139,30 @@ class Query(IntegrationQueries):
         return await sla_report(info.context, tenant, from_, to)
 
     @strawberry.field(
+        permission_classes=AUTH,
+        description=(
+            "Billable and non-billable minutes of work done on the local days from..to (both included, the"
+            " tenant's timezone), per group; needs incidents:read; CUSTOMER members may not group by AGENT"
+        ),
+    )
+    async def work_report(
+        self,
+        info: Info,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+        tenant: strawberry.ID | None = None,
+        group_by: list[WorkReportGrouping] | None = None,  # type: ignore[valid-type]
+    ) -> WorkReport:
+        return await work_report(info.context, tenant, from_, to, list(group_by or []))
+
+    @strawberry.field(
+        permission_classes=AUTH,
+        description="Closed months of the caller's tenants (or the one named), newest first; staff only",
+    )
+    async def billing_periods(self, info: Info, tenant: strawberry.ID | None = None) -> list[BillingPeriod]:
+        return await billing_periods(info.context, tenant)
+
+    @strawberry.field(
         permission_classes=AUTH, description="Newest first; CUSTOMER members see published bulletins only"
     )
     async def bulletins(
@@ -165,6 +192,7 @@ class Mutation(
     ReviewMutations,
     IntegrationMutations,
     SlaMutations,
+    BillingMutations,
     BulletinMutations,
 ):
     pass
@@ -178,7 +206,7 @@ class Schema(strawberry.Schema):
             query=Query,
             mutation=Mutation,
             subscription=Subscription,
-            types=[Incident, IncidentModel, IncidentReview, Bulletin],
+            types=[Incident, IncidentModel, IncidentReview, Bulletin, WorkLogEntry],
             scalar_overrides={datetime: DateTime},
             config=StrawberryConfig(auto_camel_case=True),
             # Factories, not instances: an extension holds its request's state (MaskErrors reads the

@@ -14,6 +14,8 @@ class ErrorCode(enum.StrEnum):
     CONFLICT = "CONFLICT"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    # Billing: the month an entry is dated in has been closed, so its entries are frozen.
+    PERIOD_CLOSED = "PERIOD_CLOSED"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Every mapped table, imported in one place so ``Base.metadata`` is complete (migrations compare it)."""
 
 from domain import idempotency as idempotency_models
+from domain.billing import models as billing_models
 from domain.bulletins import models as bulletin_models
 from domain.catalog import models as catalog_models
 from domain.db import Base
@@ -14,6 +15,7 @@ from domain.webhooks import models as webhook_models
 metadata = Base.metadata
 
 __all__ = [
+    "billing_models",
     "bulletin_models",
     "catalog_models",
     "idempotency_models",

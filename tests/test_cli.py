@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -297,3 +301,28 @@ def test_served_app_answers_the_demo_curl_example(cli: Cli, server: str) -> None
     incidents = response.json()["data"]["incidents"]
     assert incidents["totalCount"] >= 3
     assert {edge["node"]["tenant"]["slug"] for edge in incidents["edges"]} == {"acme"}
+
+
+def test_the_demo_prints_a_non_empty_work_report_and_its_csv(cli: Cli, server: str) -> None:
+    out = cli.ok("demo")
+    token = next(
+        line.split("=", 1)[1] for line in out.splitlines() if line.startswith("export MALLORY_TOKEN=")
+    )
+    headers = {"authorization": f"Bearer {token}"}
+    graphql_line = next(line for line in out.splitlines() if "workReport" in line)
+    csv_line = next(line for line in out.splitlines() if "/reports/acme/work.csv" in line)
+    body = json.loads(shlex.split(graphql_line)[-1])
+    # The demo prints the current month; the work was seeded by an earlier test, maybe the month before.
+    printed_from = date.fromisoformat(body["variables"]["from"])
+    body["variables"]["from"] = (printed_from - timedelta(days=1)).replace(day=1).isoformat()
+    response = httpx.post(f"{server}/graphql", json=body, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    report = response.json()["data"]["workReport"]
+    assert report["total"]["billableMinutes"] > 0 and report["total"]["nonBillableMinutes"] > 0
+    assert {row["agent"] for row in report["rows"]} == {"alice", "mallory"}
+    url = shlex.split(csv_line)[-1].replace(PUBLIC_URL, server)
+    url = url.replace(f"from={printed_from}", f"from={body['variables']['from']}")
+    exported = httpx.get(url, headers=headers, timeout=10)
+    assert exported.status_code == 200, exported.text
+    records = list(csv.DictReader(io.StringIO(exported.text, newline="")))
+    assert records and sum(int(r["billable_minutes"]) for r in records) == report["total"]["billableMinutes"]

@@ -1,5 +1,5 @@
 """Mutations that work an incident to its end: hold, resume, workaround, escalation, resolution, reopening,
-closure, cancellation, rating, the work log and the task checklist."""
+closure, cancellation, rating and the task checklist (the work log is billing's: api/billing)."""
 
 from __future__ import annotations
 
@@ -79,13 +79,6 @@ class RateInput:
 class SetTaskInput:
     task_id: strawberry.ID
     done: bool
-
-
-@strawberry.input(name="LogWorkInput")
-class LogWorkInput:
-    id: strawberry.ID
-    minutes: int
-    note: str | None = None
 
 
 async def _answer(run: Callable[[], Awaitable[IncidentRow]]) -> IncidentPayload:
@@ -221,15 +214,5 @@ class HandlingMutations:
             if task is None:
                 raise not_found("task", "input", "taskId")
             return await handling.set_task(ctx.db, ctx.actor(), task, input.done)
-
-        return await _answer(run)
-
-    @strawberry.mutation(permission_classes=AUTH, description="AGENT; minutes 1..1440")
-    async def log_work(self, info: Info, input: LogWorkInput) -> IncidentPayload:
-        ctx = info.context
-
-        async def run() -> IncidentRow:
-            target = incident_id(input.id, "input", "id")
-            return await handling.log_work(ctx.db, ctx.actor(), target, input.minutes, input.note)
 
         return await _answer(run)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 
 from api.context import Context
 from domain.incidents import models as m
@@ -57,20 +57,6 @@ async def load_tasks(ctx: Context, keys: Sequence[IncidentKey]) -> list[list[m.I
     for row in rows:
         grouped[(row.tenant_id, row.incident_id)].append(row)
     return [grouped[k] for k in keys]
-
-
-async def load_time_spent(ctx: Context, keys: Sequence[IncidentKey]) -> list[int]:
-    log = m.WorkLogEntry
-    async with ctx.read() as session:
-        rows = (
-            await session.execute(
-                select(log.tenant_id, log.incident_id, func.sum(log.minutes))
-                .where(tuple_(log.tenant_id, log.incident_id).in_(keys))
-                .group_by(log.tenant_id, log.incident_id)
-            )
-        ).all()
-    totals = {(t, i): int(total) for t, i, total in rows}
-    return [totals.get(k, 0) for k in keys]
 
 
 async def load_parent_ids(ctx: Context, keys: Sequence[IncidentKey]) -> list[uuid.UUID | None]:

@@ -23,6 +23,7 @@ from domain.reads.selection import Window
 from domain.visibility import sight_in
 
 if TYPE_CHECKING:
+    from api.billing.types import WorkLogEntry
     from api.catalog.types import Service
     from api.incidents.playbooks import IncidentModel
     from api.incidents.reviews import IncidentReview
@@ -201,7 +202,19 @@ class Incident(Node, InTenant):
 
     @strawberry.field(description="Sum of the work log, for billing of handling activities")
     async def time_spent_minutes(self, info: Info) -> int:
-        return await info.context.loader("time_spent", loaders.load_time_spent).load(self.key)
+        from api.billing.queries import time_spent_of
+
+        return await time_spent_of(info.context, self.row)
+
+    @strawberry.field(
+        description="Time logged on the incident, by when it was done; empty for CUSTOMER members"
+    )
+    async def work_log(
+        self, info: Info
+    ) -> list[Annotated[WorkLogEntry, strawberry.lazy("api.billing.types")]]:
+        from api.billing.queries import work_log_of
+
+        return await work_log_of(info.context, self.row)
 
     @strawberry.field(description="The incident model applied last; null for CUSTOMER members")
     async def model(

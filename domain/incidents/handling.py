@@ -1,5 +1,6 @@
 """Working an incident to its end: hold and resume, workaround, escalation, resolution, reopening,
-closure, cancellation, the customer's rating, the work log and the task checklist.
+closure, cancellation, the customer's rating and the task checklist. (The work log is billing's:
+``domain/billing/worklog.py``.)
 
 Each use case is one transaction: load and lock the incident, ask the status machine, change the row,
 write the one timeline event, and let a parent's change flow to its children.
@@ -18,7 +19,7 @@ from domain.errors import invalid, not_found
 from domain.incidents import relations
 from domain.incidents.enums import HoldReason, ResolutionCode, Visibility
 from domain.incidents.lifecycle import Operation
-from domain.incidents.models import Incident, IncidentTask, WorkLogEntry
+from domain.incidents.models import Incident, IncidentTask
 from domain.incidents.unit import (
     MAX_TEXT,
     clean_text,
@@ -29,8 +30,6 @@ from domain.incidents.unit import (
     step,
 )
 from domain.tenancy.actor import Actor
-
-MAX_WORK_MINUTES = 1440
 
 
 async def put_incident_on_hold(
@@ -227,40 +226,6 @@ async def rate_incident(
     return incident
 
 
-async def log_work(
-    db: Database, actor: Actor, incident_id: uuid.UUID, minutes: int, note: str | None
-) -> Incident:
-    """Time spent handling the incident, for billing (AGENT): 1 to 1440 minutes per entry."""
-    if not 1 <= minutes <= MAX_WORK_MINUTES:
-        raise invalid(f"must be between 1 and {MAX_WORK_MINUTES}", "input", "minutes")
-    note = clean_text(note, MAX_TEXT, "input", "note") or None
-    async with db.transaction(Scope.of(actor.tenant_ids)) as session:
-        incident, role = await load_for_update(session, actor, incident_id, None)
-        accepted = step(incident, actor, role, Operation.LOG_WORK)
-        now = utcnow()
-        session.add(
-            WorkLogEntry(
-                tenant_id=incident.tenant_id,
-                id=uuid.uuid4(),
-                incident_id=incident.id,
-                author=actor.subject,
-                minutes=minutes,
-                note=note,
-                logged_at=now,
-            )
-        )
-        await commit_step(
-            session,
-            incident,
-            accepted,
-            actor,
-            visibility=Visibility.INTERNAL,
-            message=note,
-            data={"minutes": minutes},
-        )
-    return incident
-
-
 async def set_task(db: Database, actor: Actor, task_id: uuid.UUID, done: bool) -> Incident:
     """Tick (or untick) an item of the incident's checklist (AGENT)."""
     field = ("input", "taskId")
@@ -298,7 +263,6 @@ __all__ = [
     "cancel_incident",
     "close_incident",
     "escalate_incident",
-    "log_work",
     "put_incident_on_hold",
     "rate_incident",
     "reopen_incident",

@@ -75,6 +75,8 @@ class Operation(enum.StrEnum):
     CANCEL = "CANCEL"
     RATE = "RATE"
     LOG_WORK = "LOG_WORK"
+    CORRECT_WORK = "CORRECT_WORK"
+    WITHDRAW_WORK = "WITHDRAW_WORK"
     SET_TASK = "SET_TASK"
     LINK = "LINK"
     UNLINK = "UNLINK"
@@ -124,6 +126,7 @@ class Step:
 
 OPEN = frozenset({S.NEW, S.IN_PROGRESS, S.ON_HOLD})
 NOT_TERMINAL = OPEN | {S.RESOLVED}
+ANY = frozenset(S)
 STAFF = Role.AGENT
 
 # operation -> (statuses it is allowed from, minimum role, event kind)
@@ -142,6 +145,10 @@ _RULES: dict[Operation, tuple[frozenset[IncidentStatus], Role, IncidentEventKind
     Operation.CANCEL: (OPEN, Role.CUSTOMER, IncidentEventKind.CANCELLED),
     Operation.RATE: (frozenset({S.RESOLVED, S.CLOSED}), Role.CUSTOMER, IncidentEventKind.RATED),
     Operation.LOG_WORK: (NOT_TERMINAL, STAFF, IncidentEventKind.WORK_LOGGED),
+    # Billing is settled after the incident ends: its entries change until their month is closed, which
+    # the billing use cases check (as they check that only the author or a MANAGER changes an entry).
+    Operation.CORRECT_WORK: (ANY, STAFF, IncidentEventKind.WORK_CORRECTED),
+    Operation.WITHDRAW_WORK: (ANY, STAFF, IncidentEventKind.WORK_WITHDRAWN),
     Operation.SET_TASK: (NOT_TERMINAL, STAFF, IncidentEventKind.TASK_UPDATED),
     Operation.LINK: (OPEN, STAFF, IncidentEventKind.LINKED),
     Operation.UNLINK: (NOT_TERMINAL, STAFF, IncidentEventKind.UNLINKED),

@@ -136,7 +136,12 @@ class Incident(TenantOwned, Base):
 
     @property
     def display_number(self) -> str:
-        return f"INC-{self.number:06d}"
+        return display_number(self.number)
+
+
+def display_number(number: int) -> str:
+    """How people name an incident: ``INC-000042``, numbered per tenant."""
+    return f"INC-{number:06d}"
 
 
 class IncidentEvent(TenantOwned, Base):
@@ -215,16 +220,26 @@ class IncidentTask(TenantOwned, Base):
 
 
 class WorkLogEntry(TenantOwned, Base):
-    """Time spent handling an incident, for billing of handling activities."""
+    """Time spent handling an incident, for billing of handling activities.
+
+    ``worked_at`` is when the work was done (the tenant's local month of it is the billing month the
+    entry belongs to); ``logged_at`` when it was recorded. ``author_issuer`` is null for entries logged
+    before it was kept: only a MANAGER may change those.
+    """
 
     __tablename__ = "work_log"
     __table_args__ = (
         _incident_fk("fk_work_log_incident"),
         Index("ix_work_log_incident", "tenant_id", "incident_id"),
+        # Work reports read a tenant's entries by the time the work was done.
+        Index("ix_work_log_worked", "tenant_id", "worked_at"),
     )
 
     incident_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     author: Mapped[str] = mapped_column(String(255))
+    author_issuer: Mapped[str | None] = mapped_column(String(500))
     minutes: Mapped[int] = mapped_column(Integer)
+    billable: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     note: Mapped[str | None] = mapped_column(Text)
+    worked_at: Mapped[datetime] = timestamp(default=utcnow)
     logged_at: Mapped[datetime] = timestamp(default=utcnow)

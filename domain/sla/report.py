@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, and_, cast, func, literal_column, not_, select
+from sqlalchemy import Float, Select, and_, cast, func, literal_column, not_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from domain.db import Database, Scope
@@ -58,12 +59,15 @@ class SlaReport:
     by_priority: list[PriorityFigures]
 
 
-def _clock(prefix: str) -> dict[str, ColumnElement[bool]]:
+def clock_conditions(prefix: str) -> dict[str, ColumnElement[bool]]:
+    """When a clock (``response`` or ``resolution``) has finished, was met, is decided, has breached."""
     stopped = getattr(IncidentSla, f"{prefix}_stopped")
     cancelled = getattr(IncidentSla, f"{prefix}_cancelled")
     breached = getattr(IncidentSla, f"{prefix}_breached")
     counted = and_(IncidentSla.contract_id.is_not(None), IncidentSla.priority.is_not(None))
     return {
+        "governed": counted,
+        "cancelled": and_(counted, cancelled),
         "finished": and_(counted, stopped, not_(cancelled)),
         "met": and_(counted, stopped, not_(cancelled), not_(breached)),
         "decided": and_(counted, not_(cancelled), (stopped | breached)),
@@ -72,7 +76,7 @@ def _clock(prefix: str) -> dict[str, ColumnElement[bool]]:
 
 
 def _aggregates() -> list[Any]:
-    response, resolution = _clock("response"), _clock("resolution")
+    response, resolution = clock_conditions("response"), clock_conditions("resolution")
 
     def count(condition: ColumnElement[bool]) -> Any:
         return func.count().filter(condition)
@@ -101,36 +105,61 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-async def sla_report(
-    db: Database, actor: Actor, tenant_id: uuid.UUID, start: datetime, end: datetime
-) -> SlaReport:
-    """The tenant's report; any member whose token carries ``sla:read`` (customers included) may read it."""
+def check_readable(actor: Actor, tenant_id: uuid.UUID) -> None:
+    """Any member whose token carries ``sla:read`` (customers included) reads the tenant's SLA figures."""
     if actor.role_in(tenant_id) is None:
         raise not_found("tenant", "tenant")
     if not actor.can(OAuthScope.SLA_READ, tenant_id):
         raise Refused.one(
             ErrorCode.FORBIDDEN, f"reading the SLA report needs the {OAuthScope.SLA_READ} scope"
         )
-    if end <= start:
-        raise invalid("must be after from", "to")
-    priority = Incident.priority
-    statement = (
-        select(priority, literal_column("GROUPING(incidents.priority)").label("total"), *_aggregates())
+
+
+def with_outcome(tenant_id: uuid.UUID) -> Select[Any]:
+    """The tenant's incidents, each with its stored SLA outcome (if a contract governs it)."""
+    return (
+        select()
         .select_from(Incident)
         .outerjoin(
             IncidentSla,
             and_(IncidentSla.tenant_id == Incident.tenant_id, IncidentSla.incident_id == Incident.id),
         )
-        .where(
-            Incident.tenant_id == tenant_id,
-            Incident.reported_at >= start,
-            Incident.reported_at < end,
-            Incident.status != IncidentStatus.CANCELLED,
-        )
+        .where(Incident.tenant_id == tenant_id)
+    )
+
+
+def counted_in(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+    """The incidents a report over [start, end) counts: reported then, and not cancelled."""
+    return [
+        Incident.reported_at >= start,
+        Incident.reported_at < end,
+        Incident.status != IncidentStatus.CANCELLED,
+    ]
+
+
+async def sla_report(
+    db: Database, actor: Actor, tenant_id: uuid.UUID, start: datetime, end: datetime
+) -> SlaReport:
+    """The tenant's report; any member whose token carries ``sla:read`` (customers included) may read it."""
+    check_readable(actor, tenant_id)
+    if end <= start:
+        raise invalid("must be after from", "to")
+    async with db.transaction(Scope.of(actor.tenant_ids)) as session:
+        return await read_report(session, tenant_id, start, end)
+
+
+async def read_report(
+    session: AsyncSession, tenant_id: uuid.UUID, start: datetime, end: datetime
+) -> SlaReport:
+    """The figures, read in one statement inside the caller's transaction."""
+    priority = Incident.priority
+    statement = (
+        with_outcome(tenant_id)
+        .add_columns(priority, literal_column("GROUPING(incidents.priority)").label("total"), *_aggregates())
+        .where(*counted_in(start, end))
         .group_by(func.grouping_sets(literal_column("(incidents.priority)"), literal_column("()")))
     )
-    async with db.transaction(Scope.of(actor.tenant_ids)) as session:
-        rows = (await session.execute(statement)).mappings().all()
+    rows = (await session.execute(statement)).mappings().all()
     per_priority = {row["priority"]: row for row in rows if not row["total"]}
     totals = next((row for row in rows if row["total"]), None)
     by_priority = []

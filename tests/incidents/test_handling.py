@@ -234,9 +234,11 @@ def test_work_log_sums_for_billing(live: f.LiveApp, world: World) -> None:
     logged = ok(live, alice, "logWork", id=reported["id"], minutes=15)["incident"]
     assert logged["timeSpentMinutes"] == 45 and logged["version"] == 3
     events = timeline(live, alice, reported["id"])
-    assert [(e["kind"], e["visibility"], e["data"]) for e in events[1:]] == [
-        ("WORK_LOGGED", "INTERNAL", {"minutes": 30}),
-        ("WORK_LOGGED", "INTERNAL", {"minutes": 15}),
+    assert [
+        (e["kind"], e["visibility"], e["data"]["minutes"], e["data"]["billable"]) for e in events[1:]
+    ] == [
+        ("WORK_LOGGED", "INTERNAL", 30, True),
+        ("WORK_LOGGED", "INTERNAL", 15, True),
     ]
     assert kinds(live, carol, reported["id"]) == ["CREATED"]
 

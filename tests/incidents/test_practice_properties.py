@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from auth import Principal
+from domain.billing import worklog
 from domain.db import Database, create_database
 from domain.errors import Refused
 from domain.incidents import handling, major, reviews, service
@@ -79,7 +80,7 @@ OPERATIONS: dict[str, Run] = {
     "close": lambda db, who, i, v: handling.close_incident(db, who, i, v),
     "cancel": lambda db, who, i, v: handling.cancel_incident(db, who, i, v, "not an incident"),
     "rate": lambda db, who, i, v: handling.rate_incident(db, who, i, 4, None),
-    "log_work": lambda db, who, i, v: handling.log_work(db, who, i, 10, None),
+    "log_work": lambda db, who, i, v: worklog.log_work(db, who, incident_id=i, minutes=10),
     "declare_major": lambda db, who, i, v: major.declare_major_incident(db, who, i, v, "alice"),
     "add_responder": lambda db, who, i, v: major.add_responder(db, who, i, "mona", ResponderRole.SCRIBE),
 }
