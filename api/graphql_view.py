@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from api import bodies
 from api.context import Context
 from api.limits import PrincipalRateLimit, too_many_requests
 from api.relay import parse_id
@@ -27,6 +29,7 @@ from domain.db import Database
 from domain.db import Scope as DbScope
 from domain.settings import Settings
 from domain.tenancy.models import Tenant
+from domain.tenancy.service import is_slug
 
 _PRINCIPAL = "incidentdesk.principal"
 
@@ -78,6 +81,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             scope.setdefault("state", {})[_PRINCIPAL] = principal
         await super().__call__(scope, receive, send)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """Hostile JSON (nested 200000 deep, a 5000-digit number, invalid UTF-8) is a malformed request:
+        400 over HTTP, and the protocol's own close over WebSocket, never a fault."""
+        try:
+            return bodies.loads(data)
+        except bodies.MalformedBody as error:
+            raise json.JSONDecodeError(str(error), "", 0) from None
+
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
         """JSON that is not an object (a string, a number, null) is a malformed request: 400, not a crash."""
         if request.method == "POST" and "application/json" in (request.content_type or ""):
@@ -103,10 +114,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if principal is None:
             return frozenset()
         tenants = principal.tenant_ids
+        if narrowed_to is not None and not isinstance(narrowed_to, str):
+            return frozenset()  # a WebSocket's connection params may carry anything
         if narrowed_to:
             parsed = parse_id(narrowed_to)
             if parsed is not None and parsed[0] == "Tenant":
                 chosen: uuid.UUID | None = parsed[1]
+            elif not is_slug(narrowed_to.lower()):
+                chosen = None
             else:
                 async with self.db.transaction(DbScope()) as session:
                     chosen = await session.scalar(select(Tenant.id).where(Tenant.slug == narrowed_to.lower()))

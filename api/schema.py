@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from api.bulletins.mutations import BulletinMutations
 from api.bulletins.queries import bulletin_connection, public_status
@@ -18,6 +20,7 @@ from api.catalog.queries import service_connection
 from api.catalog.types import ServiceConnection
 from api.context import Info
 from api.cost import QueryCostLimiter, SubscriptionsOverWebSocket
+from api.error_log import log_errors
 from api.errors import MASKED_MESSAGE, should_mask
 from api.incidents.handling import HandlingMutations
 from api.incidents.major import MajorMutations
@@ -169,9 +172,23 @@ class Mutation(
     pass
 
 
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client mistakes at INFO, server faults at ERROR, never the document's literal values."""
+        ctx = execution_context
+        log_errors(
+            errors,
+            ctx.query if ctx else None,
+            ctx.variables if ctx else None,
+            ctx.operation_name if ctx else None,
+        )
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Where rate-limit counters live: per process by default; e.g. async+redis://host:6379 to share them.
     rate_limit_storage: str = "async+memory://"
     max_query_cost: int = 20_000
+    # POST /oauth/token: tries per minute per client id, and per client address (each try costs a scrypt).
+    token_rate_limit_per_minute: int = Field(default=20, ge=1)
+    token_address_rate_limit_per_minute: int = Field(default=60, ge=1)
     max_subscriptions_per_connection: int = 50
     db_pool_size: int = 10
     log_level: str = "info"

@@ -16,6 +16,7 @@ from api.errors import ClientError
 from api.incidents.types import Incident, IncidentConnection, IncidentEdge, IncidentStatus, Priority
 from api.relay import PageRequest, SortKey, decode_id, read_page
 from api.tenancy.resolve import find_tenant_id, resolve_tenant
+from domain import visibility
 from domain.errors import Refused
 from domain.incidents import models as m
 from domain.tenancy.roles import Scope as OAuthScope
@@ -97,7 +98,16 @@ async def filtered(ctx: Context, spec: IncidentFilter | None) -> Select[Any]:
     if spec.assignee is not None:
         statement = statement.where(m.Incident.assignee == spec.assignee)
     if spec.escalated_to_managers is not None:
-        statement = statement.where(m.Incident.escalated_to_managers.is_(spec.escalated_to_managers))
+        # Evaluated as the flag reads to the caller: a customer's "true" matches nothing, never a hidden flag.
+        statement = statement.where(
+            visibility.filter_on_hidden_flag(
+                ctx.principal,
+                tenants,
+                m.Incident.escalated_to_managers,
+                m.Incident.tenant_id,
+                spec.escalated_to_managers,
+            )
+        )
     if spec.sla_breached is not None:
         statement = statement.where(m.Incident.sla_breached.is_(spec.sla_breached))
     if spec.search:

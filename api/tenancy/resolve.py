@@ -10,6 +10,7 @@ from api.context import Context
 from api.relay import parse_id
 from domain.errors import invalid, not_found
 from domain.tenancy import models as m
+from domain.tenancy.service import is_slug
 
 
 async def find_tenant_id(ctx: Context, value: str) -> uuid.UUID | None:
@@ -17,6 +18,8 @@ async def find_tenant_id(ctx: Context, value: str) -> uuid.UUID | None:
     parsed = parse_id(value)
     if parsed is not None:
         return parsed[1] if parsed[0] == "Tenant" else None
+    if not is_slug(value.lower()):
+        return None
     async with ctx.read() as session:
         found: uuid.UUID | None = await session.scalar(
             select(m.Tenant.id).where(m.Tenant.slug == value.lower())
