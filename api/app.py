@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from api import status_page
+from api import exposure, status_page
+from api.exposure import InsecureSettings
 from api.graphql_view import GraphQLEndpoint
 from api.integrations.runtime import Integrations
 from api.limits import BodySizeLimit
@@ -29,11 +31,18 @@ from domain.migrate import head_revisions
 from domain.outbox import Hub, Listener
 from domain.settings import Settings, get_settings
 from domain.sla.scanner import SlaScanner
+from domain.webhooks.service import reseal_webhook_secrets
+from domain.webhooks.signing import SecretBox
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
     """Build the service. ``database_url`` is the application role's URL; derived from settings when omitted."""
     settings = settings or get_settings()
+    problems = settings.production_problems()
+    if problems:
+        raise InsecureSettings(problems)
     url = database_url or app_database_url(settings)
     database = create_database(url, pool_size=settings.db_pool_size)
     authority = Authority(settings, database)
@@ -73,6 +82,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        resealer = asyncio.create_task(reseal_secrets(settings, database, authority), name="reseal-secrets")
         await integrations.start()
         closer = None
         if settings.auto_close_interval_seconds > 0:
@@ -92,10 +102,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await mover.stop()
             await listener.stop()
             await hub.stop()
-            if closer is not None:
-                closer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await closer
+            for task in (closer, resealer):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await integrations.stop()
             await authority.aclose()
             await database.dispose()
@@ -112,6 +123,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             *([metrics.route()] if settings.metrics_enabled else []),
         ],
         middleware=[
+            *exposure.cors(settings),
             Middleware(RequestId),
             Middleware(HttpMetrics, metrics=metrics, routes=lambda: app.routes),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
@@ -128,6 +140,24 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.listener = listener
     app.state.metrics = metrics
     return app
+
+
+async def reseal_secrets(settings: Settings, database: Database, authority: Authority) -> None:
+    """On start, seal what is not sealed with the current key: plaintext secrets from before sealing was
+    the rule, and secrets sealed with the data-dir key before a key was configured. Retried until the
+    database answers."""
+    delay = 0.5
+    while True:
+        try:
+            await authority.keys.reseal()
+            await reseal_webhook_secrets(database, SecretBox.for_settings(settings))
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("sealing secrets at rest failed (%s); retrying in %.1fs", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 async def readiness(database: Database, heads: list[str]) -> Response:

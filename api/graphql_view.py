@@ -50,7 +50,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     def __init__(self, schema: BaseSchema, settings: Settings, db: Database, authority: Authority) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql",
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
             connection_init_wait_timeout=timedelta(seconds=10),

@@ -22,6 +22,7 @@ from api.context import Info
 from api.cost import QueryCostLimiter, SubscriptionsOverWebSocket
 from api.error_log import log_errors
 from api.errors import MASKED_MESSAGE, should_mask
+from api.exposure import AnonymousIntrospection
 from api.incidents.handling import HandlingMutations
 from api.incidents.major import MajorMutations
 from api.incidents.mutations import IncidentMutations
@@ -194,7 +195,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         types=[Incident, IncidentModel, IncidentReview, Bulletin],
         scalar_overrides={datetime: DateTime},
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(
+            auto_camel_case=True, disable_field_suggestions=not settings.field_suggestions_enabled
+        ),
         # Factories, not instances: an extension holds its request's state (MaskErrors reads the result it
         # masks from it), so one shared instance lets concurrent requests unmask each other's errors.
         extensions=[
@@ -203,6 +206,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
             SubscriptionsOverWebSocket,
+            *([] if settings.anonymous_introspection_enabled else [AnonymousIntrospection]),
             lambda: MaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
         ],
     )
