@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from api import exposure, status_page
+from api.availability import DatabaseUnavailable
 from api.exposure import InsecureSettings
 from api.graphql_view import GraphQLEndpoint
 from api.integrations.runtime import Integrations
@@ -35,6 +36,16 @@ from domain.webhooks.service import reseal_webhook_secrets
 from domain.webhooks.signing import SecretBox
 
 log = logging.getLogger(__name__)
+
+
+# What each app of this process does when the server is told to stop, before it stops accepting work
+# (``incidentdesk serve`` calls ``going_away``): close WebSockets with 1001.
+_going_away: list[Callable[[], Awaitable[None]]] = []
+
+
+async def going_away() -> None:
+    for hook in list(_going_away):
+        await hook()
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
@@ -89,6 +100,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             closer = asyncio.create_task(
                 auto_close.run_forever(database, settings.auto_close_interval_seconds)
             )
+        _going_away.append(graphql.going_away)
         hub.start()
         listener.start()
         mover.start()
@@ -97,6 +109,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         try:
             yield
         finally:
+            with contextlib.suppress(ValueError):
+                _going_away.remove(graphql.going_away)
             if scanner is not None:
                 await scanner.stop()
             await mover.stop()
@@ -126,6 +140,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             *exposure.cors(settings),
             Middleware(RequestId),
             Middleware(HttpMetrics, metrics=metrics, routes=lambda: app.routes),
+            Middleware(DatabaseUnavailable),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             *integrations.middleware(),
         ],

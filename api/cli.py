@@ -160,17 +160,38 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Workers build the app from the environment: handed the application role's URL resolved here, they
     # connect straight away instead of each looking for the embedded server again.
     os.environ["INCIDENTDESK_APP_DATABASE_URL"] = url
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port if args.port is not None else settings.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        log_config=_uvicorn_logging(),
-        lifespan="on",
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": args.host or settings.host,
+        "port": args.port if args.port is not None else settings.port,
+        "log_level": settings.log_level.lower(),
+        "log_config": _uvicorn_logging(),
+        "lifespan": "on",
+        # SIGTERM: stop accepting, let requests in flight finish within this grace, then stop.
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_grace_seconds)),
+    }
+    if workers > 1:
+        uvicorn.run("api.app:create_app", workers=workers, **options)
+    else:
+        _run_gracefully(uvicorn.Config("api.app:create_app", **options))
     return 0
+
+
+def _run_gracefully(config: Any) -> None:
+    """uvicorn, told to stop (SIGTERM): it stops accepting, closes WebSockets with 1001 (going away; uvicorn's
+    own close would say 1012), then lets the requests in flight finish, as uvicorn does."""
+    import uvicorn
+
+    class Graceful(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            from api.app import going_away
+
+            for server in self.servers:
+                server.close()
+            await going_away()
+            await super().shutdown(sockets)
+
+    Graceful(config).run()
 
 
 def _uvicorn_logging() -> dict[str, Any]:

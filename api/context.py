@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from api.errors import ClientError
+from api.errors import ClientError, unavailable
 from auth import Principal
 from domain import visibility
-from domain.db import Database, Scope
+from domain.db import Database, Scope, is_unavailable
 from domain.settings import Settings
 
 K = TypeVar("K", bound=Hashable)
@@ -71,7 +71,11 @@ class Context:
         try:
             async with self.db.transaction(self.scope) as session:
                 yield session
-        except DBAPIError as error:
+        except Exception as error:
+            if is_unavailable(error):
+                raise unavailable() from None
+            if not isinstance(error, DBAPIError):
+                raise
             if str(getattr(error.orig, "sqlstate", "") or "").startswith("22"):
                 raise ClientError(
                     "a value is not acceptable (for example a NUL character, or a number out of range)",

@@ -60,8 +60,26 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.db = db
         self.authority = authority
         self.rate_limit = PrincipalRateLimit(settings.rate_limit_per_minute, settings.rate_limit_storage)
+        # The open WebSockets' senders, so that a shutdown can tell each client it is going away.
+        self._sockets: set[Send] = set()
+
+    async def going_away(self) -> None:
+        """Close every WebSocket with 1001 (going away) before the server stops: clients reconnect to
+        another replica and resume with ``after``, rather than reading a restart as an error."""
+        for send in list(self._sockets):
+            try:
+                await send({"type": "websocket.close", "code": 1001, "reason": "server shutting down"})
+            except Exception:  # already closed by the client: nothing to tell it
+                pass
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            self._sockets.add(send)
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                self._sockets.discard(send)
+            return
         if scope["type"] == "http":
             request = Request(scope, receive)
             try:

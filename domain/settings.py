@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     audience: str = "incidentdesk"
     host: str = "127.0.0.1"
     port: int = 8000
+    # On SIGTERM `incidentdesk serve` stops accepting and lets requests in flight finish this long.
+    shutdown_grace_seconds: float = Field(default=30.0, gt=0)
     # Worker processes of `incidentdesk serve`; each holds its own pool of db_pool_size connections.
     workers: int = Field(default=1, ge=1)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
