@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -191,6 +192,9 @@ def _run_gracefully(config: Any) -> None:
             await going_away()
             await super().shutdown(sockets)
 
+    # uvicorn re-raises the SIGTERM it handled once it has stopped; stopping when asked to is success, so
+    # the process exits 0 rather than dying of the signal (the handler is not inherited by children).
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     Graceful(config).run()
 
 

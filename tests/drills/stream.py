@@ -38,6 +38,9 @@ class Tally:
     committed: list[str] = field(default_factory=list)  # cursors of comments answered as committed
     clean_failures: int = 0
     refused: int = 0
+    # Bodies of requests whose connection closed without an answer: only a stopping server may do that,
+    # and only to a request it had not read (so it must never have committed).
+    dropped: list[str] = field(default_factory=list)
     unclean: list[str] = field(default_factory=list)
 
     @property
@@ -74,6 +77,8 @@ class Writers:
     token: str
     incident: str
     count: int = 3
+    # A new connection per request: a stopped server then refuses it rather than closing a kept-alive one.
+    fresh_connections: bool = False
     tally: Tally = field(default_factory=Tally)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -88,7 +93,8 @@ class Writers:
 
     async def _write(self, writer: int) -> None:
         headers = {"authorization": f"Bearer {self.token}"}
-        async with httpx.AsyncClient(base_url=self.url, timeout=PATIENCE) as http:
+        limits = httpx.Limits(max_keepalive_connections=0) if self.fresh_connections else httpx.Limits()
+        async with httpx.AsyncClient(base_url=self.url, timeout=PATIENCE, limits=limits) as http:
             while not self._stop.is_set():
                 body = f"steady {writer} {uuid.uuid4().hex[:8]}"
                 try:
@@ -100,6 +106,9 @@ class Writers:
                 except httpx.ConnectError:
                     self.tally.refused += 1
                     await asyncio.sleep(0.05)
+                    continue
+                except (httpx.RemoteProtocolError, httpx.ReadError):
+                    self.tally.dropped.append(body)
                     continue
                 except httpx.HTTPError as error:
                     self.tally.unclean.append(f"{type(error).__name__}: {error}")

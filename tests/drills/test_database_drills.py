@@ -167,6 +167,7 @@ async def drill(live: f.LiveApp, world: World, drill_db: TestDatabase, outage: A
     finally:
         await writers.stop()
     assert tally.unclean == [], tally.unclean[:5]
+    assert tally.dropped == [], "a request went unanswered though the server kept running"
 
     stored = stored_since(drill_db, after)
     missing = set(tally.committed) - set(stored)
