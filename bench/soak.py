@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import socket
@@ -219,11 +220,10 @@ async def client(url: str, member: Member, until: float, results: Results, rng: 
 async def follower(url: str, member: Member, until: float, results: Results) -> None:
     ws = url.replace("http://", "ws://") + "/graphql"
     async with connect(ws, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        await socket.send(
-            '{"type": "connection_init", "payload": {"authorization": "Bearer %s"}}' % member.token
-        )
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {member.token}"}}
+        await socket.send(json.dumps(init))
         await socket.recv()
-        await socket.send('{"id": "1", "type": "subscribe", "payload": {"query": "%s"}}' % FOLLOW)
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": FOLLOW}}))
         while time.monotonic() < until:
             try:
                 await asyncio.wait_for(socket.recv(), timeout=max(0.1, until - time.monotonic()))
