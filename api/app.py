@@ -165,7 +165,7 @@ async def reseal_secrets(settings: Settings, database: Database, authority: Auth
     while True:
         try:
             await authority.keys.reseal()
-            await reseal_webhook_secrets(database, SecretBox.for_settings(settings))
+            await reseal_webhook_secrets(database, box=SecretBox.for_settings(settings))
             return
         except asyncio.CancelledError:
             raise

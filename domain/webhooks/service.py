@@ -131,7 +131,7 @@ async def enable_webhook_endpoint(db: Database, *, actor: Actor, endpoint_id: uu
     return endpoint
 
 
-async def reseal_webhook_secrets(db: Database, box: SecretBox) -> int:
+async def reseal_webhook_secrets(db: Database, *, box: SecretBox) -> int:
     """Seal every endpoint's secret with the sealing key (plaintext rows from before sealing was the
     rule, rows sealed with an older key); system work across every tenant. Returns how many moved."""
     tenants = await db.all_tenant_ids()

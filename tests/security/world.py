@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from domain.bulletins import service as bulletins
 from domain.bulletins.phases import BulletinKind, BulletinPhase, ServiceStatus
@@ -26,6 +27,7 @@ from domain.webhooks import service as webhooks
 from domain.webhooks.signing import SecretBox
 from tests import factories as f
 from tests.conftest import TestDatabase
+from tests.sla.support import create_contract
 
 SLUGS = ("acme", "globex")
 ROLES = (Role.CUSTOMER, Role.AGENT, Role.MANAGER)
@@ -171,6 +173,10 @@ async def seed(db: Database, settings: Settings, test_db: TestDatabase) -> Marke
             ),
         )
         world.rows.append(Row("Bulletin", published.id, slug))
+        contract = await create_contract(
+            db, manager, tenant.id, effective_from=datetime(2020, 1, 1, tzinfo=UTC), name=mark(slug, "PUB")
+        )
+        world.rows.append(Row("SlaContract", contract.id, slug))
         key = await keys.create_integration_key(db, manager, tenant.id, "Monitoring", None)
         world.rows.append(Row("IntegrationKey", key.id, slug, Role.MANAGER))
         endpoint = await webhooks.create_webhook_endpoint(
