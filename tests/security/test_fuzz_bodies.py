@@ -25,7 +25,7 @@ from domain.tenancy.roles import Role
 from tests import factories as f
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=100,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 

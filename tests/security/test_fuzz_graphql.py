@@ -33,7 +33,7 @@ from tests import factories as f
 from tests.security.world import Caller, MarkedWorld, Row, seed
 
 FUZZ = settings(
-    max_examples=100,
+    max_examples=70,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 
@@ -104,7 +104,7 @@ def test_out_of_scope_answers_exactly_like_absent(
     query = "query($id: ID!) { node(id: $id) { __typename id } }"
     many = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
 
-    @settings(FUZZ, max_examples=70)
+    @settings(FUZZ, max_examples=50)
     @given(st.sampled_from(members), st.sampled_from(world.rows))
     def check(caller: Caller, row: Row) -> None:
         absent = f.encode_id(row.type_name, uuid.uuid4())
