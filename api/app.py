@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
@@ -14,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from api import status_page
+from api import exposure, status_page
+from api.availability import DatabaseUnavailable
 from api.billing.exports import ReportExports
+from api.exposure import InsecureSettings
 from api.graphql_view import GraphQLEndpoint
 from api.integrations.runtime import Integrations
 from api.limits import BodySizeLimit
@@ -32,11 +35,28 @@ from domain.outbox import Hub, Listener
 from domain.settings import Settings, get_settings
 from domain.sla.scanner import SlaScanner
 from domain.tenancy.directory import TenantDirectory
+from domain.webhooks.service import reseal_webhook_secrets
+from domain.webhooks.signing import SecretBox
+
+log = logging.getLogger(__name__)
+
+
+# What each app of this process does when the server is told to stop, before it stops accepting work
+# (``incidentdesk serve`` calls ``going_away``): close WebSockets with 1001.
+_going_away: list[Callable[[], Awaitable[None]]] = []
+
+
+async def going_away() -> None:
+    for hook in list(_going_away):
+        await hook()
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
     """Build the service. ``database_url`` is the application role's URL; derived from settings when omitted."""
     settings = settings or get_settings()
+    problems = settings.production_problems()
+    if problems:
+        raise InsecureSettings(problems)
     url = database_url or app_database_url(settings)
     database = create_database(url, pool_size=settings.db_pool_size)
     # Who may see what is cached per process, and forgotten on every access notice the listener relays.
@@ -82,12 +102,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        resealer = asyncio.create_task(reseal_secrets(settings, database, authority), name="reseal-secrets")
         await integrations.start()
         closer = None
         if settings.auto_close_interval_seconds > 0:
             closer = asyncio.create_task(
                 auto_close.run_forever(database, settings.auto_close_interval_seconds)
             )
+        _going_away.append(graphql.going_away)
         hub.start()
         listener.start()
         mover.start()
@@ -96,15 +118,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         try:
             yield
         finally:
+            with contextlib.suppress(ValueError):
+                _going_away.remove(graphql.going_away)
             if scanner is not None:
                 await scanner.stop()
             await mover.stop()
             await listener.stop()
             await hub.stop()
-            if closer is not None:
-                closer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await closer
+            for task in (closer, resealer):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await integrations.stop()
             await authority.aclose()
             await database.dispose()
@@ -122,8 +147,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             *([metrics.route()] if settings.metrics_enabled else []),
         ],
         middleware=[
+            *exposure.cors(settings),
             Middleware(RequestId),
             Middleware(HttpMetrics, metrics=metrics, routes=lambda: app.routes),
+            Middleware(DatabaseUnavailable),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             *integrations.middleware(),
         ],
@@ -139,6 +166,24 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.listener = listener
     app.state.metrics = metrics
     return app
+
+
+async def reseal_secrets(settings: Settings, database: Database, authority: Authority) -> None:
+    """On start, seal what is not sealed with the current key: plaintext secrets from before sealing was
+    the rule, and secrets sealed with the data-dir key before a key was configured. Retried until the
+    database answers."""
+    delay = 0.5
+    while True:
+        try:
+            await authority.keys.reseal()
+            await reseal_webhook_secrets(database, box=SecretBox.for_settings(settings))
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("sealing secrets at rest failed (%s); retrying in %.1fs", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 async def readiness(database: Database, heads: list[str]) -> Response:

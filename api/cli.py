@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -142,6 +143,12 @@ def _scopes(value: str | None) -> list[str] | None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    problems = settings.production_problems()
+    if problems:
+        for problem in problems:
+            print(f"incidentdesk: refusing to serve production: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
     workers = args.workers if args.workers is not None else settings.workers
     if workers < 1:
         raise UsageError("--workers must be at least 1")
@@ -154,17 +161,41 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Workers build the app from the environment: handed the application role's URL resolved here, they
     # connect straight away instead of each looking for the embedded server again.
     os.environ["INCIDENTDESK_APP_DATABASE_URL"] = url
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port if args.port is not None else settings.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        log_config=_uvicorn_logging(),
-        lifespan="on",
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": args.host or settings.host,
+        "port": args.port if args.port is not None else settings.port,
+        "log_level": settings.log_level.lower(),
+        "log_config": _uvicorn_logging(),
+        "lifespan": "on",
+        # SIGTERM: stop accepting, let requests in flight finish within this grace, then stop.
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_grace_seconds)),
+    }
+    if workers > 1:
+        uvicorn.run("api.app:create_app", workers=workers, **options)
+    else:
+        _run_gracefully(uvicorn.Config("api.app:create_app", **options))
     return 0
+
+
+def _run_gracefully(config: Any) -> None:
+    """uvicorn, told to stop (SIGTERM): it stops accepting, closes WebSockets with 1001 (going away; uvicorn's
+    own close would say 1012), then lets the requests in flight finish, as uvicorn does."""
+    import uvicorn
+
+    class Graceful(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            from api.app import going_away
+
+            for server in self.servers:
+                server.close()
+            await going_away()
+            await super().shutdown(sockets)
+
+    # uvicorn re-raises the SIGTERM it handled once it has stopped; stopping when asked to is success, so
+    # the process exits 0 rather than dying of the signal (the handler is not inherited by children).
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    Graceful(config).run()
 
 
 def _uvicorn_logging() -> dict[str, Any]:
@@ -261,6 +292,42 @@ async def cmd_client_create(args: argparse.Namespace, settings: Settings, owner_
         except ValueError as error:
             raise UsageError(str(error)) from None
     _print_json({"client_id": client_id, "client_secret": client_secret})
+
+
+async def cmd_client_revoke(args: argparse.Namespace, settings: Settings, owner_url: str) -> None:
+    async with runtime(settings, owner_url) as rt:
+        tenant_id = await rt.authority.revoke_client(args.client_id.strip())
+    if tenant_id is None:
+        raise UsageError(f"no client {args.client_id!r}")
+    _print_json({"client_id": args.client_id.strip(), "revoked": True})
+
+
+async def cmd_keys_rotate(args: argparse.Namespace, settings: Settings, owner_url: str) -> None:
+    async with runtime(settings, owner_url) as rt:
+        kid, retiring = await rt.authority.keys.rotate()
+    _print_json(
+        {
+            "kid": kid,
+            "retiring": [
+                {"kid": k.kid, "retireAfter": k.retire_after.isoformat() if k.retire_after else None}
+                for k in retiring
+            ],
+        }
+    )
+
+
+async def cmd_keys_list(args: argparse.Namespace, settings: Settings, owner_url: str) -> None:
+    async with runtime(settings, owner_url) as rt:
+        keys = await rt.authority.keys.describe()
+    for key in keys:
+        _print_json(
+            {
+                "kid": key.kid,
+                "state": key.state,
+                "createdAt": key.created_at.isoformat(),
+                "retireAfter": key.retire_after.isoformat() if key.retire_after else None,
+            }
+        )
 
 
 async def cmd_token(args: argparse.Namespace, settings: Settings, owner_url: str) -> None:
@@ -388,6 +455,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     client_create.add_argument("--role", default="AGENT", type=_role, help="CUSTOMER, AGENT or MANAGER")
     client_create.set_defaults(handler=cmd_client_create)
+
+    client_revoke = client_commands.add_parser(
+        "revoke", help="revoke a client: no new tokens, and the tokens it holds lose every right at once"
+    )
+    client_revoke.add_argument("client_id", help="the client's id (idc_...)")
+    client_revoke.set_defaults(handler=cmd_client_revoke)
+
+    keys = commands.add_parser("keys", help="the built-in issuer's signing keys")
+    keys_commands = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
+    keys_rotate = keys_commands.add_parser(
+        "rotate",
+        help="add a signing key; the old ones keep verifying until their tokens expire, then retire",
+    )
+    keys_rotate.set_defaults(handler=cmd_keys_rotate)
+    keys_list = keys_commands.add_parser("list", help="every signing key and its state, one JSON a line")
+    keys_list.set_defaults(handler=cmd_keys_list)
 
     token = commands.add_parser("token", help="mint a token of the built-in issuer; prints it")
     token.add_argument("--subject", required=True, help="the token's sub")

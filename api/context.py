@@ -11,16 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from api.errors import ClientError
+from api.errors import ClientError, unavailable
 from auth import Principal
-from domain.db import Database, Scope
+from domain import visibility
+from domain.db import Database, Scope, is_unavailable
 from domain.settings import Settings
 from domain.tenancy.directory import TenantDirectory
-from domain.tenancy.roles import Role, at_least
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -106,13 +107,28 @@ class Context:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session inside the request's tenant scope: the request's read transaction, or a short one."""
-        if self.reads is not None:
-            async with self.reads.session() as session:
-                yield session
-            return
-        async with self.db.transaction(self.scope) as session:
-            yield session
+        """A session inside the request's tenant scope: the request's read transaction, or a short one.
+
+        PostgreSQL's data exceptions (class 22: a NUL character in a filter, a value out of range) are the
+        input's fault: the caller reads BAD_USER_INPUT, not a masked fault."""
+        try:
+            if self.reads is not None:
+                async with self.reads.session() as session:
+                    yield session
+            else:
+                async with self.db.transaction(self.scope) as session:
+                    yield session
+        except Exception as error:
+            if is_unavailable(error):
+                raise unavailable() from None
+            if not isinstance(error, DBAPIError):
+                raise
+            if str(getattr(error.orig, "sqlstate", "") or "").startswith("22"):
+                raise ClientError(
+                    "a value is not acceptable (for example a NUL character, or a number out of range)",
+                    "BAD_USER_INPUT",
+                ) from None
+            raise
 
     async def tenant_id_of(self, slug: str) -> uuid.UUID | None:
         if self.tenants is not None:
@@ -120,11 +136,11 @@ class Context:
         return await TenantDirectory(self.db).id_of(slug)
 
     def sees_internal(self, tenant_id: uuid.UUID) -> bool:
-        """CUSTOMER members never see INTERNAL comments or events."""
-        if self.principal is None:
-            return False
-        role = self.principal.role_in(tenant_id)
-        return role is not None and at_least(role, Role.AGENT)
+        """Whether the caller sees the tenant's internal work: the domain's visibility policy decides."""
+        return visibility.sees_internal(self.principal, tenant_id)
+
+    def sees(self, tenant_id: uuid.UUID, part: visibility.Part) -> bool:
+        return visibility.sees(self.principal, tenant_id, part)
 
     def loader(
         self, name: str, batch: Callable[[Context, Sequence[K]], Awaitable[Sequence[V]]]

@@ -10,7 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError
 
-from domain.db import retrying
+from domain.db import is_unavailable, retrying
 from domain.errors import ErrorCode, Refused
 
 T = TypeVar("T")
@@ -21,15 +21,24 @@ UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
 MASKED_MESSAGE = "Internal server error"
 
 
+UNAVAILABLE = "UNAVAILABLE"
+
+
 def reports_a_fault(body: str) -> bool:
-    """Whether a GraphQL response body (JSON) carries a masked server fault."""
+    """Whether a GraphQL response body (JSON) carries a masked server fault, or says the database was
+    unavailable: either way the request may not have run, and a retry must run it."""
     try:
         document = json.loads(body)
     except ValueError:
         return False
     errors = document.get("errors") if isinstance(document, dict) else None
     return isinstance(errors, list) and any(
-        isinstance(e, dict) and e.get("message") == MASKED_MESSAGE for e in errors
+        isinstance(e, dict)
+        and (
+            e.get("message") == MASKED_MESSAGE
+            or (isinstance(e.get("extensions"), dict) and e["extensions"].get("code") == UNAVAILABLE)
+        )
+        for e in errors
     )
 
 
@@ -53,13 +62,22 @@ async def attempt(action: Callable[[], Awaitable[T]]) -> tuple[T | None, list[Us
         return await retrying(action), []
     except Refused as refused:
         return None, user_errors(refused)
-    except DBAPIError as error:
+    except Exception as error:
+        if is_unavailable(error):
+            raise unavailable() from None
+        if not isinstance(error, DBAPIError):
+            raise
         # PostgreSQL's data exceptions (class 22: a NUL character in text, a date out of its range...) are
         # the input's fault, and the transaction has rolled back: say so rather than fail the request.
         if str(getattr(error.orig, "sqlstate", "") or "").startswith("22"):
             message = "a value is not acceptable (for example a NUL character, or a date out of range)"
             return None, [UserError(field=["input"], message=message, code=ErrorCode.INVALID)]
         raise
+
+
+def unavailable() -> ClientError:
+    """The database could not be reached: the request did not complete, and may be sent again."""
+    return ClientError("the service is briefly unavailable (its database); retry shortly", UNAVAILABLE)
 
 
 class ClientError(GraphQLError):

@@ -26,6 +26,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from api import bodies
 from api.compiled.reads import CompiledReads
 from api.context import Context, RequestReads
 from api.graphql.persisted import PersistedQueries, Refusal
@@ -74,15 +75,15 @@ def _decoded(request: Request, body: bytes | None) -> Incoming | None:
                 return None
             data: Any = {
                 "query": params.get("query"),
-                "variables": json.loads(params["variables"]) if params.get("variables") else None,
+                "variables": bodies.loads(params["variables"]) if params.get("variables") else None,
                 "operationName": params.get("operationName"),
-                "extensions": json.loads(params["extensions"]) if params.get("extensions") else None,
+                "extensions": bodies.loads(params["extensions"]) if params.get("extensions") else None,
             }
         elif request.method == "POST" and body is not None:
-            data = json.loads(body)
+            data = bodies.loads(body)
         else:
             return None
-    except ValueError:
+    except bodies.MalformedBody:
         return None
     if not isinstance(data, dict):
         return None
@@ -127,7 +128,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     ) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql",
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
             connection_init_wait_timeout=timedelta(seconds=10),
@@ -143,8 +144,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             CompiledReads(schema, db, max_cost=settings.max_query_cost) if settings.compiled_reads else None
         )
         self.rate_limit = PrincipalRateLimit(settings.rate_limit_per_minute, settings.rate_limit_storage)
+        # The open WebSockets' senders, so that a shutdown can tell each client it is going away.
+        self._sockets: set[Send] = set()
+
+    async def going_away(self) -> None:
+        """Close every WebSocket with 1001 (going away) before the server stops: clients reconnect to
+        another replica and resume with ``after``, rather than reading a restart as an error."""
+        for send in list(self._sockets):
+            with contextlib.suppress(Exception):  # already closed by the client: nothing to tell it
+                await send({"type": "websocket.close", "code": 1001, "reason": "server shutting down"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            self._sockets.add(send)
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                self._sockets.discard(send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -198,6 +215,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             if context is not None and context.reads is not None:
                 with contextlib.suppress(Exception):  # the answer is sent; a read-only commit cannot matter
                     await context.reads.close()
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Hostile JSON (nested 200000 deep, a 5000-digit number, invalid UTF-8) is a malformed request:
+        400 over HTTP, and the protocol's own close over WebSocket, never a fault."""
+        try:
+            return bodies.loads(data)
+        except bodies.MalformedBody as error:
+            raise json.JSONDecodeError(str(error), "", 0) from None
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
         """JSON that is not an object (a string, a number, null) is a malformed request: 400, not a crash.

@@ -11,7 +11,10 @@ subject) and kept ``idempotency_ttl_seconds`` (24 h):
 - the same key with a different request: 422;
 - the same key while the first request still runs: 409 at once (no waiting), with ``Retry-After``;
   the client retries and then gets the replay;
-- a first request that failed without an answer (a server error) frees its key for a retry.
+- a first request that failed without an answer (a server error) frees its key for a retry, and so does
+  one the server never ran (401, 413, 429 and the like): only a 2xx answer is kept;
+- the caller's rights are part of the request: a token with other scopes (or a principal whose roles
+  changed) replaying the key is a different request (422), never handed an answer it may not read.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import bodies
 from api.errors import reports_a_fault
-from auth import Authority, InvalidToken
+from auth import Authority, InvalidToken, Principal
 from domain import idempotency
 from domain.db import Database
 
@@ -71,13 +75,22 @@ def is_mutation(document: Any) -> bool:
     return bool(operations) and operations[0].operation is OperationType.MUTATION
 
 
-def fingerprint(document: dict[str, Any], tenant_header: str | None) -> str:
+def rights_of(principal: Principal) -> list[Any]:
+    """What the caller may do, in a stable form: its rights in each of its tenants, and operator or not."""
+    return [
+        principal.is_operator,
+        sorted([str(tenant), sorted(principal.rights_in(tenant))] for tenant in principal.tenant_ids),
+    ]
+
+
+def fingerprint(document: dict[str, Any], tenant_header: str | None, rights: list[Any] | None = None) -> str:
     canonical = json.dumps(
         {
             "query": document.get("query"),
             "variables": document.get("variables") or {},
             "operationName": document.get("operationName"),
             "tenant": tenant_header,
+            "rights": rights,
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -117,8 +130,8 @@ class IdempotencyKeys:
         body = await _read_body(receive)
         replay = _replaying(body, receive)
         try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
+            document = bodies.loads(body)
+        except bodies.MalformedBody:
             document = None
         if not is_mutation(document):
             await self.app(scope, replay, send)
@@ -142,11 +155,11 @@ class IdempotencyKeys:
             if principal
             else None
         )
-        if owner is None:
+        if principal is None or owner is None:
             # Unauthenticated (the endpoint answers 401) or a principal of no tenant: nothing to scope to.
             await self.app(scope, replay, send)
             return
-        request_hash = fingerprint(document, headers.get("x-tenant"))
+        request_hash = fingerprint(document, headers.get("x-tenant"), rights_of(principal))
         outcome = await idempotency.claim(self.db, owner, key, request_hash, self.ttl)
         if isinstance(outcome, idempotency.Replay):
             await _replayed(outcome)(scope, replay, send)
@@ -155,7 +168,7 @@ class IdempotencyKeys:
             response = _problem(
                 422,
                 "Idempotency-Key reused",
-                "this Idempotency-Key was used for a different request; use a new key",
+                "this Idempotency-Key was used for a different request (or with other rights); use a new key",
                 "IDEMPOTENCY_KEY_REUSED",
             )
             await response(scope, replay, send)
@@ -194,9 +207,10 @@ class IdempotencyKeys:
             await _shielded(idempotency.release(self.db, owner, key))
             raise
         body = b"".join(chunks).decode("utf-8", errors="replace")
-        # A server fault, whether an HTTP 5xx or a masked GraphQL error in a 200, frees the key: the
-        # retry must run again rather than replay the fault for a day.
-        if status >= 500 or reports_a_fault(body):
+        # Only an answer of a request that ran is kept. A server fault (an HTTP 5xx or a masked GraphQL
+        # error in a 200) and a refusal before running (401, 413, 429...) free the key: the retry must run
+        # rather than replay the fault for a day, and a 429 keeps its own Retry-After.
+        if not 200 <= status < 300 or reports_a_fault(body):
             await _shielded(idempotency.release(self.db, owner, key))
             return
         await _shielded(idempotency.complete(self.db, owner, key, status, content_type, body))

@@ -14,13 +14,13 @@ the event belongs to.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api import bodies
 from api.limits import PrincipalRateLimit
 from domain.db import Database
 from domain.intake.alerts import InvalidEvent, parse_event
@@ -59,8 +59,8 @@ class AlertIntake:
             if len(body) > MAX_EVENT_BYTES:
                 return invalid_event(f"Event is too large (maximum is {MAX_EVENT_BYTES} bytes)")
         try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
+            document = bodies.loads(body)
+        except bodies.MalformedBody:
             return invalid_event("Event object is not valid JSON")
         try:
             event = parse_event(document)

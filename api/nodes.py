@@ -17,6 +17,7 @@ from api.tenancy.types import Tenant, load_tenants
 from domain.catalog import models as catalog
 from domain.incidents import models as incidents
 from domain.incidents.enums import Visibility
+from domain.visibility import Part
 
 NodeResolver = Callable[[Context, uuid.UUID], Awaitable[Node | None]]
 
@@ -61,7 +62,7 @@ async def _event(ctx: Context, key: uuid.UUID) -> Node | None:
     row = await ctx.loader("event_by_id", _events_by_id).load(key)
     if row is None or row.tenant_id not in readable_tenants(ctx):
         return None
-    if row.visibility is Visibility.INTERNAL and not ctx.sees_internal(row.tenant_id):
+    if row.visibility is Visibility.INTERNAL and not ctx.sees(row.tenant_id, Part.INTERNAL_EVENTS):
         return None
     return IncidentEvent.from_row(row)
 

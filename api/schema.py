@@ -7,8 +7,10 @@ from datetime import date, datetime
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from api.billing.mutations import BillingMutations
 from api.billing.queries import billing_periods, work_report
@@ -21,7 +23,9 @@ from api.catalog.queries import service_connection
 from api.catalog.types import ServiceConnection
 from api.context import Info
 from api.cost import QueryCostLimiter, SubscriptionsOverWebSocket
+from api.error_log import log_errors
 from api.errors import MASKED_MESSAGE, should_mask
+from api.exposure import AnonymousIntrospection
 from api.graphql.documents import Documents, PreparedDocuments
 from api.incidents.handling import HandlingMutations
 from api.incidents.major import MajorMutations
@@ -208,7 +212,9 @@ class Schema(strawberry.Schema):
             subscription=Subscription,
             types=[Incident, IncidentModel, IncidentReview, Bulletin, WorkLogEntry],
             scalar_overrides={datetime: DateTime},
-            config=StrawberryConfig(auto_camel_case=True),
+            config=StrawberryConfig(
+                auto_camel_case=True, disable_field_suggestions=not settings.field_suggestions_enabled
+            ),
             # Factories, not instances: an extension holds its request's state (MaskErrors reads the
             # result it masks from it), so one shared instance lets concurrent requests unmask each
             # other's errors. The depth, alias and token limits are the prepared documents'.
@@ -216,10 +222,23 @@ class Schema(strawberry.Schema):
                 lambda: PreparedDocuments(self.documents),
                 lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
                 SubscriptionsOverWebSocket,
+                *([] if settings.anonymous_introspection_enabled else [AnonymousIntrospection]),
                 lambda: MaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
             ],
         )
         self.documents = Documents(self._schema, settings)
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client mistakes at INFO, server faults at ERROR, never the document's literal values."""
+        ctx = execution_context
+        log_errors(
+            errors,
+            ctx.query if ctx else None,
+            ctx.variables if ctx else None,
+            ctx.operation_name if ctx else None,
+        )
 
 
 def build_schema(settings: Settings | None = None) -> Schema:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from starlette.routing import BaseRoute, Route
 
-from auth.clients import register_client
+from auth.clients import register_client, revoke_client
 from auth.errors import InvalidToken
 from auth.keys import KeyStore
 from auth.oauth_server import TokenServer
@@ -123,6 +123,10 @@ class Authority:
         return await register_client(
             self._database, issuer=self.issuer, tenant_id=tenant_id, name=name, scopes=scopes, role=role
         )
+
+    async def revoke_client(self, client_id: str) -> uuid.UUID | None:
+        """Revoke an OAuth client of the built-in issuer; its tenant, or None when there is no such client."""
+        return await revoke_client(self._database, issuer=self.issuer, client_id=client_id)
 
     def routes(self) -> list[BaseRoute]:
         return [

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auth.hashing import dummy_hash, hash_secret, verify_secret
 from auth.tokens import checked_scopes
-from domain.db import Database, Scope
+from domain.db import Database, Scope, widen_scope
 from domain.tenancy.models import Membership, OAuthClient
 from domain.tenancy.roles import Role
 
@@ -120,3 +120,30 @@ async def register_client(
     except IntegrityError as error:
         raise ValueError(f"cannot register a client for tenant {tenant_id}") from error
     return client_id, client_secret
+
+
+async def revoke_client(database: Database, *, issuer: str, client_id: str) -> uuid.UUID | None:
+    """Deactivate the client and remove its membership, so that no new token is issued to it and the
+    tokens it holds lose every right at once. Returns its tenant, or None when no such client exists."""
+    async with database.transaction(Scope(client_id=client_id)) as session:
+        # The self-lookup scope only lets the client row be read; changing it and its membership needs
+        # its tenant in scope.
+        tenant_id = await session.scalar(
+            select(OAuthClient.tenant_id).where(OAuthClient.client_id == client_id)
+        )
+        if tenant_id is None:
+            return None
+        await widen_scope(session, [tenant_id])
+        await session.execute(
+            update(OAuthClient)
+            .where(OAuthClient.tenant_id == tenant_id, OAuthClient.client_id == client_id)
+            .values(active=False)
+        )
+        await session.execute(
+            delete(Membership).where(
+                Membership.tenant_id == tenant_id,
+                Membership.issuer == issuer,
+                Membership.subject == client_id,
+            )
+        )
+    return tenant_id

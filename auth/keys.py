@@ -1,25 +1,29 @@
 """The built-in issuer's signing keys: generated on first use, kept in ``signing_keys``, cached in memory.
 
-Private keys are encrypted at rest with Fernet when ``key_encryption_key`` is configured.
+Private keys are always sealed at rest (domain/sealing.py): with ``INCIDENTDESK_KEY_ENCRYPTION_KEY``, or
+the key generated into the data dir. ``rotate`` adds a key that signs from then on; the keys it replaces
+keep verifying (and stay in the JWKS) until every token they signed has expired, then retire. Each
+process re-reads the keys every ``signing_keys_refresh_seconds``, so all replicas move to a new key.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
+import functools
 import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from cryptography.fernet import Fernet
-from cryptography.fernet import InvalidToken as FernetInvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc.jwk import Key, KeySet, KeySetSerialization, RSAKey
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 
+from auth.tokens import MAX_TOKEN_TTL_SECONDS
+from domain.columns import utcnow
 from domain.db import Database, Scope
+from domain.sealing import SIGNING_KEYS, Sealer, SealingError
 from domain.settings import Settings
 from domain.tenancy.models import SigningKey
 
@@ -31,17 +35,9 @@ KEY_SIZE = 2048
 _CREATE_LOCK_ID = 0x1D_5161_4B45_7301
 # A flood of tokens with made-up kids must not turn into a flood of queries.
 _RELOAD_INTERVAL_SECONDS = 10.0
-
-
-def fernet_for(key_encryption_key: str) -> Fernet:
-    """Any configured string becomes a Fernet key: HKDF stretches and fixes its length."""
-    derived = HKDF(
-        algorithm=hashes.SHA256(),
-        length=32,
-        salt=b"incidentdesk",
-        info=b"incidentdesk signing keys v1",
-    ).derive(key_encryption_key.encode())
-    return Fernet(base64.urlsafe_b64encode(derived))
+# A rotated key stays in the JWKS this long past the rotation: the longest lifetime of a token it signed,
+# and the leeway verifiers allow past expiry.
+RETIREMENT_GRACE = timedelta(seconds=MAX_TOKEN_TTL_SECONDS + 60)
 
 
 class KeyDecryptionError(RuntimeError):
@@ -60,6 +56,19 @@ class _Loaded:
     public: KeySet
     # The newest active key signs; older active ones still verify the tokens they signed.
     newest: _StoredPrivate
+    loaded_at: float
+    # The earliest retirement among the loaded keys: the cache is stale from then on.
+    stale_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A signing key as ``incidentdesk keys list`` shows it (never its private part)."""
+
+    kid: str
+    created_at: datetime
+    retire_after: datetime | None
+    state: str  # SIGNING, VERIFYING (rotated, until retire_after) or RETIRED
 
 
 class KeyStore:
@@ -67,7 +76,8 @@ class KeyStore:
 
     def __init__(self, settings: Settings, database: Database) -> None:
         self._database = database
-        self._fernet = fernet_for(settings.key_encryption_key) if settings.key_encryption_key else None
+        self._settings = settings
+        self._refresh_seconds = settings.signing_keys_refresh_seconds
         self._loaded: _Loaded | None = None
         self._signing: RSAKey | None = None
         self._lock = asyncio.Lock()
@@ -107,18 +117,38 @@ class KeyStore:
             current = self._loaded or loaded
         return _find(current.public, kid)
 
+    @functools.cached_property
+    def sealer(self) -> Sealer:
+        # Built on first use: constructing the app reads no key file.
+        return Sealer.for_settings(self._settings, SIGNING_KEYS)
+
     async def _ensure(self) -> _Loaded:
-        if self._loaded is not None:
-            return self._loaded
+        loaded = self._loaded
+        if loaded is not None and not self._stale(loaded):
+            return loaded
         async with self._lock:
             if self._loaded is None:
                 self._loaded = await self._load_or_create()
+            elif self._stale(self._loaded):
+                try:
+                    self._loaded = await self._load_or_create()
+                except Exception as error:
+                    # The keys in hand still verify: a database hiccup must not fail every request.
+                    log.warning("re-reading the signing keys failed (%s); keeping the ones loaded", error)
+                    self._loaded = _Loaded(
+                        self._loaded.public, self._loaded.newest, time.monotonic(), self._loaded.stale_at
+                    )
             return self._loaded
+
+    def _stale(self, loaded: _Loaded) -> bool:
+        if time.monotonic() - loaded.loaded_at >= self._refresh_seconds:
+            return True
+        return loaded.stale_at is not None and utcnow() >= loaded.stale_at
 
     async def _load_or_create(self) -> _Loaded:
         self._last_reload = time.monotonic()
         rows = await self._active_rows()
-        if not rows:
+        if not any(row.retire_after is None for row in rows):
             await self._create_if_missing()
             rows = await self._active_rows()
         return self._materialise(rows)
@@ -128,7 +158,7 @@ class KeyStore:
         async with self._database.transaction(Scope()) as session:
             result = await session.scalars(
                 select(SigningKey)
-                .where(SigningKey.active.is_(True))
+                .where(SigningKey.active.is_(True), _not_retired(utcnow()))
                 .order_by(SigningKey.created_at, SigningKey.kid)
             )
             return list(result)
@@ -138,50 +168,123 @@ class KeyStore:
             # Two processes starting at once: the second waits here, then sees the first one's key.
             await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CREATE_LOCK_ID})
             existing = await session.scalar(
-                select(SigningKey.kid).where(SigningKey.active.is_(True)).limit(1)
+                select(SigningKey.kid)
+                .where(SigningKey.active.is_(True), SigningKey.retire_after.is_(None))
+                .limit(1)
             )
             if existing is not None:
                 return
-            key = await asyncio.to_thread(_generate)
-            private_json = json.dumps(key.as_dict(private=True))
-            session.add(
-                SigningKey(
-                    kid=key.kid,
-                    algorithm=ALGORITHM,
-                    public_jwk=json.dumps(key.as_dict(private=False)),
-                    private_jwk=self._fernet.encrypt(private_json.encode()).decode()
-                    if self._fernet
-                    else private_json,
-                    encrypted=self._fernet is not None,
-                    active=True,
-                )
-            )
-            log.info("created signing key %s (encrypted at rest: %s)", key.kid, self._fernet is not None)
+            key = await self._new_row()
+            session.add(key)
+            log.info("created signing key %s (sealed at rest)", key.kid)
+
+    async def _new_row(self) -> SigningKey:
+        key = await asyncio.to_thread(_generate)
+        private_json = json.dumps(key.as_dict(private=True))
+        return SigningKey(
+            kid=key.kid,
+            algorithm=ALGORITHM,
+            public_jwk=json.dumps(key.as_dict(private=False)),
+            private_jwk=self.sealer.seal(private_json),
+            encrypted=True,
+            active=True,
+            created_at=utcnow(),
+        )
 
     def _materialise(self, rows: list[SigningKey]) -> _Loaded:
-        if not rows:
+        signing = [row for row in rows if row.retire_after is None]
+        if not signing:
             raise RuntimeError("no active signing key after creation")
         public: list[Key] = [RSAKey.import_key(json.loads(row.public_jwk)) for row in rows]
-        newest = rows[-1]
+        newest = signing[-1]
+        retiring = [row.retire_after for row in rows if row.retire_after is not None]
         return _Loaded(
             public=KeySet(public),
             newest=_StoredPrivate(kid=newest.kid, private_jwk=newest.private_jwk, encrypted=newest.encrypted),
+            loaded_at=time.monotonic(),
+            stale_at=min(retiring) if retiring else None,
         )
 
     def _open_private(self, row: _StoredPrivate) -> RSAKey:
         data = row.private_jwk
         if row.encrypted:
-            if self._fernet is None:
-                raise KeyDecryptionError(
-                    f"signing key {row.kid} is encrypted but no key encryption key is set"
-                )
             try:
-                data = self._fernet.decrypt(data.encode()).decode()
-            except FernetInvalidToken as error:
+                data = self.sealer.open(data)
+            except SealingError as error:
                 raise KeyDecryptionError(
                     f"signing key {row.kid} does not open with the configured key encryption key"
                 ) from error
         return RSAKey.import_key(json.loads(data))
+
+    # ---------------------------------------------------------------- administration
+
+    async def reseal(self) -> int:
+        """Seal every private key with the sealing key: plaintext rows from before sealing was the rule,
+        and rows sealed with the data-dir key before one was configured. Returns how many moved."""
+        moved = 0
+        async with self._database.transaction(Scope()) as session:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CREATE_LOCK_ID})
+            for row in await session.scalars(select(SigningKey).with_for_update()):
+                if row.encrypted and self.sealer.is_current(row.private_jwk):
+                    continue
+                try:
+                    row.private_jwk = (
+                        self.sealer.reseal(row.private_jwk)
+                        if row.encrypted
+                        else self.sealer.seal(row.private_jwk)
+                    )
+                except SealingError:
+                    log.warning("signing key %s opens with no configured key; left as it is", row.kid)
+                    continue
+                row.encrypted = True
+                moved += 1
+        if moved:
+            log.info("sealed %d signing key(s) with the current key encryption key", moved)
+        return moved
+
+    async def rotate(self, *, grace: timedelta = RETIREMENT_GRACE) -> tuple[str, list[KeyInfo]]:
+        """Add a key that signs from now on; the keys it replaces verify for ``grace`` more, then retire.
+        Keys whose grace has passed are retired now. Returns the new kid and the keys now retiring."""
+        now = utcnow()
+        async with self._database.transaction(Scope()) as session:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CREATE_LOCK_ID})
+            rows = list(await session.scalars(select(SigningKey).where(SigningKey.active.is_(True))))
+            retiring = []
+            for row in rows:
+                if row.retire_after is not None and row.retire_after <= now:
+                    row.active = False
+                    continue
+                if row.retire_after is None:
+                    row.retire_after = now + grace
+                retiring.append(_info(row, now))
+            key = await self._new_row()
+            session.add(key)
+        # This process signs with the new key at once; others within signing_keys_refresh_seconds.
+        async with self._lock:
+            self._loaded = None
+        log.info("rotated the signing key: %s signs from now on", key.kid)
+        return key.kid, retiring
+
+    async def describe(self) -> list[KeyInfo]:
+        """Every key, oldest first, with what it does now."""
+        now = utcnow()
+        async with self._database.transaction(Scope()) as session:
+            rows = await session.scalars(select(SigningKey).order_by(SigningKey.created_at, SigningKey.kid))
+            return [_info(row, now) for row in rows]
+
+
+def _not_retired(now: datetime) -> Any:
+    return or_(SigningKey.retire_after.is_(None), SigningKey.retire_after > now)
+
+
+def _info(row: SigningKey, now: datetime) -> KeyInfo:
+    if not row.active or (row.retire_after is not None and row.retire_after <= now):
+        state = "RETIRED"
+    elif row.retire_after is not None:
+        state = "VERIFYING"
+    else:
+        state = "SIGNING"
+    return KeyInfo(kid=row.kid, created_at=row.created_at, retire_after=row.retire_after, state=state)
 
 
 def _generate() -> RSAKey:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import defaultdict
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+import limits
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     InsecureTransportError,
@@ -29,6 +31,8 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant as _ClientCredentialsGrant
 from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -44,6 +48,8 @@ log = logging.getLogger(__name__)
 
 # A token request is a handful of short form fields.
 MAX_BODY_BYTES = 16_384
+# Secret checks (scrypt, ~16 MiB each) running at once in one process.
+MAX_CONCURRENT_CHECKS = 4
 
 # The client rows loaded for the request being handled, by client id (asyncio.to_thread copies the context).
 _preloaded: ContextVar[dict[str, Client | None]] = ContextVar("incidentdesk_preloaded_clients")
@@ -118,6 +124,31 @@ class _JsonPayload(JsonPayload):  # type: ignore[misc]
         return json.loads(self._body) if self._body else {}
 
 
+class TokenThrottle:
+    """Token requests per minute per client address and per claimed client id (the ``limits`` library);
+    an exhausted one answers 429 with ``Retry-After`` and checks no secret."""
+
+    def __init__(self, *, per_client: int, per_address: int, storage_url: str) -> None:
+        self._client = limits.RateLimitItemPerMinute(per_client)
+        self._address = limits.RateLimitItemPerMinute(per_address)
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+
+    async def refuse(self, address: str, client_id: str | None) -> Response | None:
+        checks = [(self._address, "oauth-address", address)]
+        if client_id:
+            checks.append((self._client, "oauth-client", client_id))
+        for item, *keys in checks:
+            if not await self._limiter.hit(item, *keys):
+                stats = await self._limiter.get_window_stats(item, *keys)
+                retry_after = max(1, int(stats.reset_time - time.time()) + 1)
+                return JSONResponse(
+                    {"error": "slow_down", "error_description": "Too many token requests; retry later."},
+                    status_code=429,
+                    headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"},
+                )
+        return None
+
+
 class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
@@ -140,6 +171,13 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         self._keys = keys
         self.register_grant(ClientCredentialsGrant)
         self.register_token_generator("default", self._generate_token)
+        self._throttle = TokenThrottle(
+            per_client=settings.token_rate_limit_per_minute,
+            per_address=settings.token_address_rate_limit_per_minute,
+            storage_url=settings.rate_limit_storage,
+        )
+        # Bounds the scrypt checks running at once, so a burst costs time, never all the memory.
+        self._checks = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
 
     async def token_endpoint(self, request: Request) -> Response:
         try:
@@ -148,11 +186,18 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         except (InsecureTransportError, InvalidRequestError) as error:
             return self.handle_error_response(None, error)
         client_id = _claimed_client_id(oauth_request)
+        # Every try costs a scrypt of ~16 MiB: tries are counted per client address and per client id
+        # before any secret is checked, so guessing a secret (or exhausting memory) is slow by design.
+        address = request.client.host if request.client else "unknown"
+        refused = await self._throttle.refuse(address, client_id)
+        if refused is not None:
+            return refused
         preloaded = {client_id: await load_client(self._database, client_id)} if client_id else {}
         await self._keys.signing_key()
         marker = _preloaded.set(preloaded)
         try:
-            response: Response = await asyncio.to_thread(self.create_token_response, oauth_request)
+            async with self._checks:
+                response: Response = await asyncio.to_thread(self.create_token_response, oauth_request)
         finally:
             _preloaded.reset(marker)
         return response

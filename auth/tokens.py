@@ -16,6 +16,8 @@ from joserfc.jwk import RSAKey
 from domain.tenancy.roles import ALL_SCOPES
 
 SIGNING_ALGORITHM = "RS256"
+# The longest lifetime of a token of the built-in issuer: a rotated key verifies this long, then retires.
+MAX_TOKEN_TTL_SECONDS = 86_400
 # Claims the issuer owns: callers adding extra claims must not be able to forge or shadow them.
 RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "client_id"})
 
@@ -43,8 +45,8 @@ def build_claims(
 ) -> dict[str, Any]:
     if not subject:
         raise ValueError("a token needs a subject")
-    if ttl_seconds <= 0:
-        raise ValueError("ttl_seconds must be positive")
+    if not 0 < ttl_seconds <= MAX_TOKEN_TTL_SECONDS:
+        raise ValueError(f"ttl_seconds must be between 1 and {MAX_TOKEN_TTL_SECONDS}")
     extra = dict(extra_claims or {})
     clashing = RESERVED_CLAIMS & extra.keys()
     if clashing:

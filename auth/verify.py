@@ -76,7 +76,7 @@ class Verifier:
             scopes=_scopes(claims),
             client_id=self._client_id(issuer, claims),
             claims=claims,
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            expires_at=_expiry(claims),
         )
 
     async def _key_for(self, issuer: str, kid: str) -> tuple[Key, str]:
@@ -133,6 +133,17 @@ def _check_claims(claims: dict[str, Any], *, issuer: str, audience: str) -> None
     except ClaimError as error:
         reasons = {"nbf": "token not yet valid", "aud": "wrong audience", "iss": "wrong issuer"}
         raise InvalidToken(reasons.get(error.claim, f"invalid claim: {error.claim}")) from error
+
+
+def _expiry(claims: dict[str, Any]) -> datetime:
+    """``exp`` as an instant; one no clock can represent (1e20, Infinity, NaN) is an invalid token, not a fault."""
+    exp = claims["exp"]
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise InvalidToken("invalid claim: exp")
+    try:
+        return datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, ValueError, OSError):
+        raise InvalidToken("invalid claim: exp") from None
 
 
 def _scopes(claims: dict[str, Any]) -> frozenset[str] | None:

@@ -116,6 +116,31 @@ def is_transient(error: BaseException) -> bool:
     return getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
+# Connection exceptions (08), operator intervention (57: shutdown, crash, cannot connect now), too many
+# connections, and a login refused: the database is away, not the request wrong.
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53300", "28000")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached right now (killed connections, a restart),
+    as opposed to anything about the request: the caller may retry the same request later."""
+    if isinstance(error, ConnectionError | OSError | TimeoutError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if isinstance(original, ConnectionError | OSError):
+        return True
+    sqlstate = str(getattr(original, "sqlstate", "") or "")
+    if sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        return True
+    # asyncpg names a connection closed under it by class rather than by SQLSTATE.
+    name = type(getattr(original, "__cause__", None) or original).__name__
+    return name in {"ConnectionDoesNotExistError", "InterfaceError", "ConnectionFailureError"}
+
+
 async def retrying(action: Callable[[], Awaitable[T]], *, attempts: int = 5) -> T:
     """Run a use case (one transaction) again when PostgreSQL aborted it for a deadlock or a
     serialization failure: transactions that cross tenants lock several per-tenant counters, and two of

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,17 @@ class ExternalIssuer(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INCIDENTDESK_", extra="ignore")
 
+    # "production" turns off what helps a developer and helps an attacker as much (GraphiQL, anonymous
+    # introspection, field suggestions) and refuses to start on an insecure setting.
+    env: Literal["development", "production"] = "development"
+    # Each defaults to on in development and off in production.
+    graphiql: bool | None = None
+    anonymous_introspection: bool | None = None
+    field_suggestions: bool | None = None
+    # Origins allowed to call the API from a browser, comma-separated (https://portal.example.com,...).
+    # Empty: no cross-origin access. "*" is refused in production.
+    cors_origins: str = ""
+
     # Owner connection: migrations and administrative commands. Unset means the embedded PostgreSQL.
     database_url: str | None = None
     # Application-role connection used at runtime; derived from database_url when unset.
@@ -34,11 +46,16 @@ class Settings(BaseSettings):
     audience: str = "incidentdesk"
     host: str = "127.0.0.1"
     port: int = 8000
+    # On SIGTERM `incidentdesk serve` stops accepting and lets requests in flight finish this long.
+    shutdown_grace_seconds: float = Field(default=30.0, gt=0)
     # Worker processes of `incidentdesk serve`; each holds its own pool of db_pool_size connections.
     workers: int = Field(default=1, ge=1)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
-    # Encrypts the built-in issuer's private keys at rest when set.
+    # Seals the built-in issuer's private keys and webhook secrets at rest. Unset outside production: a
+    # key generated once into data_dir (owner-only) seals them instead.
     key_encryption_key: str | None = None
+    # How often each process re-reads the signing keys (to sign with a rotated one, retire old ones).
+    signing_keys_refresh_seconds: float = Field(default=60.0, gt=0)
     oidc_issuers: str = "[]"
     jwks_cache_seconds: int = 300
     max_body_bytes: int = 1_000_000
@@ -52,6 +69,9 @@ class Settings(BaseSettings):
     # Answer the queries the read model covers with one compiled SQL statement (off: the executor answers
     # every query; the differential test runs both side by side).
     compiled_reads: bool = True
+    # POST /oauth/token: tries per minute per client id, and per client address (each try costs a scrypt).
+    token_rate_limit_per_minute: int = Field(default=20, ge=1)
+    token_address_rate_limit_per_minute: int = Field(default=60, ge=1)
     max_subscriptions_per_connection: int = 50
     db_pool_size: int = 10
     log_level: str = "info"
@@ -86,6 +106,49 @@ class Settings(BaseSettings):
     sla_scanner_max_sleep_seconds: float = Field(default=60.0, ge=0)
     # How often a replica that is not the scanner's leader checks whether the leader went away.
     sla_scanner_lock_retry_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def _development_default(self, value: bool | None) -> bool:
+        return (not self.is_production) if value is None else value
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self._development_default(self.graphiql)
+
+    @property
+    def anonymous_introspection_enabled(self) -> bool:
+        return self._development_default(self.anonymous_introspection)
+
+    @property
+    def field_suggestions_enabled(self) -> bool:
+        return self._development_default(self.field_suggestions)
+
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve production: one line each, empty when it may."""
+        if not self.is_production:
+            return []
+        problems = []
+        if not self.key_encryption_key:
+            problems.append(
+                "INCIDENTDESK_KEY_ENCRYPTION_KEY is not set: signing keys and webhook secrets need a"
+                " configured key in production (the same on every replica)"
+            )
+        if self.webhook_allow_private_targets:
+            problems.append(
+                "INCIDENTDESK_WEBHOOK_ALLOW_PRIVATE_TARGETS=true lets partners' webhooks reach the private"
+                " network: unset it in production"
+            )
+        if "*" in self.cors_origin_list():
+            problems.append(
+                "INCIDENTDESK_CORS_ORIGINS allows every origin ('*'): list the origins of your portals"
+            )
+        return problems
 
     def external_issuers(self) -> list[ExternalIssuer]:
         return [ExternalIssuer.model_validate(item) for item in json.loads(self.oidc_issuers)]

@@ -12,6 +12,7 @@ never migrate. Run alone, the one process does both.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -35,6 +36,12 @@ hypothesis_settings.register_profile(
     "incidentdesk", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )
 hypothesis_settings.load_profile("incidentdesk")
+
+# Without a configured key, secrets are sealed with a key generated into the data dir: each test process
+# gets a throwaway one rather than writing into the working tree.
+_DATA_DIR = tempfile.mkdtemp(prefix="incidentdesk-test-data-")
+os.environ["INCIDENTDESK_DATA_DIR"] = _DATA_DIR
+atexit.register(shutil.rmtree, _DATA_DIR, ignore_errors=True)
 
 _ADMIN_URL = "incidentdesk_admin_url"
 _TEMPLATE = "incidentdesk_template"

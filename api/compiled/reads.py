@@ -13,6 +13,7 @@ executor then answers exactly as it always did: compiled reads only ever take wo
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ from domain.reads.compiler import CompiledRead, NotCompilable, compile_read
 from domain.reads.model import Entity
 from domain.reads.selection import Const
 from domain.visibility import uniform_sight
+
+log = logging.getLogger(__name__)
 
 ANSWERS = Counter("incidentdesk_graphql_reads_total", "GraphQL queries by the path that answered", ["path"])
 

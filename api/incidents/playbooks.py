@@ -25,6 +25,7 @@ from domain.errors import not_found
 from domain.incidents import models as m
 from domain.incidents import playbooks
 from domain.incidents import records as r
+from domain.visibility import Part
 
 if TYPE_CHECKING:
     from api.catalog.types import Service
@@ -73,7 +74,7 @@ class IncidentModel(Node, InTenant):
 
 
 def staff_in(ctx: Context, tenant_id: uuid.UUID) -> bool:
-    return ctx.principal is not None and ctx.sees_internal(tenant_id)
+    return ctx.principal is not None and ctx.sees(tenant_id, Part.MODEL)
 
 
 async def load_models(ctx: Context, keys: Sequence[ModelKey]) -> list[r.IncidentModel | None]:

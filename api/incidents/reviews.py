@@ -23,6 +23,7 @@ from api.relay import Node, encode_id
 from domain.incidents import models as m
 from domain.incidents import records as r
 from domain.incidents import reviews
+from domain.visibility import Part
 
 if TYPE_CHECKING:
     from api.incidents.types import Incident
@@ -124,7 +125,7 @@ async def load_reviews(ctx: Context, keys: Sequence[Key]) -> list[r.IncidentRevi
 
 async def review_of(ctx: Context, incident: m.Incident) -> IncidentReview | None:
     """``Incident.review``: staff only."""
-    if not ctx.sees_internal(incident.tenant_id):
+    if not ctx.sees(incident.tenant_id, Part.REVIEW):
         return None
     row = await ctx.loader("review_by_incident", load_reviews).load((incident.tenant_id, incident.id))
     return IncidentReview.from_row(row) if row is not None else None
@@ -133,7 +134,7 @@ async def review_of(ctx: Context, incident: m.Incident) -> IncidentReview | None
 async def review_node(ctx: Context, key: uuid.UUID) -> IncidentReview | None:
     async with ctx.read() as session:
         row = await session.scalar(select(r.IncidentReview).where(r.IncidentReview.id == key))
-    if row is None or not ctx.sees_internal(row.tenant_id):
+    if row is None or not ctx.sees(row.tenant_id, Part.REVIEW):
         return None
     return IncidentReview.from_row(row)
 

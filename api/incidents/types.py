@@ -20,7 +20,7 @@ from domain.incidents import enums as e
 from domain.incidents import models as m
 from domain.incidents.read_model import INCIDENT
 from domain.reads.selection import Window
-from domain.visibility import sight_in
+from domain.visibility import Part, sight_in
 
 if TYPE_CHECKING:
     from api.billing.types import WorkLogEntry
@@ -140,7 +140,7 @@ class Incident(Node, InTenant):
     @strawberry.field(description="The swarm; COMMANDER is the Incident Commander")
     async def responders(self, info: Info) -> list[Responder]:
         # Who works the incident inside the provider is internal work: customers see the incident only.
-        if not info.context.sees_internal(self.row.tenant_id):
+        if not info.context.sees(self.row.tenant_id, Part.RESPONDERS):
             return []
         rows = await info.context.loader("responders", loaders.load_responders).load(self.key)
         return [Responder(subject=r.subject, role=r.role, added_at=r.added_at) for r in rows]
@@ -195,8 +195,10 @@ class Incident(Node, InTenant):
             return None
         return Satisfaction(score=row.satisfaction_score, comment=row.satisfaction_comment, at=row.rated_at)
 
-    @strawberry.field(description="Checklist, e.g. from an incident model")
+    @strawberry.field(description="Checklist, e.g. from an incident model; empty for CUSTOMER members")
     async def tasks(self, info: Info) -> list[IncidentTask]:
+        if not info.context.sees(self.row.tenant_id, Part.TASKS):
+            return []
         rows = await info.context.loader("tasks", loaders.load_tasks).load(self.key)
         return [IncidentTask(id=encode_id("IncidentTask", r.id), title=r.title, done=r.done) for r in rows]
 
@@ -248,15 +250,15 @@ class Incident(Node, InTenant):
 
     @strawberry.field(description="Vendor of a functional escalation; null for CUSTOMER members")
     def vendor(self, info: Info) -> str | None:
-        return self.row.vendor if info.context.sees_internal(self.row.tenant_id) else None
+        return self.row.vendor if info.context.sees(self.row.tenant_id, Part.VENDOR) else None
 
     @strawberry.field(description="The vendor's ticket reference; null for CUSTOMER members")
     def vendor_ticket(self, info: Info) -> str | None:
-        return self.row.vendor_ticket if info.context.sees_internal(self.row.tenant_id) else None
+        return self.row.vendor_ticket if info.context.sees(self.row.tenant_id, Part.VENDOR) else None
 
     @strawberry.field(description="Escalated hierarchically: flagged for managers (false for customers)")
     def escalated_to_managers(self, info: Info) -> bool:
-        return self.row.escalated_to_managers and info.context.sees_internal(self.row.tenant_id)
+        return self.row.escalated_to_managers and info.context.sees(self.row.tenant_id, Part.ESCALATION)
 
     @strawberry.field(description="Why the incident was cancelled")
     def cancel_reason(self) -> str | None:

@@ -13,6 +13,7 @@ from api.tenancy.resolve import resolve_tenant
 from domain.errors import not_found
 from domain.intake import keys
 from domain.intake import models as intake
+from domain.webhooks import models as webhook_models
 from domain.webhooks import service as webhooks
 from domain.webhooks.signing import SecretBox
 
@@ -44,6 +45,21 @@ class WebhookEndpointPayload:
         description="The signing secret (Standard Webhooks, whsec_...): shown once, here"
     )
     user_errors: list[UserError]
+
+
+@strawberry.input(name="RevokeIntegrationKeyInput")
+class RevokeIntegrationKeyInput:
+    id: strawberry.ID
+
+
+@strawberry.input(name="RotateWebhookSecretInput")
+class RotateWebhookSecretInput:
+    id: strawberry.ID
+
+
+@strawberry.input(name="EnableWebhookEndpointInput")
+class EnableWebhookEndpointInput:
+    id: strawberry.ID
 
 
 @strawberry.type
@@ -86,7 +102,7 @@ class IntegrationMutations:
                 tenant_id,
                 input.url,
                 input.event_kinds,
-                box=SecretBox(ctx.settings.key_encryption_key),
+                box=SecretBox.for_settings(ctx.settings),
                 allow_private_targets=ctx.settings.webhook_allow_private_targets,
             )
 
@@ -95,4 +111,70 @@ class IntegrationMutations:
             return WebhookEndpointPayload(endpoint=None, secret=None, user_errors=errors)
         return WebhookEndpointPayload(
             endpoint=WebhookEndpoint.from_row(created.endpoint), secret=created.secret, user_errors=[]
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="MANAGER. The routing key stops being accepted at once, for good",
+    )
+    async def revoke_integration_key(
+        self, info: Info, input: RevokeIntegrationKeyInput
+    ) -> IntegrationKeyPayload:
+        ctx = info.context
+
+        async def run() -> intake.IntegrationKey:
+            key_id = decode_id(input.id, "IntegrationKey")
+            if key_id is None:
+                raise not_found("integration key", "input", "id")
+            return await keys.revoke_integration_key(ctx.db, actor=ctx.actor(), key_id=key_id)
+
+        row, errors = await attempt(run)
+        return IntegrationKeyPayload(
+            integration_key=IntegrationKey.from_row(row) if row is not None else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="MANAGER. A new signing secret, shown once here; the old one stops signing at once",
+    )
+    async def rotate_webhook_secret(
+        self, info: Info, input: RotateWebhookSecretInput
+    ) -> WebhookEndpointPayload:
+        ctx = info.context
+
+        async def run() -> webhooks.CreatedEndpoint:
+            endpoint_id = decode_id(input.id, "WebhookEndpoint")
+            if endpoint_id is None:
+                raise not_found("webhook endpoint", "input", "id")
+            return await webhooks.rotate_webhook_secret(
+                ctx.db, actor=ctx.actor(), endpoint_id=endpoint_id, box=SecretBox.for_settings(ctx.settings)
+            )
+
+        rotated, errors = await attempt(run)
+        if rotated is None:
+            return WebhookEndpointPayload(endpoint=None, secret=None, user_errors=errors)
+        return WebhookEndpointPayload(
+            endpoint=WebhookEndpoint.from_row(rotated.endpoint), secret=rotated.secret, user_errors=[]
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="MANAGER. Deliver to a disabled endpoint again; the events it missed follow in order",
+    )
+    async def enable_webhook_endpoint(
+        self, info: Info, input: EnableWebhookEndpointInput
+    ) -> WebhookEndpointPayload:
+        ctx = info.context
+
+        async def run() -> webhook_models.WebhookEndpoint:
+            endpoint_id = decode_id(input.id, "WebhookEndpoint")
+            if endpoint_id is None:
+                raise not_found("webhook endpoint", "input", "id")
+            return await webhooks.enable_webhook_endpoint(ctx.db, actor=ctx.actor(), endpoint_id=endpoint_id)
+
+        row, errors = await attempt(run)
+        return WebhookEndpointPayload(
+            endpoint=WebhookEndpoint.from_row(row) if row is not None else None,
+            secret=None,
+            user_errors=errors,
         )

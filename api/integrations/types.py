@@ -29,6 +29,7 @@ DEFAULT_DELIVERIES = 20
 class IntegrationKey(Node, InTenant):
     name: str
     routing_key: str
+    active: bool = strawberry.field(description="False once revoked: the intake refuses the key")
     created_at: datetime
     row: strawberry.Private[intake.IntegrationKey]
 
@@ -38,6 +39,7 @@ class IntegrationKey(Node, InTenant):
             id=encode_id("IntegrationKey", row.id),
             name=row.name,
             routing_key=row.routing_key,
+            active=row.active,
             created_at=row.created_at,
             row=row,
         )

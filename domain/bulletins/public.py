@@ -19,6 +19,7 @@ from domain.bulletins.phases import FINAL_PHASES, ServiceStatus
 from domain.catalog.models import Service
 from domain.db import Database, Scope
 from domain.tenancy.models import Tenant
+from domain.tenancy.service import is_slug
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,11 @@ class PublicView:
 
 async def public_tenant(db: Database, slug: str) -> Tenant | None:
     """The tenant of a public status page, or None (unknown slug, or no public page: the same answer)."""
-    if not slug or len(slug) > 63:
+    slug = slug.strip().lower()
+    if not is_slug(slug):
         return None
     async with db.transaction(Scope()) as session:
-        tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
+        tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug))
     return tenant if tenant is not None and tenant.public_status_page else None
 
 

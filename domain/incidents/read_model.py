@@ -160,12 +160,14 @@ INCIDENT = Entity(
             order=("added_at", "subject"),
             internal=Hidden.EMPTY,
         ),
+        # The checklist may name internal hosts and runbooks: the provider's business too.
         Relation(
             "tasks",
             "IncidentTask",
             Cardinality.LIST,
             lambda i, t: and_(t.tenant_id == i.tenant_id, t.incident_id == i.id),
             order=("position",),
+            internal=Hidden.EMPTY,
         ),
         # The parent may live in another tenant: outside the reader's scope it reads as absent (RLS).
         Relation("parent", "Incident", Cardinality.ONE, lambda i, p: _linked(p, i)),

@@ -62,6 +62,21 @@ async def create_integration_key(
     return key
 
 
+async def revoke_integration_key(db: Database, *, actor: Actor, key_id: uuid.UUID) -> IntegrationKey:
+    """Stop accepting alerts with the key, at once and for good (a new key is created to replace it)."""
+    async with db.transaction(Scope.of(actor.tenant_ids)) as session:
+        key = await session.scalar(
+            select(IntegrationKey).where(IntegrationKey.id == key_id).with_for_update()
+        )
+        if key is None or actor.role_in(key.tenant_id) is None:
+            raise not_found("integration key", "input", "id")
+        require_role(
+            actor, key.tenant_id, Role.MANAGER, OAuthScope.MANAGE, what="revoking an integration key"
+        )
+        key.active = False
+    return key
+
+
 async def integration_keys(
     db: Database, actor: Actor, tenant_ids: Collection[uuid.UUID]
 ) -> list[IntegrationKey]:

@@ -79,7 +79,10 @@ class OAuthClient(TenantOwned, Base):
 
 
 class SigningKey(Base):
-    """A key pair of the built-in issuer. Private keys are encrypted at rest when a key is configured."""
+    """A key pair of the built-in issuer; the private key is always sealed (domain/sealing.py).
+
+    The newest active key signs. A rotated key keeps verifying until ``retire_after`` (when the last token
+    it signed has expired), then leaves the JWKS."""
 
     __tablename__ = "signing_keys"
 
@@ -90,6 +93,7 @@ class SigningKey(Base):
     encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = timestamp(default=utcnow)
+    retire_after: Mapped[datetime | None] = timestamp()
 
 
 class TenantCounter(Base):

@@ -20,6 +20,12 @@ from domain.timezones import is_iana_timezone
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+def is_slug(value: str) -> bool:
+    """Whether ``value`` can name a tenant at all; anything else (a NUL, a newline, 10 kB) names none and
+    is answered without asking the database."""
+    return SLUG.fullmatch(value) is not None
+
+
 def valid_timezone(name: str) -> bool:
     return is_iana_timezone(name)
 

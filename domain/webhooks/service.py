@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.db import Database, Scope
-from domain.errors import ErrorCode, Problem, Refused, invalid
+from domain.errors import ErrorCode, Problem, Refused, invalid, not_found
 from domain.incidents.enums import IncidentEventKind
+from domain.sealing import SealingError
 from domain.tenancy.actor import Actor, require_role
 from domain.tenancy.models import TenantCounter
 from domain.tenancy.roles import Role
@@ -18,6 +21,8 @@ from domain.tenancy.roles import Scope as OAuthScope
 from domain.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from domain.webhooks.signing import SecretBox, new_secret
 from domain.webhooks.targets import UnsafeTarget, checked_address, parse_target
+
+log = logging.getLogger(__name__)
 
 MAX_ENDPOINTS_PER_TENANT = 20
 KNOWN_KINDS = frozenset(kind.value for kind in IncidentEventKind)
@@ -88,6 +93,64 @@ async def create_webhook_endpoint(
         )
         session.add(endpoint)
     return CreatedEndpoint(endpoint=endpoint, secret=secret)
+
+
+async def _managed_endpoint(
+    session: AsyncSession, actor: Actor, endpoint_id: uuid.UUID, what: str
+) -> WebhookEndpoint:
+    """The endpoint, locked, if the actor manages its tenant; NOT_FOUND otherwise, like an absent one."""
+    endpoint = await session.scalar(
+        select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()
+    )
+    if endpoint is None or actor.role_in(endpoint.tenant_id) is None:
+        raise not_found("webhook endpoint", "input", "id")
+    require_role(actor, endpoint.tenant_id, Role.MANAGER, OAuthScope.MANAGE, what=what)
+    return endpoint
+
+
+async def rotate_webhook_secret(
+    db: Database, *, actor: Actor, endpoint_id: uuid.UUID, box: SecretBox
+) -> CreatedEndpoint:
+    """A new signing secret (shown once); the old one stops signing at once."""
+    secret = new_secret()
+    async with db.transaction(Scope.of(actor.tenant_ids)) as session:
+        endpoint = await _managed_endpoint(session, actor, endpoint_id, "rotating a webhook secret")
+        endpoint.secret = box.seal(secret)
+    return CreatedEndpoint(endpoint=endpoint, secret=secret)
+
+
+async def enable_webhook_endpoint(db: Database, *, actor: Actor, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+    """Deliver to an endpoint again after it was disabled for failing; the events it missed meanwhile
+    follow (its cursor stayed where it was disabled), in order."""
+    async with db.transaction(Scope.of(actor.tenant_ids)) as session:
+        endpoint = await _managed_endpoint(session, actor, endpoint_id, "enabling a webhook endpoint")
+        endpoint.active = True
+        endpoint.disabled_at = None
+        endpoint.disabled_reason = None
+        endpoint.failing_since = None
+    return endpoint
+
+
+async def reseal_webhook_secrets(db: Database, *, box: SecretBox) -> int:
+    """Seal every endpoint's secret with the sealing key (plaintext rows from before sealing was the
+    rule, rows sealed with an older key); system work across every tenant. Returns how many moved."""
+    tenants = await db.all_tenant_ids()
+    if not tenants:
+        return 0
+    moved = 0
+    async with db.transaction(Scope.of(tenants)) as session:
+        for endpoint in await session.scalars(select(WebhookEndpoint).with_for_update()):
+            if box.is_current(endpoint.secret):
+                continue
+            try:
+                endpoint.secret = box.reseal(endpoint.secret)
+            except SealingError:
+                log.warning("the secret of webhook endpoint %s opens with no configured key", endpoint.id)
+                continue
+            moved += 1
+    if moved:
+        log.info("sealed %d webhook secret(s) with the current key encryption key", moved)
+    return moved
 
 
 def may_manage(actor: Actor, tenant_id: uuid.UUID) -> bool:

@@ -2,8 +2,7 @@
 
 Signing is the ``standardwebhooks`` reference library's: ``webhook-signature`` is ``v1,`` followed by the
 base64 HMAC-SHA256 of ``{webhook-id}.{webhook-timestamp}.{body}`` under the secret's bytes. The secret
-is shown to the endpoint's creator once, as ``whsec_`` + base64, and kept sealed at rest (Fernet) when
-a key encryption key is configured.
+is shown to the endpoint's creator once, as ``whsec_`` + base64, and kept sealed at rest (Fernet).
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from standardwebhooks.webhooks import Webhook
+
+from domain.sealing import WEBHOOK_SECRETS, Sealer
+from domain.settings import Settings
 
 SECRET_PREFIX = "whsec_"
 _SEALED_PREFIX = "fernet:"
@@ -30,30 +29,34 @@ def new_secret() -> str:
 
 
 class SecretBox:
-    """Seals webhook secrets at rest when a key encryption key is configured; plain otherwise."""
+    """Webhook secrets at rest: always sealed, as ``fernet:`` + a Fernet token (domain/sealing.py).
 
-    def __init__(self, key_encryption_key: str | None) -> None:
-        self._fernet: Fernet | None = None
-        if key_encryption_key:
-            derived = HKDF(
-                algorithm=hashes.SHA256(),
-                length=32,
-                salt=b"incidentdesk",
-                info=b"incidentdesk webhook secrets v1",
-            ).derive(key_encryption_key.encode())
-            self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+    A row without the prefix is a plaintext secret from before sealing was the rule; it still opens, and
+    ``reseal`` (run when the service starts) seals it."""
+
+    def __init__(self, sealer: Sealer) -> None:
+        self._sealer = sealer
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> SecretBox:
+        return cls(Sealer.for_settings(settings, WEBHOOK_SECRETS))
 
     def seal(self, secret: str) -> str:
-        if self._fernet is None:
-            return secret
-        return _SEALED_PREFIX + self._fernet.encrypt(secret.encode()).decode()
+        return _SEALED_PREFIX + self._sealer.seal(secret)
 
     def open(self, stored: str) -> str:
         if not stored.startswith(_SEALED_PREFIX):
             return stored
-        if self._fernet is None:
-            raise RuntimeError("a webhook secret is sealed but no key encryption key is configured")
-        return self._fernet.decrypt(stored[len(_SEALED_PREFIX) :].encode()).decode()
+        return self._sealer.open(stored[len(_SEALED_PREFIX) :])
+
+    def is_current(self, stored: str) -> bool:
+        return stored.startswith(_SEALED_PREFIX) and self._sealer.is_current(stored[len(_SEALED_PREFIX) :])
+
+    def reseal(self, stored: str) -> str:
+        """Sealed with the sealing key: a plaintext row sealed, an older sealing moved."""
+        if not stored.startswith(_SEALED_PREFIX):
+            return self.seal(stored)
+        return _SEALED_PREFIX + self._sealer.reseal(stored[len(_SEALED_PREFIX) :])
 
 
 def signed_headers(secret: str, message_id: str, body: str, at: datetime) -> dict[str, str]:

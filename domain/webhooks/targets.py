@@ -1,8 +1,10 @@
 """Webhook targets and server-side request forgery: a partner's URL must not reach inside our network.
 
 A target's host is resolved and every address it resolves to must be public: private, loopback,
-link-local, multicast, reserved, unspecified and shared (CGNAT) addresses are refused, IPv4-mapped IPv6
-included, unless ``webhook_allow_private_targets`` is set. The check runs when an endpoint is created and
+link-local, site-local, multicast, reserved, unspecified and shared (CGNAT) addresses are refused, unless
+``webhook_allow_private_targets`` is set. IPv6 addresses that carry an IPv4 address (IPv4-mapped,
+IPv4-compatible, NAT64 ``64:ff9b::/96``) are judged by that IPv4 address, and the tunnel prefixes that
+route to one (6to4 ``2002::/16``, Teredo ``2001::/32``) are refused outright. The check runs when an endpoint is created and
 again at every delivery, and the delivery then connects to the very address that passed the check, so a
 DNS answer that changes in between (DNS rebinding) cannot redirect it.
 """
@@ -23,9 +25,19 @@ class UnsafeTarget(Exception):
     """The URL is not an acceptable webhook target; the message says why, for the user."""
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return is_public(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)
+        if address in _NAT64 or address in _IPV4_COMPATIBLE:
+            return is_public(ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF))
+        # 6to4 and Teredo reach an IPv4 host through a relay: whichever it embeds, never a target.
+        if address.sixtofour is not None or address.teredo is not None or address.is_site_local:
+            return False
     return address.is_global and not (
         address.is_multicast
         or address.is_private

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -132,7 +133,6 @@ class WebhookWorker:
         self.db = db
         self.settings = settings
         self.global_id = global_id
-        self.box = SecretBox(settings.key_encryption_key)
         self.rand = rand
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient(
@@ -145,6 +145,11 @@ class WebhookWorker:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._in_flight: set[asyncio.Task[None]] = set()
+
+    @functools.cached_property
+    def box(self) -> SecretBox:
+        # On first delivery, not at construction: building the app reads no key file.
+        return SecretBox.for_settings(self.settings)
 
     # ------------------------------------------------------------------ running
 

@@ -42,11 +42,15 @@ async def fresh(owner: Engine, db: Database) -> AsyncIterator[Callable[..., Auth
         await authority.aclose()
 
 
-async def test_plaintext_without_a_key_encryption_key(fresh: Callable[..., Authority], owner: Engine) -> None:
+async def test_sealed_even_without_a_key_encryption_key(
+    fresh: Callable[..., Authority], owner: Engine
+) -> None:
+    # The key generated into the data dir seals it: nothing is ever stored in clear.
     await fresh().mint("alice")
     (row,) = signing_key_rows(owner)
-    assert not row.encrypted
-    assert "d" in json.loads(row.private_jwk)
+    assert row.encrypted
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(row.private_jwk)
     assert "d" not in json.loads(row.public_jwk)
 
 

@@ -205,9 +205,9 @@ def test_applying_a_model_by_hand_and_ticking_its_tasks(
     assert event["data"]["done"] is True
     unticked = ok(live, alice, "setTask", taskId=task, done=False)["incident"]
     assert unticked["tasks"][0]["done"] is False
-    # The customer follows the checklist.
+    # The checklist is the provider's internal work: the customer sees the incident, not its tasks.
     seen = incident(live, carol, reported["id"])
-    assert seen is not None and len(seen["tasks"]) == 3
+    assert seen is not None and seen["tasks"] == []
 
 
 def test_model_refusals(live: f.LiveApp, owner: Engine, world: World, setting: Setting, models: Any) -> None:
@@ -260,7 +260,8 @@ def test_model_refusals(live: f.LiveApp, owner: Engine, world: World, setting: S
     ok(live, alice, "applyIncidentModel", id=target, modelId=models["manual"]["id"])
     apply("INVALID", ["input", "modelId"], models["manual"]["id"])
     task = incident(live, alice, target)["tasks"][0]["id"]  # type: ignore[index]
-    refused(live, owner, carol, "setTask", "FORBIDDEN", None, taskId=task, done=True)
+    # To a customer a task answers like one that does not exist: she does not see the checklist.
+    refused(live, owner, carol, "setTask", "NOT_FOUND", ["input", "taskId"], taskId=task, done=True)
     refused(
         live, owner, world.tokens["gus"], "setTask", "NOT_FOUND", ["input", "taskId"], taskId=task, done=True
     )

@@ -23,6 +23,7 @@ from domain.intake.alerts import (
     impact_and_urgency,
     parse_event,
 )
+from domain.sealing import SIGNING_KEYS, WEBHOOK_SECRETS, Sealer, SealingError
 from domain.webhooks.signing import SecretBox, message_body, new_secret, retry_delay, signed_headers
 from domain.webhooks.targets import UnsafeTarget, is_public, parse_target
 
@@ -158,14 +159,28 @@ def test_signatures_verify_with_the_reference_library() -> None:
         Webhook(secret).verify(body, stale)
 
 
-def test_secrets_are_sealed_at_rest_when_a_key_is_configured() -> None:
+def test_secrets_are_always_sealed_at_rest() -> None:
     secret = new_secret()
-    sealed = SecretBox("a key encryption key").seal(secret)
+    box = SecretBox(Sealer(["a key encryption key"], WEBHOOK_SECRETS))
+    sealed = box.seal(secret)
     assert secret not in sealed
-    assert SecretBox("a key encryption key").open(sealed) == secret
-    assert SecretBox(None).seal(secret) == secret
-    with pytest.raises(RuntimeError):
-        SecretBox(None).open(sealed)
+    assert box.open(sealed) == secret
+    assert box.is_current(sealed)
+    # A plaintext row from before still opens, and resealing seals it.
+    assert box.open(secret) == secret
+    assert not box.is_current(secret)
+    assert box.open(box.reseal(secret)) == secret
+    # Another key opens nothing; with both, the first seals and the second still opens.
+    other = SecretBox(Sealer(["another key"], WEBHOOK_SECRETS))
+    with pytest.raises(SealingError):
+        other.open(sealed)
+    both = SecretBox(Sealer(["another key", "a key encryption key"], WEBHOOK_SECRETS))
+    assert not both.is_current(sealed)
+    moved = both.reseal(sealed)
+    assert both.is_current(moved) and other.open(moved) == secret
+    # A signing key's sealing never opens a webhook secret: each purpose has its own derived key.
+    with pytest.raises(SealingError):
+        Sealer(["a key encryption key"], SIGNING_KEYS).open(sealed.removeprefix("fernet:"))
 
 
 @given(attempt=st.integers(min_value=1, max_value=10_000), r=st.floats(min_value=0, max_value=1))

@@ -78,7 +78,7 @@ async def subscribe(
         world.tenant,
         receiver.target(mode, name),
         ["CREATED", "COMMENTED"],
-        box=SecretBox(None),
+        box=SecretBox.for_settings(Settings()),
         allow_private_targets=allow_private,
     )
     receiver.secrets[name] = created.secret

@@ -217,7 +217,13 @@ async def test_private_targets_are_refused_unless_allowed(db: Database, world: W
     # The app under test allows them (its receiver is on loopback); production settings do not.
     with pytest.raises(Refused) as refused:
         await webhooks.create_webhook_endpoint(
-            db, world.mia, world.acme, url, ["CREATED"], box=SecretBox(None), allow_private_targets=False
+            db,
+            world.mia,
+            world.acme,
+            url,
+            ["CREATED"],
+            box=SecretBox.for_settings(Settings()),
+            allow_private_targets=False,
         )
     [problem] = refused.value.problems
     assert (problem.code.value, problem.field) == ("INVALID", ("input", "url"))
