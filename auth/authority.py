@@ -51,7 +51,7 @@ class Authority:
         self._well_known = WellKnown(settings, self.keys)
         # Known tokens, with the principal each resolved to: a request with one touches no database and
         # verifies no signature. Dropped on every access notice (domain/access.py).
-        self._known: AccessCache[str, tuple[Principal, datetime]] | None = (
+        self._known: AccessCache[str, tuple[Principal, datetime, str]] | None = (
             AccessCache(access) if access is not None else None
         )
 
@@ -97,13 +97,19 @@ class Authority:
     async def authenticated(self, token: str) -> tuple[Principal, datetime]:
         """The principal a bearer token stands for, and when the token expires."""
         if self._known is not None and (known := self._known.get(token)) is not None:
-            return known
+            principal, expires_at, kid = known
+            # Known, and its key still trusted (keys retire; an issuer may drop one): no signature check.
+            if await self.verifier.trusts(principal.issuer, kid):
+                return principal, expires_at
         generation = self._known.generation() if self._known is not None else 0
         verified = await self.verify(token)
         principal = await self.principal(verified)
         if self._known is not None:
             self._known.put(
-                token, (principal, verified.expires_at), generation, until=verified.expires_at.timestamp()
+                token,
+                (principal, verified.expires_at, verified.kid),
+                generation,
+                until=verified.expires_at.timestamp(),
             )
         return principal, verified.expires_at
 

@@ -28,6 +28,8 @@ class VerifiedToken:
     client_id: str | None
     claims: dict[str, Any] = field(repr=False)
     expires_at: datetime
+    # The signing key that verified it: a token stays good only while its key does.
+    kid: str = ""
 
 
 @dataclass(frozen=True)

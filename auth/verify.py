@@ -79,6 +79,14 @@ class Verifier:
             expires_at=_expiry(claims),
         )
 
+    async def trusts(self, issuer: str, kid: str) -> bool:
+        """Whether the key still verifies tokens (a retired or rotated-out key does not)."""
+        try:
+            await self._key_for(issuer, kid)
+        except InvalidToken:
+            return False
+        return True
+
     async def _key_for(self, issuer: str, kid: str) -> tuple[Key, str]:
         key: Key | None
         if issuer == self.builtin_issuer:

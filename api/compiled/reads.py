@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg.exceptions as asyncpg_errors  # type: ignore[import-untyped]  # asyncpg ships no types
 import strawberry
 from graphql import FragmentDefinitionNode, get_variable_values
 from prometheus_client import Counter
@@ -136,8 +137,17 @@ class CompiledReads:
         if statement is None:
             ANSWERS.labels("executor").inc()
             return None
+        try:
+            found = await self.db.read_json(
+                Scope.of(ctx.tenant_ids), statement.sql, statement.values(arguments.binds())
+            )
+        except asyncpg_errors.DataError:
+            # The input's fault (a NUL character in a filter...): the executor tells the client so.
+            return None
+        except Exception:
+            # The database is unreachable, or the statement is wrong: the executor answers (and reports
+            # an outage as such); a wrong statement is logged, for it is a bug to fix.
+            log.exception("a compiled read failed; the executor answers instead")
+            return None
         ANSWERS.labels("compiled").inc()
-        found = await self.db.read_json(
-            Scope.of(ctx.tenant_ids), statement.sql, statement.values(arguments.binds())
-        )
         return found if found is not None else "null"

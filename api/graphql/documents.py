@@ -32,6 +32,7 @@ from graphql import (
     SelectionSetNode,
     parse,
     specified_rules,
+    validate,
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
@@ -168,6 +169,12 @@ class PreparedDocuments(SchemaExtension):
             if prepared.document is None:
                 raise prepared.errors[0]
             context.graphql_document = prepared.document
+            errors = list(prepared.errors)
+            # Rules an extension adds for this request only (introspection refused to anonymous callers)
+            # run on top of the prepared validation.
+            added = [rule for rule in context.validation_rules if rule not in specified_rules]
+            if added and not errors:
+                errors = validate(self.documents.schema, prepared.document, added)
             # Validation is done: Strawberry runs none when errors are set, even to an empty list.
-            context.pre_execution_errors = list(prepared.errors)
+            context.pre_execution_errors = errors
         yield

@@ -171,8 +171,10 @@ class _Builder:
         if isinstance(value, RootOne):
             lookup = self.arguments.lookups[value.lookup]
             conditions = [*lookup.conditions(row, value.lookup), *self._public(entity, row)]
+            # FROM named, not inferred: a body reading only related rows would otherwise lose its table.
             return (
                 select(self._object(value.body, _Row(entity, row)))
+                .select_from(row)
                 .where(*conditions)
                 .limit(1)
                 .scalar_subquery()
@@ -275,6 +277,7 @@ class _Builder:
         if isinstance(value, Follow) and relation.cardinality is Cardinality.ONE:
             return (
                 select(self._object(value.body, _Row(target, other)))
+                .select_from(other)
                 .where(*conditions)
                 .limit(1)
                 .correlate_except(other)
@@ -285,6 +288,7 @@ class _Builder:
             items = func.json_agg(aggregate_order_by(self._object(value.body, _Row(target, other)), *order))
             return (
                 select(func.coalesce(items, literal_column("'[]'::json")))
+                .select_from(other)
                 .where(*conditions)
                 .correlate_except(other)
                 .scalar_subquery()
