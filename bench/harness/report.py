@@ -28,6 +28,7 @@ def environment(extra: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
     return [
         ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         ("machine", f"{os.cpu_count()} CPUs (nproc), {cpu_model()}"),
+        ("load average at start", " ".join(f"{v:.2f}" for v in os.getloadavg())),
         ("python", platform.python_version()),
         *extra,
         ("command", " ".join(shlex.quote(part) for part in [Path(sys.argv[0]).as_posix(), *sys.argv[1:]])),
