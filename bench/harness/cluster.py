@@ -133,7 +133,7 @@ def _local_postmaster(admin_url: str) -> int | None:
 def _tune(server: Any, pgdata: Path) -> bool:
     """Apply EMBEDDED_SETTINGS; True when the server must restart for some of them."""
     with psycopg.connect(libpq_url(server.get_uri("postgres")), autocommit=True) as conn:
-        current = dict(
+        current: dict[str, str] = dict(
             conn.execute(
                 "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
                 (list(EMBEDDED_SETTINGS),),
@@ -156,7 +156,7 @@ def embedded(data_dir: Path) -> Iterator[Cluster]:
     """The bench's own cluster in ``data_dir/pg``, started for the run and stopped after it."""
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
