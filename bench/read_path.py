@@ -302,8 +302,8 @@ def _ratio_row(kind: str, label: str, a: Measured, b: Measured) -> list[str]:
         ratio(a.result.rps, b.result.rps),
         ratio(a.result.p50_ms, b.result.p50_ms),
         ratio(a.result.p99_ms, b.result.p99_ms),
-        ratio(a.server_per_request, b.server_per_request),
-        ratio(a.postgres_per_request, b.postgres_per_request),
+        _cpu_ratio(a.server_per_request, b.server_per_request),
+        _cpu_ratio(a.postgres_per_request, b.postgres_per_request),
     ]
     return [kind, label, "**incidentdesk / PostGraphile**", *(_times(c) for c in cells), ""]
 
@@ -311,6 +311,12 @@ def _ratio_row(kind: str, label: str, a: Measured, b: Measured) -> list[str]:
 def _times(value: float) -> str:
     text = fmt(value, 2)
     return text if text == "n/a" else f"{text}x"
+
+
+def _cpu_ratio(ours: float, theirs: float) -> float:
+    """A ratio of CPU per request, unless one side is next to nothing (under 0.01 ms, as PostgreSQL's for
+    a query that never reaches it), where the ratio would only magnify background noise."""
+    return float("nan") if min(ours, theirs) < 0.01 else ratio(ours, theirs)
 
 
 def run_rounds(
@@ -355,8 +361,8 @@ def _median_rows(rounds: Rounds, table: Table) -> None:
         median(ratio(a.result.rps, b.result.rps) for a, b in pairs),
         median(ratio(a.result.p50_ms, b.result.p50_ms) for a, b in pairs),
         median(ratio(a.result.p99_ms, b.result.p99_ms) for a, b in pairs),
-        median(ratio(a.server_per_request, b.server_per_request) for a, b in pairs),
-        median(ratio(a.postgres_per_request, b.postgres_per_request) for a, b in pairs),
+        median(_cpu_ratio(a.server_per_request, b.server_per_request) for a, b in pairs),
+        median(_cpu_ratio(a.postgres_per_request, b.postgres_per_request) for a, b in pairs),
     ]
     table.row(
         [rounds.kind, "median", "**incidentdesk / PostGraphile**", *(f"{fmt(c, 2)}x" for c in cells), ""]
@@ -401,7 +407,7 @@ def throughput_targets(page: Rounds, typename: Rounds) -> list[bool]:
 # ---------------------------------------------------------------- statements per page
 
 _LOG_LINE = re.compile(
-    r"^\S+ \S+ \S+ \[\d+\] (?P<role>[^@\s]+)@(?P<db>\S+) LOG:  (?:statement|execute [^:]*): (?P<sql>.*)$"
+    r"^\S+ \S+ \S+ \[(?P<pid>\d+)\] (?P<role>[^@\s]+)@(?P<db>\S+) LOG:  (?:statement|execute [^:]*): (?P<sql>.*)$"
 )
 _TRANSACTION = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION|END)\b", re.IGNORECASE)
 
@@ -411,6 +417,8 @@ class Counted:
     requests: int
     statements: int
     transactions: int
+    # Transactions with no statement in them: the connection pool's pre-ping (BEGIN; ROLLBACK).
+    empty_transactions: int
     scope_settings: int
     lines: list[str]
 
@@ -422,19 +430,27 @@ def _count(log_file: Path, offset: int, role: str, database: str, requests: int)
     with open(log_file, errors="replace") as handle:
         handle.seek(offset)
         text = handle.read()
-    statements = transactions = scopes = 0
+    statements = transactions = empty = scopes = 0
+    # Per backend: inside a transaction that has run no statement yet.
+    pending: dict[str, bool] = {}
     lines = []
     for line in text.splitlines():
         found = _LOG_LINE.match(line)
         if not found or found["role"] != role or found["db"] != database:
             continue
-        lines.append(found["sql"])
-        if _TRANSACTION.match(found["sql"]):
-            transactions += found["sql"].strip().upper().startswith(("BEGIN", "START"))
+        sql = found["sql"].strip()
+        lines.append(sql)
+        if _TRANSACTION.match(sql):
+            if sql.upper().startswith(("BEGIN", "START")):
+                transactions += 1
+                pending[found["pid"]] = True
+            else:
+                empty += pending.pop(found["pid"], False)
         else:
             statements += 1
-            scopes += "set_config('app.tenant_ids'" in found["sql"]
-    return Counted(requests, statements, transactions, scopes, lines)
+            scopes += "set_config('app.tenant_ids'" in sql
+            pending[found["pid"]] = False
+    return Counted(requests, statements, transactions, empty, scopes, lines)
 
 
 def _sequential(target_: Target, query: str, count: int) -> None:
@@ -456,7 +472,14 @@ def statements_per_request(
         for role in roles:
             conn.execute(f'ALTER ROLE "{role}" IN DATABASE "{database}" SET log_statement = \'all\'')
     table = Table(
-        ("server", "request", "statements / request", "of which set_config scope", "transactions / request")
+        (
+            "server",
+            "request",
+            "statements / request",
+            "of which set_config scope",
+            "transactions / request",
+            "of which empty (pool pre-ping)",
+        )
     )
     try:
         with both_servers(cluster, database, log_dir, timeline) as (ours, theirs, _timeline, _reason):
@@ -479,6 +502,7 @@ def statements_per_request(
                         fmt(counted.per_request(counted.statements)),
                         fmt(counted.per_request(counted.scope_settings)),
                         fmt(counted.per_request(counted.transactions)),
+                        fmt(counted.per_request(counted.empty_transactions)),
                     ]
                 )
                 name = f"statements-{target_.name.lower()}-{'page' if kind == 'page' else 'typename'}.log"
