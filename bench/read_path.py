@@ -364,9 +364,7 @@ def _median_rows(rounds: Rounds, table: Table) -> None:
         median(_cpu_ratio(a.server_per_request, b.server_per_request) for a, b in pairs),
         median(_cpu_ratio(a.postgres_per_request, b.postgres_per_request) for a, b in pairs),
     ]
-    table.row(
-        [rounds.kind, "median", "**incidentdesk / PostGraphile**", *(f"{fmt(c, 2)}x" for c in cells), ""]
-    )
+    table.row([rounds.kind, "median", "**incidentdesk / PostGraphile**", *(_times(c) for c in cells), ""])
 
 
 def throughput_targets(page: Rounds, typename: Rounds) -> list[bool]:
