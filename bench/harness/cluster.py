@@ -130,25 +130,21 @@ def _local_postmaster(admin_url: str) -> int | None:
     return pid if Path(f"/proc/{pid}").exists() else None
 
 
-def _tune(server: Any, pgdata: Path) -> bool:
+def _tune(server: Any) -> bool:
     """Apply EMBEDDED_SETTINGS; True when the server must restart for some of them."""
     with psycopg.connect(libpq_url(server.get_uri("postgres")), autocommit=True) as conn:
-        current: dict[str, str] = dict(
-            conn.execute(
-                "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
-                (list(EMBEDDED_SETTINGS),),
-            ).fetchall()
-        )
-        changed = False
-        for name, value in EMBEDDED_SETTINGS.items():
-            if current.get(name) != value:
-                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-                changed = True
-        if not changed:
-            return False
+        rows = conn.execute(
+            "SELECT name, current_setting(name), context FROM pg_settings WHERE name = ANY(%s)",
+            (list(EMBEDDED_SETTINGS),),
+        ).fetchall()
+        restart = False
+        for name, value, context in rows:
+            if value != EMBEDDED_SETTINGS[name]:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{EMBEDDED_SETTINGS[name]}'")
+                # Settings of the postmaster context (shared_buffers...) take a restart; others a reload.
+                restart = restart or context == "postmaster"
         conn.execute("SELECT pg_reload_conf()")
-        pending = conn.execute("SELECT count(*) FROM pg_settings WHERE pending_restart").fetchone()
-    return bool(pending and pending[0])
+    return restart
 
 
 @contextlib.contextmanager
@@ -157,12 +153,13 @@ def embedded(data_dir: Path) -> Iterator[Cluster]:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver
     from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    from pgserver.utils import PostmasterInfo
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(str(pgdata), cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
-        if _tune(server, pgdata):
+        if _tune(server):
             log.info("restarting the embedded PostgreSQL for its settings")
             pg_ctl(
                 ["-w", "-m", "fast", "-l", str(pgdata / "log"), "restart"],
@@ -170,6 +167,8 @@ def embedded(data_dir: Path) -> Iterator[Cluster]:
                 user=server.system_user,
                 timeout=120,
             )
+            # pgserver stops the postmaster it knows of when the last handle closes: the new one.
+            server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)
         pid = int((pgdata / "postmaster.pid").read_text().split()[0])
         yield Cluster(server.get_uri("postgres"), True, pid, pgdata / "log")
     finally:
