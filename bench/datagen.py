@@ -9,7 +9,8 @@ written is written: numbers per tenant from 1 with the tenant's counter left at 
 event per step and ``version`` counting them, priorities from the impact x urgency matrix, the clock
 ledger (START, RESPOND, HOLD, RESOLVE, CLOSE, CANCEL) matching the timeline.
 
-Every value is a hash of (tenant, number, salt), so the same size gives the same data. Times: reports
+Every value is a hash of (tenant, number, salt), so the same size gives the same data (but for the ids
+of incidents and events, and times, which count back from the moment of generation). Times: reports
 spread over the last year in number order; an incident's k-th event follows its report by about k^2
 hours; the per-tenant event ``seq`` (commit order in the app) orders events by time across the tenant,
 without a sort: each (incident, k) owns one slot of a per-tenant grid whose order is the time order.
