@@ -17,7 +17,7 @@ Both answer the same page first and must agree (the differential check), then:
    --scale-large), target: large within 1.2x of small.
 
     python bench/read_path.py [--incidents 200000] [--rounds 5] [--seconds 10] [--connections 32]
-                              [--scale-small 10000] [--scale-large 1000000] [--skip-scale] [--strict]
+                              [--scale-small 10000] [--scale-large 10000000] [--skip-scale] [--strict]
 """
 
 from __future__ import annotations
