@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-busy lint typecheck pytest schema bench clean chromium
+.PHONY: install run test test-busy lint typecheck pytest schema bench bench-install wrk clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,8 +58,36 @@ chromium:
 schema: $(STAMP)
 	$(BIN)/python -m api.schema_export > schema.graphql
 
-bench: $(STAMP)
-	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+## Every benchmark in bench/ at modest sizes (~15 minutes on 2 cores; generated data is kept in
+## .incidentdesk/bench for the next run). Full sizes, e.g.:
+##   make bench READ_PATH_ARGS="--incidents 10000000 --scale-large 10000000"
+BENCH_STAMP := $(VENV)/.bench-installed
+READ_PATH_ARGS ?= --scale-large 1000000
+WRITE_PATH_ARGS ?=
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench-install: $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) wrk
+	@echo "== bench/sla_clock.py"; $(BIN)/python bench/sla_clock.py
+	@echo "== bench/subscribers.py"; $(BIN)/python bench/subscribers.py
+	@echo "== bench/read_path.py"; $(BIN)/python bench/read_path.py $(READ_PATH_ARGS)
+	@echo "== bench/write_path.py"; $(BIN)/python bench/write_path.py $(WRITE_PATH_ARGS)
+	@echo "== bench/soak.py"; $(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+## wrk drives the HTTP benchmarks when present (Debian's package, installed when missing as root);
+## without it they use their own Python load generator.
+wrk:
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk) \
+		|| echo "wrk could not be installed: the benchmarks use their Python load generator" >&2; \
+	else \
+		echo "wrk is not installed: the benchmarks use their Python load generator" >&2; \
+	fi
 
 clean:
 	rm -rf $(VENV) .incidentdesk .pytest_cache .mypy_cache .ruff_cache
