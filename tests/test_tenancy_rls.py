@@ -65,6 +65,8 @@ def _value(table: Table, column: Column[Any]) -> Any:
     n = next(_counter)
     if kind is uuid.UUID:
         return uuid.uuid4()
+    if kind is str and column.name == "timezone":
+        return "UTC"  # read as a timezone by queries and migrations
     if kind is str:
         length = getattr(column.type, "length", None) or 64
         return f"{table.name[:8]}-{n}"[:length]
@@ -115,34 +117,41 @@ def app_engine(test_db: Any) -> Iterator[Engine]:
     engine.dispose()
 
 
+def fill_every_tenant_table(
+    connection: Connection, slugs: tuple[str, ...]
+) -> tuple[list[str], MetaData, list[uuid.UUID], dict[str, dict[uuid.UUID, dict[str, Any]]]]:
+    """New tenants named ``slugs``, and a row of each in every tenant-owned table, through a superuser
+    connection (no row-level security): (the tables, their reflection, the tenants, the rows)."""
+    assert connection.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar()
+    tables = [row[0] for row in connection.execute(text(TENANT_OWNED_SQL))]
+    reflected = MetaData()
+    reflected.reflect(connection, only=[*tables, "tenants"], resolve_fks=True)
+    tenant_ids = [uuid.uuid4() for _ in slugs]
+    tenant_rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for tenant_id, slug in zip(tenant_ids, slugs, strict=True):
+        row = synthesise(reflected.tables["tenants"], tenant_id, {}, {})
+        row.update(id=tenant_id, slug=slug)
+        connection.execute(insert(reflected.tables["tenants"]).values(**row))
+        tenant_rows[tenant_id] = row
+    rows: dict[str, dict[uuid.UUID, dict[str, Any]]] = {}
+    owned = set(tables)
+    # sorted_tables puts every referenced table before the tables that reference it.
+    for table in reflected.sorted_tables:
+        if table.name not in owned:
+            continue
+        for tenant_id in tenant_ids:
+            row = synthesise(table, tenant_id, tenant_rows[tenant_id], rows)
+            connection.execute(insert(table).values(**row))
+            rows.setdefault(table.name, {})[tenant_id] = row
+    return tables, reflected, tenant_ids, rows
+
+
 @pytest.fixture(scope="module")
 def seeded(test_db: Any) -> Seeded:
     engine = _owner(test_db)
     try:
         with engine.begin() as connection:
-            assert connection.execute(
-                text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            ).scalar()
-            tables = [row[0] for row in connection.execute(text(TENANT_OWNED_SQL))]
-            reflected = MetaData()
-            reflected.reflect(connection, only=[*tables, "tenants"], resolve_fks=True)
-            a, b = uuid.uuid4(), uuid.uuid4()
-            tenant_rows: dict[uuid.UUID, dict[str, Any]] = {}
-            for tenant_id, slug in ((a, "rls-a"), (b, "rls-b")):
-                row = synthesise(reflected.tables["tenants"], tenant_id, {}, {})
-                row.update(id=tenant_id, slug=slug)
-                connection.execute(insert(reflected.tables["tenants"]).values(**row))
-                tenant_rows[tenant_id] = row
-            rows: dict[str, dict[uuid.UUID, dict[str, Any]]] = {}
-            owned = set(tables)
-            # sorted_tables puts every referenced table before the tables that reference it.
-            for table in reflected.sorted_tables:
-                if table.name not in owned:
-                    continue
-                for tenant_id in (a, b):
-                    row = synthesise(table, tenant_id, tenant_rows[tenant_id], rows)
-                    connection.execute(insert(table).values(**row))
-                    rows.setdefault(table.name, {})[tenant_id] = row
+            tables, reflected, (a, b), rows = fill_every_tenant_table(connection, ("rls-a", "rls-b"))
     finally:
         engine.dispose()
     return Seeded(tables=tables, a=a, b=b, rows=rows, reflected=reflected)

@@ -26,6 +26,8 @@ def upgrade() -> None:
     op.add_column("work_log", sa.Column("author_issuer", sa.String(length=500), nullable=True))
     op.add_column("work_log", sa.Column("billable", sa.Boolean(), server_default="true", nullable=False))
     op.add_column("work_log", sa.Column("worked_at", sa.DateTime(timezone=True), nullable=True))
+    # Row-level security is forced on the owner too: lift it for the backfill of every tenant's rows.
+    op.execute("ALTER TABLE work_log NO FORCE ROW LEVEL SECURITY")
     op.execute("UPDATE work_log SET worked_at = logged_at")
     op.alter_column("work_log", "worked_at", nullable=False)
     op.create_index("ix_work_log_worked", "work_log", ["tenant_id", "worked_at"], unique=False)
@@ -40,12 +42,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("tenant_id", "month"),
     )
-    enable_tenant_rls("billing_periods")
     op.execute(
         "INSERT INTO billing_periods (tenant_id, month)"
         " SELECT DISTINCT w.tenant_id, CAST(date_trunc('month', timezone(t.timezone, w.worked_at)) AS date)"
         " FROM work_log w JOIN tenants t ON t.id = w.tenant_id"
     )
+    op.execute("ALTER TABLE work_log FORCE ROW LEVEL SECURITY")
+    enable_tenant_rls("billing_periods")
 
 
 def downgrade() -> None:
