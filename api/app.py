@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     mover = PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds, hub=hub)
     metrics = Metrics()
-    metrics.watch(hub, database)
+    metrics.watch(hub, database, authority, access)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

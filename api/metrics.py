@@ -10,13 +10,15 @@ import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from auth import Authority
+from domain.access import AccessNotices
 from domain.db import Database
 from domain.outbox import Hub
 
@@ -37,8 +39,8 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch(self, hub: Hub, database: Database) -> None:
-        self.registry.register(_RuntimeCollector(hub, database))
+    def watch(self, hub: Hub, database: Database, authority: Authority, access: AccessNotices) -> None:
+        self.registry.register(_RuntimeCollector(hub, database, authority, access))
 
     def route(self) -> Route:
         async def metrics(request: Request) -> Response:
@@ -50,9 +52,11 @@ class Metrics:
 class _RuntimeCollector(Collector):
     """Values read at scrape time from the objects that own them."""
 
-    def __init__(self, hub: Hub, database: Database) -> None:
+    def __init__(self, hub: Hub, database: Database, authority: Authority, access: AccessNotices) -> None:
         self.hub = hub
         self.database = database
+        self.authority = authority
+        self.access = access
 
     def collect(self) -> Iterable[Metric]:
         yield GaugeMetricFamily(
@@ -64,6 +68,23 @@ class _RuntimeCollector(Collector):
             "incidentdesk_live_events_dispatched",
             "Events this process has fanned out",
             value=self.hub.dispatched,
+        )
+        hits, misses = self.authority.cache_hits
+        known = CounterMetricFamily(
+            "incidentdesk_principal_cache_lookups", "Bearer tokens looked up in the cache", labels=["outcome"]
+        )
+        known.add_metric(["hit"], hits)
+        known.add_metric(["miss"], misses)
+        yield known
+        yield GaugeMetricFamily(
+            "incidentdesk_access_notices_listening",
+            "1 while this process hears access notices (caches of principals are trusted only then)",
+            value=1 if self.access.listening else 0,
+        )
+        yield CounterMetricFamily(
+            "incidentdesk_access_notices",
+            "Access notices heard (each empties the caches)",
+            value=self.access.generation,
         )
         pool = self.database.engine.pool
         checked_out: Callable[[], int] | None = getattr(pool, "checkedout", None)

@@ -77,6 +77,7 @@ class Verifier:
             client_id=self._client_id(issuer, claims),
             claims=claims,
             expires_at=_expiry(claims),
+            kid=kid,
         )
 
     async def trusts(self, issuer: str, kid: str) -> bool:

@@ -164,3 +164,15 @@ def test_a_compiled_page_is_one_statement_and_its_scope_whatever_its_size(
             assert len(data["incidents"]["edges"]) == size
             assert count == 2, counted.statements
             assert counted.statements[0].startswith("BEGIN READ ONLY; SELECT set_config('app.tenant_ids'")
+
+
+def test_an_authenticated_typename_touches_no_database(compiled: f.LiveApp, token: str) -> None:
+    """The floor of every request: a known token, a known tenant slug and a prepared document cost no
+    statement at all."""
+    with f.counting_statements(compiled) as counted:
+        for attempt in range(3):
+            counted.statements.clear()
+            data = compiled.gql_ok(token, "{ __typename }", headers={"x-tenant": "acme"})
+            assert data == {"__typename": "Query"}
+            if attempt:  # the first one looks the token's principal and the slug up
+                assert counted.statements == []
