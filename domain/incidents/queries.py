@@ -86,10 +86,12 @@ class IncidentQuery:
         return [f.name for f in fields(self) if f.name not in skip and getattr(self, f.name) is not None]
 
     def shape(self) -> Hashable:
-        return (tuple(self._set()), self.no_service)
+        return (tuple(self._set()), self.no_service, len(self.tenants) == 1)
 
     def binds(self, slot: str) -> dict[str, Any]:
         values: dict[str, Any] = {f"{slot}_tenants": sorted(self.tenants)}
+        if len(self.tenants) == 1:
+            values[f"{slot}_tenant"] = next(iter(self.tenants))
         for name in self._set():
             value = getattr(self, name)
             if name in ("statuses", "priorities"):
@@ -103,7 +105,12 @@ class IncidentQuery:
         def bound(name: str, kind: Any) -> Any:
             return bindparam(f"{slot}_{name}", type_=kind)
 
-        found: list[ColumnElement[bool]] = [i.tenant_id == _any(slot, "tenants", Uuid)]
+        # One tenant (a portal, a request narrowed by X-Tenant) is an equality, so the planner walks the
+        # index of the listing's order within it; a list of tenants cannot give that order.
+        if len(self.tenants) == 1:
+            found: list[ColumnElement[bool]] = [i.tenant_id == bindparam(f"{slot}_tenant", type_=Uuid)]
+        else:
+            found = [i.tenant_id == _any(slot, "tenants", Uuid)]
         if self.no_service:
             found.append(false())
         for name in self._set():
