@@ -98,13 +98,22 @@ class Documents:
         refused = _oversized(document)
         if refused is not None:
             return Prepared(text, document, [refused])
-        errors = validate_document(self.schema, document, self.rules)
+        try:
+            errors = validate_document(self.schema, document, self.rules)
+        except Exception:  # a rule that trips over an odd document: the document's fault, say so
+            errors = [
+                GraphQLError("the document could not be validated", extensions={"code": "BAD_USER_INPUT"})
+            ]
         return Prepared(text, document, list(errors))
 
 
 def _oversized(document: DocumentNode) -> GraphQLError | None:
-    """The first linear limit the document breaks, if any (see the module's docstring)."""
+    """The first linear limit the document breaks, if any (see the module's docstring), or an empty
+    selection, which the grammar forbids."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    for node in _selection_sets(document):
+        if not node.selections:  # the grammar asks for one at least; graphql-core's parser lets it pass
+            return GraphQLError("Syntax Error: a selection set selects at least one field", nodes=[node])
     fields = sum(1 for _ in _fields(document))
     if fields > MAX_SELECTIONS:
         return _limit(f"the document selects {fields} fields; at most {MAX_SELECTIONS}")
