@@ -17,9 +17,10 @@ from datetime import timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -30,7 +31,8 @@ from api import bodies
 from api.compiled.reads import CompiledReads
 from api.context import Context, RequestReads
 from api.graphql.persisted import PersistedQueries, Refusal
-from api.limits import PrincipalRateLimit, too_many_requests
+from api.graphql.quick import replaying
+from api.limits import RATE_LIMITED, PrincipalRateLimit
 from api.relay import parse_id
 from api.schema import Schema
 from api.ws_auth import LegacyWSHandler, TransportWSHandler
@@ -39,9 +41,12 @@ from auth import Authority, InvalidToken, Principal
 from domain.db import Database
 from domain.settings import Settings
 from domain.tenancy.directory import TenantDirectory
+from domain.tenancy.service import is_slug
 
 _PRINCIPAL = "incidentdesk.principal"
+_ADMITTED = "incidentdesk.admitted"  # authenticated and counted by the rate limit: never twice
 _CONTEXT = "incidentdesk.context"
+_TRIED = "incidentdesk.compiled-tried"  # compiled reads declined it already
 
 # The query text a persisted query's hash stood for, for the executor to read in place of the body's.
 _RESOLVED_QUERY: ContextVar[str | None] = ContextVar("incidentdesk_resolved_query", default=None)
@@ -65,12 +70,12 @@ class Incoming:
     extensions: dict[str, Any] | None
 
 
-def _decoded(request: Request, body: bytes | None) -> Incoming | None:
+def _decoded(method: str, query_string: bytes, body: bytes | None) -> Incoming | None:
     """The request's operation, or None for anything the executor's own decoding must judge (GraphiQL,
     batches, malformed JSON, wrong types): its answers to those stay what they always were."""
     try:
-        if request.method == "GET":
-            params = request.query_params
+        if method == "GET":
+            params = QueryParams(query_string)
             if "query" not in params and "extensions" not in params:
                 return None
             data: Any = {
@@ -79,7 +84,7 @@ def _decoded(request: Request, body: bytes | None) -> Incoming | None:
                 "operationName": params.get("operationName"),
                 "extensions": bodies.loads(params["extensions"]) if params.get("extensions") else None,
             }
-        elif request.method == "POST" and body is not None:
+        elif method == "POST" and body is not None:
             data = bodies.loads(body)
         else:
             return None
@@ -99,18 +104,28 @@ def _decoded(request: Request, body: bytes | None) -> Incoming | None:
     return Incoming(query, variables, name, extensions)
 
 
-def _replaying(body: bytes) -> Receive:
-    """A receive channel that hands the executor the body this endpoint already read."""
-    sent = False
+@dataclass(frozen=True)
+class Refused:
+    """An answer given before any GraphQL work: 401, 429, a persisted query's refusal."""
 
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+    status: int
+    body: bytes
+    headers: list[tuple[bytes, bytes]]
 
-    return receive
+    def response(self) -> Response:
+        return Response(
+            self.body,
+            status_code=self.status,
+            media_type="application/json",
+            headers={k.decode(): v.decode() for k, v in self.headers},
+        )
+
+
+def _unauthorized() -> Refused:
+    response = unauthorized()
+    return Refused(
+        401, bytes(response.body), [(b"www-authenticate", response.headers["www-authenticate"].encode())]
+    )
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -166,26 +181,16 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
-        try:
-            principal = await self.authority.authenticate(request.headers.get("authorization"))
-        except InvalidToken:
-            await unauthorized()(scope, receive, send)
+        admitted = await self._admit(scope, dict(scope["headers"]))
+        if isinstance(admitted, Refused):
+            await admitted.response()(scope, receive, send)
             return
-        who = (
-            f"{principal.issuer} {principal.subject}"
-            if principal
-            else f"ip {request.client and request.client.host}"
-        )
-        allowed, retry_after = await self.rate_limit.allow(who)
-        if not allowed:
-            await too_many_requests(retry_after)(scope, receive, send)
-            return
+        principal = admitted
         state = scope.setdefault("state", {})
-        state[_PRINCIPAL] = principal
         body = await request.body() if request.method == "POST" else None
         if body is not None:
-            receive = _replaying(body)
-        incoming = _decoded(request, body)
+            receive = replaying(body)
+        incoming = _decoded(request.method, scope["query_string"], body)
         context: Context | None = None
         if incoming is not None:
             text = self.persisted.resolve(incoming.query, incoming.extensions)
@@ -193,12 +198,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 await JSONResponse(text.body(), status_code=text.status)(scope, receive, send)
                 return
             _RESOLVED_QUERY.set(text)
-            context = await self._context(request, principal)
+            context = await self._context(principal, request.headers.get("x-tenant"), request)
             if text is not None:
                 prepared = self.documents.prepare(text)
                 if prepared.is_query(incoming.operation_name):
                     context.reads = RequestReads(self.db, context.scope)
-                    if self.compiled is not None:
+                    if self.compiled is not None and not state.get(_TRIED):
                         data = await self.compiled.answer(
                             prepared, incoming.operation_name, incoming.variables, context
                         )
@@ -215,6 +220,62 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             if context is not None and context.reads is not None:
                 with contextlib.suppress(Exception):  # the answer is sent; a read-only commit cannot matter
                     await context.reads.close()
+
+    async def _admit(self, scope: Scope, headers: dict[bytes, bytes]) -> Principal | Refused | None:
+        """Who calls, and whether the rate limit lets them: once per request, whichever path asks first."""
+        state = scope.setdefault("state", {})
+        if _ADMITTED in state:
+            admitted: Principal | None = state[_PRINCIPAL]
+            return admitted
+        authorization = headers.get(b"authorization")
+        try:
+            principal = await self.authority.authenticate(
+                authorization.decode("latin-1") if authorization is not None else None
+            )
+        except InvalidToken:
+            return _unauthorized()
+        if principal is not None:
+            who = f"{principal.issuer} {principal.subject}"
+        else:
+            client = scope.get("client")
+            who = f"ip {client[0] if client else None}"
+        allowed, retry_after = await self.rate_limit.allow(who)
+        if not allowed:
+            return Refused(429, RATE_LIMITED, [(b"retry-after", str(retry_after).encode())])
+        state[_PRINCIPAL] = principal
+        state[_ADMITTED] = True
+        return principal
+
+    async def quick_answer(
+        self, scope: Scope, headers: dict[bytes, bytes], body: bytes
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
+        """The answer to a query compiled reads cover, or None for the whole stack to answer
+        (``api/graphql/quick.py``)."""
+        admitted = await self._admit(scope, headers)
+        if isinstance(admitted, Refused):
+            return admitted.status, admitted.body, admitted.headers
+        if self.compiled is None:
+            return None
+        incoming = _decoded(
+            scope["method"], scope["query_string"], body if scope["method"] == "POST" else None
+        )
+        if incoming is None:
+            return None
+        text = self.persisted.resolve(incoming.query, incoming.extensions)
+        if isinstance(text, Refusal):
+            return text.status, json.dumps(text.body()).encode(), []
+        if text is None:
+            return None
+        prepared = self.documents.prepare(text)
+        if not prepared.is_query(incoming.operation_name):
+            return None
+        scope["state"][_TRIED] = True
+        tenant = headers.get(b"x-tenant")
+        context = await self._context(admitted, tenant.decode("latin-1") if tenant is not None else None)
+        data = await self.compiled.answer(prepared, incoming.operation_name, incoming.variables, context)
+        if data is None:
+            return None
+        return 200, b'{"data":' + data.encode() + b"}", []
 
     def decode_json(self, data: str | bytes) -> object:
         """Hostile JSON (nested 200000 deep, a 5000-digit number, invalid UTF-8) is a malformed request:
@@ -242,16 +303,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             prepared.request, prepared.response = request, response
             return prepared
         principal: Principal | None = request.scope.get("state", {}).get(_PRINCIPAL)
-        context = await self._context(request, principal)
+        context = await self._context(principal, request.headers.get("x-tenant"), request)
         context.response = response
         return context
 
-    async def _context(self, request: Request | WebSocket, principal: Principal | None) -> Context:
+    async def _context(
+        self, principal: Principal | None, narrowed_to: str | None, request: Request | WebSocket | None = None
+    ) -> Context:
         return Context(
             settings=self.settings,
             db=self.db,
             principal=principal,
-            tenant_ids=await self._tenant_scope(principal, request.headers.get("x-tenant")),
+            tenant_ids=await self._tenant_scope(principal, narrowed_to),
             request=request,
             tenants=self.tenants,
         )
@@ -263,9 +326,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return frozenset()
         tenants = principal.tenant_ids
         if narrowed_to:
-            parsed = parse_id(narrowed_to)
+            # A slug as clients write it (lowercase) needs no base64 decoding tried first; a global ID is
+            # never one (its base64 starts with an upper-case letter).
+            parsed = None if is_slug(narrowed_to) else parse_id(narrowed_to)
+            chosen: uuid.UUID | None
             if parsed is not None and parsed[0] == "Tenant":
-                chosen: uuid.UUID | None = parsed[1]
+                chosen = parsed[1]
             else:
                 chosen = await self.tenants.id_of(narrowed_to)
             tenants = tenants & {chosen} if chosen else frozenset()

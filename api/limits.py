@@ -7,7 +7,7 @@ import time
 import limits
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -79,9 +79,13 @@ class PrincipalRateLimit:
         return False, max(1, int(stats.reset_time - time.time()) + 1)
 
 
-def too_many_requests(retry_after: int) -> JSONResponse:
-    return JSONResponse(
-        {"errors": [{"message": "rate limit exceeded", "extensions": {"code": "LIMIT_EXCEEDED"}}]},
+RATE_LIMITED = b'{"errors":[{"message":"rate limit exceeded","extensions":{"code":"LIMIT_EXCEEDED"}}]}'
+
+
+def too_many_requests(retry_after: int) -> Response:
+    return Response(
+        RATE_LIMITED,
         status_code=429,
+        media_type="application/json",
         headers={"Retry-After": str(retry_after)},
     )

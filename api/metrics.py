@@ -39,6 +39,10 @@ class Metrics:
             registry=self.registry,
         )
 
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
     def watch(self, hub: Hub, database: Database, authority: Authority, access: AccessNotices) -> None:
         self.registry.register(_RuntimeCollector(hub, database, authority, access))
 
@@ -118,9 +122,7 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = self._template(scope)
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+            self.metrics.record(scope["method"], self._template(scope), status, time.perf_counter() - started)
 
     def _template(self, scope: Scope) -> str:
         for route in self.routes():

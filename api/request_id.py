@@ -7,8 +7,8 @@ anything can tell a request's own work from the process's background work.
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from contextvars import ContextVar
 
 from starlette.datastructures import MutableHeaders
@@ -23,14 +23,20 @@ _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 current_request_id: ContextVar[str | None] = ContextVar("incidentdesk_request_id", default=None)
 
 
+def chosen_id(given: bytes | None) -> str:
+    """The caller's id when it is acceptable, else a new one."""
+    if given is not None:
+        candidate = given.decode("latin-1")
+        if _ACCEPTABLE.fullmatch(candidate):
+            return candidate
+    return os.urandom(16).hex()
+
+
 def _chosen(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == HEADER.encode():
-            candidate = value.decode("latin-1")
-            if _ACCEPTABLE.fullmatch(candidate):
-                return candidate
-            break
-    return uuid.uuid4().hex
+            return chosen_id(value)
+    return chosen_id(None)
 
 
 class RequestId:

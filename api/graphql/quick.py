@@ -1,0 +1,110 @@
+"""Queries answered at the door: the hot path of every portal, ahead of the middleware stack.
+
+A GraphQL query over HTTP that compiled reads answer needs none of what the stack around the endpoint
+does for other requests (idempotency keys, CORS, the executor's error handling): ``QuickAnswers`` runs
+before it, does what such a request does need itself (the body cap, a request id, the metrics, the
+endpoint's authentication and rate limit), and answers. Whatever it does not answer goes on through the
+whole stack exactly as before, with the body replayed and the caller's admission remembered, so nothing
+is checked or counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from starlette.types import Message, Receive, Scope, Send
+
+from api.request_id import HEADER, chosen_id, current_request_id
+
+if TYPE_CHECKING:
+    from api.graphql_view import GraphQLEndpoint
+    from api.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+PATH = "/graphql"
+
+
+def replaying(body: bytes) -> Receive:
+    """A receive channel that hands the app the body already read."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+class QuickAnswers:
+    def __init__(
+        self, endpoint: GraphQLEndpoint, metrics: Metrics, *, max_body_bytes: int, cors: bool
+    ) -> None:
+        self.endpoint = endpoint
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.cors = cors
+
+    def takes(self, scope: Scope) -> bool:
+        return scope["type"] == "http" and scope["path"] == PATH and scope["method"] in ("GET", "POST")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """None when the request is answered; else the channel the rest of the app reads its body from."""
+        headers = dict(scope["headers"])
+        if b"idempotency-key" in headers or (self.cors and b"origin" in headers):
+            return receive
+        body = b""
+        if scope["method"] == "POST":
+            length = headers.get(b"content-length", b"")
+            if not length.isdigit() or int(length) > self.max_body_bytes:
+                return receive  # the body cap (or a streamed body) is the stack's to judge
+            body = await _read(receive)
+            receive = replaying(body)
+            if len(body) > self.max_body_bytes:
+                return receive
+        started = time.perf_counter()
+        request_id = chosen_id(headers.get(HEADER.encode()))
+        token = current_request_id.set(request_id)
+        try:
+            answer = await self.endpoint.quick_answer(scope, headers, body)
+        except Exception:
+            # A fault is the whole stack's to answer (masked, logged): it meets the same request again.
+            log.exception("answering at the door failed; the stack answers instead")
+            return receive
+        finally:
+            current_request_id.reset(token)
+        if answer is None:
+            return receive
+        status, payload, extra = answer
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (HEADER.encode(), request_id.encode()),
+                    *extra,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+        self.metrics.record(scope["method"], PATH, status, time.perf_counter() - started)
+        return None
+
+
+async def _read(receive: Receive) -> bytes:
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
