@@ -66,6 +66,8 @@ _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]  # SQLAlchemy's 
 
 # concat() takes at most 100 arguments; longer objects nest their parts.
 MAX_ARGUMENTS = 100
+# Up to this many parts are joined with ||.
+PIPED = 16
 
 
 class NotCompilable(Exception):
@@ -95,7 +97,11 @@ def compile_read(
 
 def _concat(parts: Sequence[ColumnElement[Any] | str]) -> ColumnElement[str]:
     """The parts' text run together; ``str`` parts are JSON punctuation, written into the statement (and
-    neighbours merged, so an object's constant text between two values is one literal)."""
+    neighbours merged, so an object's constant text between two values is one literal).
+
+    A few parts are joined with ``||`` (cheapest, and null when a part is: every value is rendered
+    non-null first); many with ``concat``, whose one pass avoids copying a growing text again and
+    again."""
     merged: list[ColumnElement[Any] | str] = []
     for part in parts:
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
@@ -103,15 +109,18 @@ def _concat(parts: Sequence[ColumnElement[Any] | str]) -> ColumnElement[str]:
         else:
             merged.append(part)
     pieces = [const(p) if isinstance(p, str) else p for p in merged]
+    if len(pieces) <= PIPED:
+        joined: ColumnElement[str] = pieces[0]
+        for piece in pieces[1:]:
+            joined = joined + piece
+        return joined
     while len(pieces) > MAX_ARGUMENTS:
         pieces = [
             func.concat(*pieces[i : i + MAX_ARGUMENTS], type_=String)
             for i in range(0, len(pieces), MAX_ARGUMENTS)
         ]
-    if len(pieces) == 1:
-        return pieces[0]
-    joined: ColumnElement[str] = func.concat(*pieces, type_=String)
-    return joined
+    concatenated: ColumnElement[str] = func.concat(*pieces, type_=String)
+    return concatenated
 
 
 def _json_object(pairs: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[str]:
@@ -270,7 +279,9 @@ class _Builder:
             rendered = _quoted(func.incidentdesk_json_time(expression, type_=String))
         elif attribute.kind is Kind.ID:
             rendered = _quoted(func.incidentdesk_global_id(const(row.entity.name), expression, type_=String))
-        elif attribute.kind in (Kind.TEXT, Kind.ENUM):
+        elif attribute.kind is Kind.ENUM:  # a member's name: nothing to escape
+            rendered = _quoted(expression)
+        elif attribute.kind is Kind.TEXT:
             rendered = cast(func.to_json(expression), String)
         else:  # INT, BOOL and JSON: their text is their JSON (a boolean reads "true" or "false")
             rendered = cast(expression, String)

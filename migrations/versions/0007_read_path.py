@@ -1,9 +1,8 @@
 """The read path: SQL functions that format values exactly as the API does, and access-change notices.
 
 Compiled reads build the response JSON inside PostgreSQL, so every value must come out byte for byte as
-the GraphQL layer writes it: DateTime as RFC 3339 in UTC with a ``Z`` (microseconds only when there are
-any, as Python's ``isoformat`` does), global IDs and cursors as unpadded URL-safe base64. These functions
-are plain SQL, so the planner inlines them.
+the GraphQL layer writes it: DateTime as RFC 3339 in UTC with a ``Z``, global IDs and cursors as
+unpadded URL-safe base64. These functions are plain SQL, so the planner inlines them.
 
 Replicas cache who a token's subject is (memberships, operators, tenant slugs). Statement triggers on
 those tables send a notice on ``incidentdesk_access`` when the transaction commits, whoever changed them
@@ -26,14 +25,12 @@ depends_on: str | Sequence[str] | None = None
 ACCESS_TABLES = ("memberships", "operators", "tenants", "oauth_clients")
 
 FUNCTIONS = (
-    # RFC 3339 in UTC, as api/scalars.py writes a DateTime.
+    # RFC 3339 in UTC, as api/scalars.py writes a DateTime: PostgreSQL's own text of the UTC timestamp
+    # (fraction without trailing zeros) with a T and a Z. Compiled reads run with DateStyle ISO.
     """
     CREATE FUNCTION incidentdesk_json_time(t timestamptz) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE AS $$
-      SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-          || CASE WHEN extract(microseconds FROM t)::bigint % 1000000 = 0 THEN ''
-                  ELSE '.' || to_char(t AT TIME ZONE 'UTC', 'US') END
-          || 'Z'
+      SELECT replace((t AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z'
     $$
     """,
     # Python's datetime.isoformat() of a UTC value: what a cursor carries for a timestamp sort key.

@@ -400,4 +400,3 @@ def test_a_broken_read_model_entry_is_caught(
     with f.app_server(test_db, settings) as broken, pytest.raises(AssertionError, match="compiled answered"):
         for query in sweep_queries(world):
             compare(query, world, broken, executed)
-
