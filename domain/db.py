@@ -85,8 +85,13 @@ def _begin_read(scope: Scope) -> str:
     if scope.issuer or scope.subject or scope.client_id or scope.routing_key:
         raise ValueError("compiled reads run in a tenant scope only")
     ids = ",".join(sorted(str(uuid.UUID(str(t))) for t in scope.tenant_ids))
-    # DateStyle ISO: compiled reads write timestamps as PostgreSQL's ISO text (migration 0007).
-    return f"BEGIN READ ONLY; SELECT set_config('app.tenant_ids', '{ids}', true), set_config('datestyle', 'ISO', true)"
+    # DateStyle ISO: compiled reads write timestamps as PostgreSQL's ISO text (migration 0007). A generic
+    # plan: a compiled statement's text carries everything that decides its plan (page sizes, the
+    # shape), so planning once per connection is enough.
+    return (
+        f"BEGIN READ ONLY; SELECT set_config('app.tenant_ids', '{ids}', true),"
+        " set_config('datestyle', 'ISO', true), set_config('plan_cache_mode', 'force_generic_plan', true)"
+    )
 
 
 async def widen_scope(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> None:

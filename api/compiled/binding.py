@@ -15,6 +15,7 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLObjectType,
+    VariableNode,
     get_argument_values,
     get_named_type,
 )
@@ -37,7 +38,11 @@ def field_arguments(
     translator: Translator, definition: GraphQLField, node: FieldNode, variables: Any
 ) -> dict[str, Any]:
     """The field's arguments by Python name, exactly as the executor hands them to the resolver
-    (graphql-core's coercion, then Strawberry's conversion into input classes and enums)."""
+    (graphql-core's coercion, then Strawberry's conversion into input classes and enums). Arguments
+    written as literals are the same for every request: converted once."""
+    constant = not _uses_variables(node)
+    if constant and id(node) in translator.constant_arguments:
+        return translator.constant_arguments[id(node)]
     try:
         raw = get_argument_values(definition, node, variables)
     except GraphQLError:
@@ -47,7 +52,20 @@ def field_arguments(
     converted: dict[str, Any] = convert_arguments(
         raw, field.arguments, scalar_registry=schema.schema_converter.scalar_registry, config=schema.config
     )
+    if constant:
+        translator.constant_arguments[id(node)] = converted
     return converted
+
+
+def _uses_variables(node: FieldNode) -> bool:
+    pending: list[Any] = [argument.value for argument in node.arguments or ()]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, VariableNode):
+            return True
+        pending.extend(getattr(value, "values", ()) or ())
+        pending.extend(f.value for f in getattr(value, "fields", ()) or ())
+    return False
 
 
 def _kinds(entity: Entity, sort: SortKey) -> list[type]:

@@ -91,7 +91,7 @@ class CompiledReads:
         fragments = {
             d.name.value: d for d in prepared.document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        if operation_cost(operation, fragments, variables or {}) > self.max_cost:
+        if self._cost(prepared, operation_name, operation, fragments, variables) > self.max_cost:
             return None
         structure_names = prepared.plans.get(("structure", operation_name))
         if structure_names is None:
@@ -114,6 +114,23 @@ class CompiledReads:
             ANSWERS.labels("constant").inc()
             return constant
         return await self._run(plan, plan.translation, coerced, ctx)
+
+    @staticmethod
+    def _cost(
+        prepared: Prepared,
+        operation_name: str | None,
+        operation: Any,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any] | None,
+    ) -> int:
+        """The operation's cost; computed once for an operation without variables."""
+        if operation.variable_definitions:
+            return operation_cost(operation, fragments, variables or {})
+        key = ("cost", operation_name)
+        cost: int | None = prepared.plans.get(key)
+        if cost is None:
+            cost = prepared.plans[key] = operation_cost(operation, fragments, {})
+        return cost
 
     async def _run(self, plan: _Plan, translation: Translation, variables: Any, ctx: Context) -> str | None:
         sight = uniform_sight(ctx.principal, ctx.tenant_ids)

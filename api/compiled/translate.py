@@ -138,6 +138,8 @@ class Translator:
         self.fragments = fragments
         self.variables = variables  # graphql-core's VariableValues of the request translated
         self.slots: list[Slot] = []
+        # Arguments written as literals, converted once (by the field node's identity).
+        self.constant_arguments: dict[int, dict[str, Any]] = {}
 
     # ------------------------------------------------------------ the operation
 

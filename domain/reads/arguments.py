@@ -1,7 +1,8 @@
 """What a compiled read needs per request: its pages' windows, its listings' filters, its lookups' keys.
 
-A slot's *shape* (which filters are set, which cursors are given, which sort) decides the statement's
-SQL; its values are bound as parameters. Statements are compiled once per shape and reused.
+A slot's *shape* (which filters are set, which cursors are given, which sort, a page's size) decides the
+statement's SQL; its values are bound as parameters. Statements are compiled once per shape and reused,
+and PostgreSQL plans each once (a generic plan: page sizes are in the text, so it is as good as any).
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ class Arguments:
     def binds(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for slot, window in self.windows.items():
-            values[f"{slot}_size"] = window.size
             for name, key in (("after", window.after), ("before", window.before)):
                 for index, value in enumerate(key or ()):
                     values[f"{slot}_{name}_{index}"] = value

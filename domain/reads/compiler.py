@@ -68,6 +68,8 @@ _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]  # SQLAlchemy's 
 MAX_ARGUMENTS = 100
 # Up to this many parts are joined with ||.
 PIPED = 16
+# LIMIT 1 in the text, not a parameter: a generic plan then knows it.
+_ONE = literal_column("1", Integer)
 
 
 class NotCompilable(Exception):
@@ -180,9 +182,12 @@ class _Page:
     before: bool
     total: ColumnElement[int]
 
+    size_value: int
+
     @property
     def size(self) -> ColumnElement[int]:
-        return bindparam(f"{self.slot}_size", type_=Integer)
+        # Written into the statement: the planner sees the LIMIT, so one generic plan serves every request.
+        return literal_column(str(int(self.size_value)), Integer)
 
     @property
     def kept(self) -> ColumnElement[bool]:
@@ -223,7 +228,7 @@ class _Builder:
                 select(self._object(value.body, _Row(entity, row)))
                 .select_from(row)
                 .where(*conditions)
-                .limit(1)
+                .limit(_ONE)
                 .scalar_subquery()
             )
         if isinstance(value, RootPage):
@@ -331,7 +336,7 @@ class _Builder:
                 select(self._object(value.body, _Row(target, other)))
                 .select_from(other)
                 .where(*conditions)
-                .limit(1)
+                .limit(_ONE)
                 .correlate_except(other)
                 .scalar_subquery()
             )
@@ -381,13 +386,13 @@ class _Builder:
             keyset.append(tuple_(*columns) > values if forward else tuple_(*columns) < values)
         down = sort.descending != window.backwards
         walking = [c.desc() if down else c.asc() for c in columns]
-        size = bindparam(f"{slot}_size", type_=Integer)
+        size = literal_column(str(int(window.size) + 1), Integer)
         numbered = (
             select(row, func.row_number().over(order_by=walking).label("n"))
             .where(*keyset)
             .correlate_except(row)
             .order_by(*walking)
-            .limit(size + 1)
+            .limit(size)
             # LATERAL: a page of a relation reads its owner's columns from the enclosing query.
             .lateral()
         )
@@ -402,6 +407,7 @@ class _Builder:
             after=window.after is not None,
             before=window.before is not None,
             total=total,
+            size_value=window.size,
         )
         pairs = [(key, self._page_value(value, page)) for key, value in body.fields]
         # GROUP BY (): one row, page facts and all, even when the page is empty and nothing aggregates.

@@ -128,5 +128,5 @@ class Window:
     before: tuple[Any, ...] | None = None
 
     @property
-    def shape(self) -> tuple[bool, bool, bool]:
-        return (self.backwards, self.after is not None, self.before is not None)
+    def shape(self) -> tuple[int, bool, bool, bool]:
+        return (self.size, self.backwards, self.after is not None, self.before is not None)
