@@ -79,18 +79,24 @@ def _scope_values(scope: Scope) -> dict[str, str]:
     }
 
 
-def _begin_read(scope: Scope) -> str:
-    """BEGIN and the tenant scope in one simple-protocol round trip. Only tenant ids are written into the
-    text (canonical UUIDs: hex digits and dashes), and only for reads in a tenant scope."""
+_READ_SCOPE = "incidentdesk.read_scope"
+
+
+def _tenant_list(scope: Scope) -> str:
+    """The scope's tenants as the setting holds them. Canonical UUIDs only (hex digits and dashes): the
+    list is written into a statement's text."""
     if scope.issuer or scope.subject or scope.client_id or scope.routing_key:
         raise ValueError("compiled reads run in a tenant scope only")
-    ids = ",".join(sorted(str(uuid.UUID(str(t))) for t in scope.tenant_ids))
-    # DateStyle ISO: compiled reads write timestamps as PostgreSQL's ISO text (migration 0007). A generic
-    # plan: a compiled statement's text carries everything that decides its plan (page sizes, the
-    # shape), so planning once per connection is enough.
+    return ",".join(sorted(str(uuid.UUID(str(t))) for t in scope.tenant_ids))
+
+
+def _read_scope(ids: str) -> str:
+    """The connection's scope for compiled reads, one simple-protocol round trip. DateStyle ISO: they
+    write timestamps as PostgreSQL's ISO text (migration 0007)."""
     return (
-        f"BEGIN READ ONLY; SELECT set_config('app.tenant_ids', '{ids}', true),"
-        " set_config('datestyle', 'ISO', true), set_config('plan_cache_mode', 'force_generic_plan', true)"
+        f"SELECT set_config('app.tenant_ids', '{ids}', false), set_config('app.issuer', '', false),"
+        " set_config('app.subject', '', false), set_config('app.client_id', '', false),"
+        " set_config('app.routing_key', '', false), set_config('datestyle', 'ISO', false)"
     )
 
 
@@ -211,33 +217,37 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def read_json(self, scope: Scope, statement: str, values: Sequence[Any]) -> str | None:
-        """Run one read statement returning one JSON value, in one read-only transaction in ``scope``.
+        """Run one read statement returning one JSON value, in ``scope``.
 
-        The request's whole read path: it goes straight to the driver, three round trips (the
-        transaction's start with its scope in one, the statement, the commit), and is tried once more on
-        a fresh connection when the pooled one turns out to be dead before anything was read."""
+        The request's whole read path, straight to the driver: usually one round trip. The statement
+        runs alone in its own implicit transaction, so its scope cannot be transaction-local: it is set
+        on the connection (and kept in the pooled connection's ``info``), and set again only when the
+        next compiled read on that connection has another scope. That setting outlives the read, so
+        nothing else may run statements outside a transaction on pooled connections: everything else
+        goes through sessions, whose every transaction sets its own scope first (``_apply_scope``),
+        overriding it. A read that fails for a dead connection is tried once more on a fresh one (it
+        wrote nothing)."""
+        ids = _tenant_list(scope)
         for attempt in (1, 2):
             async with self.engine.connect() as connection:
                 raw = await connection.get_raw_connection()
                 driver: Any = raw.driver_connection
-                begin = _begin_read(scope)
-                for observe in self.statement_observers:
-                    observe(begin)
                 try:
-                    await driver.execute(begin)
+                    if raw.info.get(_READ_SCOPE) != ids:
+                        setting = _read_scope(ids)
+                        for observe in self.statement_observers:
+                            observe(setting)
+                        raw.info.pop(_READ_SCOPE, None)
+                        await driver.execute(setting)
+                        raw.info[_READ_SCOPE] = ids
+                    for observe in self.statement_observers:
+                        observe(statement)
+                    found: str | None = await driver.fetchval(statement, *values)
+                    return found
                 except (OSError, asyncpg_errors.ConnectionDoesNotExistError, asyncpg_errors.InterfaceError):
                     await connection.invalidate()
                     if attempt == 2:
                         raise
-                    continue
-                for observe in self.statement_observers:
-                    observe(statement)
-                try:
-                    found: str | None = await driver.fetchval(statement, *values)
-                finally:
-                    if not driver.is_closed():
-                        await driver.execute("COMMIT")
-                return found
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def all_tenant_ids(self) -> frozenset[uuid.UUID]:
