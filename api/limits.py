@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import limits
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -65,11 +65,16 @@ class PrincipalRateLimit:
 
     Counters live in ``rate_limit_storage``: in process memory by default, so each replica counts its own
     share; point it at Redis to count across replicas.
+
+    The sliding window counter (this minute's count plus the last minute's, weighted by how much of it still
+    overlaps) costs two counters per key whatever the rate. A moving window keeps every hit: at thousands of
+    requests a second each hit copied the list and its expiry held the key's lock, which throttled the
+    service far below its limit.
     """
 
     def __init__(self, per_minute: int, storage_url: str) -> None:
         self.item = limits.RateLimitItemPerMinute(per_minute)
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_url))
 
     async def allow(self, who: str) -> tuple[bool, int]:
         """Whether ``who`` may go on, and the seconds to wait when not."""

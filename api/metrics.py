@@ -38,10 +38,18 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self._bound: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        bound = self._bound.get((method, route, status))
+        if bound is None:
+            # Few routes, methods and statuses: their labelled series are looked up once each.
+            bound = self._bound[(method, route, status)] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        bound[0].inc()
+        bound[1].observe(seconds)
 
     def watch(self, hub: Hub, database: Database, authority: Authority, access: AccessNotices) -> None:
         self.registry.register(_RuntimeCollector(hub, database, authority, access))

@@ -7,6 +7,7 @@ anything can tell a request's own work from the process's background work.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from contextvars import ContextVar
@@ -22,6 +23,11 @@ _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 current_request_id: ContextVar[str | None] = ContextVar("incidentdesk_request_id", default=None)
 
+# New ids are this process's random prefix and a counter: unique across replicas and restarts without a
+# call into the kernel's random source on every request (an id names a request; it guards nothing).
+_PREFIX = os.urandom(8).hex()
+_COUNTER = itertools.count(1)
+
 
 def chosen_id(given: bytes | None) -> str:
     """The caller's id when it is acceptable, else a new one."""
@@ -29,7 +35,7 @@ def chosen_id(given: bytes | None) -> str:
         candidate = given.decode("latin-1")
         if _ACCEPTABLE.fullmatch(candidate):
             return candidate
-    return os.urandom(16).hex()
+    return f"{_PREFIX}{next(_COUNTER):016x}"
 
 
 def _chosen(scope: Scope) -> str:

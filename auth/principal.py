@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -44,8 +45,9 @@ class Principal:
     scopes: frozenset[str]
     client_id: str | None = None
 
-    @property
+    @functools.cached_property
     def tenant_ids(self) -> frozenset[uuid.UUID]:
+        # Read on every request of a cached principal: built once.
         return frozenset(self.memberships)
 
     @property

@@ -12,6 +12,7 @@ executor then answers exactly as it always did: compiled reads only ever take wo
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -39,6 +40,10 @@ from domain.visibility import uniform_sight
 log = logging.getLogger(__name__)
 
 ANSWERS = Counter("incidentdesk_graphql_reads_total", "GraphQL queries by the path that answered", ["path"])
+# Bound once: a label lookup per request is a measurable share of an answer that needs no database.
+_BY_EXECUTOR, _BY_CONSTANT, _COMPILED = (
+    ANSWERS.labels(path) for path in ("executor", "constant", "compiled")
+)
 
 _NOT_COMPILABLE = object()
 
@@ -50,8 +55,9 @@ class _Plan:
     translation: Translation | None
     statements: dict[Any, CompiledRead | None] = field(default_factory=dict)
 
+    @functools.cached_property
     def constant(self) -> str | None:
-        """The ``data`` JSON when the tree needs no database at all (``{ __typename }``)."""
+        """The ``data`` JSON when the tree needs no database at all (``{ __typename }``), written once."""
         if self.translation is None or not all(isinstance(v, Const) for _, v in self.translation.tree.fields):
             return None
         return json.dumps({key: value.value for key, value in self.translation.tree.fields})  # type: ignore[union-attr]
@@ -107,11 +113,11 @@ class CompiledReads:
                 translation = None
             plan = prepared.plans[key] = _Plan(translation)
         if plan.translation is None:
-            ANSWERS.labels("executor").inc()
+            _BY_EXECUTOR.inc()
             return None
-        constant = plan.constant()
+        constant = plan.constant
         if constant is not None:
-            ANSWERS.labels("constant").inc()
+            _BY_CONSTANT.inc()
             return constant
         return await self._run(plan, plan.translation, coerced, ctx)
 
@@ -142,7 +148,7 @@ class CompiledReads:
                 value = await slot.bind(variables, ctx)
                 getattr(arguments, f"{slot.kind}s")[slot.name] = value
         except NotCompilable:
-            ANSWERS.labels("executor").inc()
+            _BY_EXECUTOR.inc()
             return None
         shape = (arguments.shape(), sight)
         if shape not in plan.statements:
@@ -152,7 +158,7 @@ class CompiledReads:
                 plan.statements[shape] = None
         statement = plan.statements[shape]
         if statement is None:
-            ANSWERS.labels("executor").inc()
+            _BY_EXECUTOR.inc()
             return None
         try:
             found = await self.db.read_json(
@@ -166,5 +172,5 @@ class CompiledReads:
             # an outage as such); a wrong statement is logged, for it is a bug to fix.
             log.exception("a compiled read failed; the executor answers instead")
             return None
-        ANSWERS.labels("compiled").inc()
+        _COMPILED.inc()
         return found if found is not None else "null"
