@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     if problems:
         raise InsecureSettings(problems)
     url = database_url or app_database_url(settings)
-    database = create_database(url, pool_size=settings.db_pool_size)
+    database = create_database(url, pool_size=settings.db_pool_size, pool_overflow=settings.db_pool_overflow)
     # Who may see what is cached per process, and forgotten on every access notice the listener relays.
     access = AccessNotices()
     authority = Authority(settings, database, access=access)

@@ -291,8 +291,12 @@ def app_database_url(settings: Settings) -> str:
     return app_url_from_owner_url(owner_database_url(settings))
 
 
-def create_database(url: str, *, pool_size: int = 10, **engine_options: Any) -> Database:
+def create_database(
+    url: str, *, pool_size: int = 10, pool_overflow: int = 0, **engine_options: Any
+) -> Database:
     # No ping before each checkout: a dead connection is found by the first statement and tried again
     # (Database.begin, Database.read_json) instead of costing every transaction a round trip.
-    engine = create_async_engine(to_async_url(url), pool_size=pool_size, **engine_options)
+    engine = create_async_engine(
+        to_async_url(url), pool_size=pool_size, max_overflow=pool_overflow, **engine_options
+    )
     return Database(engine)

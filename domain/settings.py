@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     token_address_rate_limit_per_minute: int = Field(default=60, ge=1)
     max_subscriptions_per_connection: int = 50
     db_pool_size: int = 10
+    # Connections opened beyond the pool when it is exhausted, closed again as soon as they are returned.
+    # None by default: under sustained load each request would open and close one (a PostgreSQL backend
+    # started per request); a request waits for a pooled connection instead.
+    db_pool_overflow: int = Field(default=0, ge=0)
     log_level: str = "info"
     # Prometheus metrics at GET /metrics (route templates and counts only; no tenant data).
     metrics_enabled: bool = True
