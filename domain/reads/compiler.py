@@ -38,6 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import ColumnClause
 
 from domain.reads.arguments import Arguments
 from domain.reads.cursors import cursor_sql
@@ -387,33 +389,53 @@ class _Builder:
         down = sort.descending != window.backwards
         walking = [c.desc() if down else c.asc() for c in columns]
         size = literal_column(str(int(window.size) + 1), Integer)
-        numbered = (
-            select(row, func.row_number().over(order_by=walking).label("n"))
-            .where(*keyset)
-            .correlate_except(row)
-            .order_by(*walking)
-            .limit(size)
-            # LATERAL: a page of a relation reads its owner's columns from the enclosing query.
-            .lateral()
-        )
-        rows = aliased(entity.model, numbered)
-        page = _Page(
-            entity=entity,
-            rows=rows,
-            number=numbered.c.n,
-            sort=sort,
-            slot=slot,
-            backwards=window.backwards,
-            after=window.after is not None,
-            before=window.before is not None,
-            total=total,
-            size_value=window.size,
-        )
-        pairs = [(key, self._page_value(value, page)) for key, value in body.fields]
-        # GROUP BY (): one row, page facts and all, even when the page is empty and nothing aggregates.
-        return (
-            select(_json_object(pairs)).select_from(numbered).group_by(literal_column("()")).scalar_subquery()
-        )
+
+        def built(read: Sequence[str] | None) -> tuple[Alias, ColumnElement[Any]]:
+            """The page's rows (every column, or only those ``read``) and the page's JSON over them."""
+            numbered = (
+                select(
+                    *([row] if read is None else [getattr(row, c) for c in read]),
+                    func.row_number().over(order_by=walking).label("n"),
+                )
+                .where(*keyset)
+                .correlate_except(row)
+                .order_by(*walking)
+                .limit(size)
+                # LATERAL: a page of a relation reads its owner's columns from the enclosing query.
+                .lateral()
+            )
+            rows = aliased(entity.model, numbered)
+            page = _Page(
+                entity=entity,
+                rows=rows,
+                number=numbered.c.n,
+                sort=sort,
+                slot=slot,
+                backwards=window.backwards,
+                after=window.after is not None,
+                before=window.before is not None,
+                total=total,
+                size_value=window.size,
+            )
+            pairs = [(key, self._page_value(value, page)) for key, value in body.fields]
+            # GROUP BY (): one row, page facts and all, even when the page is empty and nothing aggregates.
+            return numbered, (
+                select(_json_object(pairs))
+                .select_from(numbered)
+                .group_by(literal_column("()"))
+                .scalar_subquery()
+            )
+
+        # Built twice: first over every column to learn which ones the body reads (its values, the keys
+        # its relations join on, the cursor's), then over those alone; PostgreSQL would otherwise carry
+        # every column of every row (a whole incident, an event's JSON data) through the page.
+        numbered, whole = built(None)
+        read = {
+            element.key
+            for element in visitors.iterate(whole)
+            if isinstance(element, ColumnClause) and element.table is numbered and element.key != "n"
+        }
+        return built([c for c in entity.model.__table__.c.keys() if c in read])[1]
 
     def _page_value(self, value: Value, page: _Page) -> ColumnElement[Any]:
         if isinstance(value, Edges):
