@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.util import greenlet_spawn
 
 from domain.settings import Settings
 
@@ -229,25 +230,29 @@ class Database:
         wrote nothing)."""
         ids = _tenant_list(scope)
         for attempt in (1, 2):
-            async with self.engine.connect() as connection:
-                raw = await connection.get_raw_connection()
+            # The pool's connection itself, without an engine Connection around it: nothing here needs
+            # one, and a read this short feels its cost.
+            raw = await self.engine.raw_connection()
+            try:
                 driver: Any = raw.driver_connection
-                try:
-                    if raw.info.get(_READ_SCOPE) != ids:
-                        setting = _read_scope(ids)
-                        for observe in self.statement_observers:
-                            observe(setting)
-                        raw.info.pop(_READ_SCOPE, None)
-                        await driver.execute(setting)
-                        raw.info[_READ_SCOPE] = ids
+                if raw.info.get(_READ_SCOPE) != ids:
+                    setting = _read_scope(ids)
                     for observe in self.statement_observers:
-                        observe(statement)
-                    found: str | None = await driver.fetchval(statement, *values)
-                    return found
-                except (OSError, asyncpg_errors.ConnectionDoesNotExistError, asyncpg_errors.InterfaceError):
-                    await connection.invalidate()
-                    if attempt == 2:
-                        raise
+                        observe(setting)
+                    raw.info.pop(_READ_SCOPE, None)
+                    await driver.execute(setting)
+                    raw.info[_READ_SCOPE] = ids
+                for observe in self.statement_observers:
+                    observe(statement)
+                found: str | None = await driver.fetchval(statement, *values)
+                return found
+            except (OSError, asyncpg_errors.ConnectionDoesNotExistError, asyncpg_errors.InterfaceError):
+                await greenlet_spawn(raw.invalidate)
+                if attempt == 2:
+                    raise
+            finally:
+                # Back to the pool (a closed or invalidated one is only discarded).
+                await greenlet_spawn(raw.close)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def all_tenant_ids(self) -> frozenset[uuid.UUID]:

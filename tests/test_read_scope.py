@@ -21,7 +21,7 @@ COUNT = "SELECT count(*)::text FROM incidents"
 @pytest_asyncio.fixture(scope="module")
 async def one_connection(test_db: TestDatabase) -> AsyncIterator[Database]:
     """A pool of one connection: every read below meets what the previous one left on it."""
-    database = create_database(test_db.app_url, pool_size=1, max_overflow=0)
+    database = create_database(test_db.app_url, pool_size=1, pool_overflow=0)
     yield database
     await database.dispose()
 

@@ -156,6 +156,17 @@ def _or_null(value: ColumnElement[Any]) -> ColumnElement[str]:
     return func.coalesce(value, const("null"), type_=String)
 
 
+def _facts(body: Obj) -> set[str]:
+    """The page facts a page's body (its pageInfo included) asks for."""
+    found: set[str] = set()
+    for _, value in body.fields:
+        if isinstance(value, Fact):
+            found.add(value.name)
+        elif isinstance(value, Obj):
+            found |= _facts(value)
+    return found
+
+
 def _python_type(entity: Entity, column: str) -> type:
     kind: type = entity.model.__table__.c[column].type.python_type
     return kind
@@ -172,11 +183,15 @@ class _Row:
 
 @dataclass(frozen=True)
 class _Page:
-    """What a page's body reads: its rows (``rows.n`` numbers them in walking order) and its window."""
+    """What a page's body reads: its rows and its window.
+
+    When the body asks whether more rows follow, the rows are read ``size + 1`` and numbered in walking
+    order (``number``); otherwise exactly ``size`` are read, unnumbered, and ordered by the sort's own
+    columns (a window function per row saved)."""
 
     entity: Entity
     rows: Alias
-    number: ColumnElement[int]
+    number: ColumnElement[int] | None
     sort: SortKey
     slot: str
     backwards: bool
@@ -192,14 +207,19 @@ class _Page:
         return literal_column(str(int(self.size_value)), Integer)
 
     @property
-    def kept(self) -> ColumnElement[bool]:
+    def kept(self) -> ColumnElement[bool] | None:
         """The rows of the page itself (the extra one only tells that more follow)."""
-        return self.number <= self.size
+        return None if self.number is None else self.number <= self.size
 
-    def in_order(self, descending: bool = False) -> ColumnElement[Any]:
-        # Walking backwards numbers the rows from the far end: the page's own order is the reverse.
-        down = self.backwards != descending
-        return self.number.desc() if down else self.number.asc()
+    def in_order(self, descending: bool = False) -> list[ColumnElement[Any]]:
+        """The page's own order (or its reverse). Walking backwards reads the rows from the far end."""
+        if self.number is not None:
+            down = self.backwards != descending
+            return [self.number.desc() if down else self.number.asc()]
+        down = self.sort.descending != descending
+        return [
+            getattr(self.rows, c).desc() if down else getattr(self.rows, c).asc() for c in self.sort.columns
+        ]
 
     def cursor(self) -> ColumnElement[str]:
         return cursor_sql([(getattr(self.rows, c), _python_type(self.entity, c)) for c in self.sort.columns])
@@ -388,14 +408,16 @@ class _Builder:
             keyset.append(tuple_(*columns) > values if forward else tuple_(*columns) < values)
         down = sort.descending != window.backwards
         walking = [c.desc() if down else c.asc() for c in columns]
-        size = literal_column(str(int(window.size) + 1), Integer)
+        # Whether more rows follow is told by reading one more.
+        counting = bool({"has_next", "has_previous"} & _facts(body))
+        size = literal_column(str(int(window.size) + counting), Integer)
 
         def built(read: Sequence[str] | None) -> tuple[Alias, ColumnElement[Any]]:
             """The page's rows (every column, or only those ``read``) and the page's JSON over them."""
             numbered = (
                 select(
                     *([row] if read is None else [getattr(row, c) for c in read]),
-                    func.row_number().over(order_by=walking).label("n"),
+                    *([func.row_number().over(order_by=walking).label("n")] if counting else []),
                 )
                 .where(*keyset)
                 .correlate_except(row)
@@ -408,7 +430,7 @@ class _Builder:
             page = _Page(
                 entity=entity,
                 rows=rows,
-                number=numbered.c.n,
+                number=numbered.c.n if counting else None,
                 sort=sort,
                 slot=slot,
                 backwards=window.backwards,
@@ -440,7 +462,7 @@ class _Builder:
     def _page_value(self, value: Value, page: _Page) -> ColumnElement[Any]:
         if isinstance(value, Edges):
             item = self._object(value.body, _Row(page.entity, page.rows), page)
-            return _json_array(item, [page.in_order()], page.kept)
+            return _json_array(item, page.in_order(), page.kept)
         if isinstance(value, Fact):
             return self._fact(value.name, page)
         if isinstance(value, Const):
@@ -456,9 +478,10 @@ class _Builder:
         if name == "has_previous":
             return more if page.backwards else const(json.dumps(page.after))
         if name in ("start_cursor", "end_cursor"):
-            cursors = func.array_agg(
-                aggregate_order_by(page.cursor(), page.in_order(descending=name == "end_cursor"))
-            ).filter(page.kept)
+            ordered = func.array_agg(
+                aggregate_order_by(page.cursor(), *page.in_order(descending=name == "end_cursor"))
+            )
+            cursors = ordered if page.kept is None else ordered.filter(page.kept)
             return _or_null(_quoted(type_coerce(cursors, ARRAY(String))[1]))
         if name == "total":
             return cast(page.total, String)
