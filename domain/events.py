@@ -7,6 +7,7 @@ and the payload carries only the event's address (tenant and id), never its cont
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +32,21 @@ _BUMP = {
         " ON CONFLICT (tenant_id) DO UPDATE SET last_event_seq = tenant_counters.last_event_seq + 1"
         " RETURNING last_event_seq"
     ),
+    "lock": text(
+        "INSERT INTO tenant_counters (tenant_id, last_incident_number, last_event_seq) VALUES (:t, 0, 0)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET last_event_seq = tenant_counters.last_event_seq"
+    ),
 }
+
+
+async def lock_counters(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> None:
+    """Hold the tenants' counter rows until commit, in a fixed order.
+
+    Every event bumps its tenant's counter, which stays locked until commit. A change that writes events
+    in several tenants takes their counters here first, so that two such changes queue behind each other
+    instead of meeting in opposite orders (a deadlock PostgreSQL resolves by aborting one of them)."""
+    for tenant_id in sorted(set(tenant_ids)):
+        await session.execute(_BUMP["lock"], {"t": tenant_id})
 
 
 async def next_incident_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:

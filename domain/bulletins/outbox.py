@@ -25,13 +25,9 @@ from domain.bulletins.models import (
     ServiceStatusRow,
 )
 from domain.bulletins.phases import ServiceStatus
-from domain.events import EVENTS_CHANNEL
+from domain.events import EVENTS_CHANNEL, lock_counters
 
 # The same counter incident_events.seq comes from: one sequence per tenant for every live event.
-_LOCK_COUNTER = text(
-    "INSERT INTO tenant_counters (tenant_id, last_incident_number, last_event_seq) VALUES (:t, 0, 0)"
-    " ON CONFLICT (tenant_id) DO UPDATE SET last_event_seq = tenant_counters.last_event_seq"
-)
 _NEXT_SEQ = text(
     "UPDATE tenant_counters SET last_event_seq = last_event_seq + 1 WHERE tenant_id = :t"
     " RETURNING last_event_seq"
@@ -40,8 +36,7 @@ _NEXT_SEQ = text(
 
 async def lock_tenants(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> None:
     """Hold the tenants' counter rows until commit (in a fixed order, so two broadcasts cannot deadlock)."""
-    for tenant_id in sorted(set(tenant_ids)):
-        await session.execute(_LOCK_COUNTER, {"t": tenant_id})
+    await lock_counters(session, tenant_ids)
 
 
 async def _record(session: AsyncSession, event: BulletinEvent) -> BulletinEvent:

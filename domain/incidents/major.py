@@ -20,7 +20,7 @@ from domain.incidents.enums import (
 )
 from domain.incidents.lifecycle import Operation
 from domain.incidents.models import Incident, IncidentLink, Responder
-from domain.incidents.relations import CASCADED, HOLDS_THAT_FLOW, parent_of
+from domain.incidents.relations import CASCADED, HOLDS_THAT_FLOW, lock_family_counters, parent_of
 from domain.incidents.unit import (
     MAX_BATCH,
     MAX_NAME,
@@ -198,6 +198,7 @@ async def affect_tenants(
                 raise invalid("is the incident's own tenant", "input", "tenants", str(index))
             if tenant_id in parent.affected_tenant_ids:
                 raise invalid("is already affected by this incident", "input", "tenants", str(index))
+        await lock_family_counters(session, parent.tenant_id, tenant_ids)
         children = [await _child_in(session, actor, parent, t, title, description) for t in tenant_ids]
         parent.affected_tenant_ids = [*parent.affected_tenant_ids, *tenant_ids]
         await commit_step(

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import events
 from domain.columns import utcnow
 from domain.db import Database, Scope, widen_scope
 from domain.errors import ErrorCode, Refused, invalid, not_found
@@ -43,10 +44,22 @@ CASCADED: dict[str, Any] = {"cascaded": True}
 HOLDS_THAT_FLOW = frozenset({HoldReason.AWAITING_VENDOR, HoldReason.AWAITING_CHANGE})
 
 
+async def lock_family_counters(
+    session: AsyncSession, parent_tenant_id: uuid.UUID, child_tenant_ids: Sequence[uuid.UUID]
+) -> None:
+    """Take the event counters a change to a parent and its children will bump: the parent's tenant
+    first (every change to the parent bumps it first anyway), then the children's tenants in a fixed
+    order. A fan-out and a flowing comment then queue at the parent's tenant instead of deadlocking."""
+    await events.lock_counters(session, [parent_tenant_id])
+    await events.lock_counters(session, [t for t in child_tenant_ids if t != parent_tenant_id])
+
+
 async def children_for_update(session: AsyncSession, parent: Incident) -> list[Incident]:
-    """The parent's children, row-locked in id order, wherever they live."""
+    """The parent's children, row-locked in id order, wherever they live; and the counters of their
+    tenants, the parent's first (see ``lock_family_counters``)."""
     if parent.affected_tenant_ids:
         await widen_scope(session, parent.affected_tenant_ids)
+        await lock_family_counters(session, parent.tenant_id, parent.affected_tenant_ids)
     link = IncidentLink
     rows = await session.scalars(
         select(Incident)
