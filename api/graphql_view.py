@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -30,8 +31,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from api import bodies
 from api.compiled.reads import CompiledReads
 from api.context import Context, RequestReads
+from api.graphql.documents import Prepared
 from api.graphql.persisted import PersistedQueries, Refusal
 from api.graphql.quick import replaying
+from api.graphql.recent import RecentQueries
 from api.limits import RATE_LIMITED, PrincipalRateLimit
 from api.relay import parse_id
 from api.schema import Schema
@@ -104,6 +107,13 @@ def _decoded(method: str, query_string: bytes, body: bytes | None) -> Incoming |
     return Incoming(query, variables, name, extensions)
 
 
+def _given(context: Context) -> Callable[[], Awaitable[Context]]:
+    async def given() -> Context:
+        return context
+
+    return given
+
+
 @dataclass(frozen=True)
 class Refused:
     """An answer given before any GraphQL work: 401, 429, a persisted query's refusal."""
@@ -158,6 +168,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.compiled = (
             CompiledReads(schema, db, max_cost=settings.max_query_cost) if settings.compiled_reads else None
         )
+        # The hot path's queries as they arrive (method, query string, body), decoded and prepared.
+        self._queries: RecentQueries[tuple[Incoming, Prepared]] = RecentQueries()
         self.rate_limit = PrincipalRateLimit(settings.rate_limit_per_minute, settings.rate_limit_storage)
         # The open WebSockets' senders, so that a shutdown can tell each client it is going away.
         self._sockets: set[Send] = set()
@@ -205,7 +217,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                     context.reads = RequestReads(self.db, context.scope)
                     if self.compiled is not None and not state.get(_TRIED):
                         data = await self.compiled.answer(
-                            prepared, incoming.operation_name, incoming.variables, context
+                            prepared, incoming.operation_name, incoming.variables, _given(context)
                         )
                         if data is not None:
                             response = Response(
@@ -256,22 +268,30 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return admitted.status, admitted.body, admitted.headers
         if self.compiled is None:
             return None
-        incoming = _decoded(
-            scope["method"], scope["query_string"], body if scope["method"] == "POST" else None
-        )
-        if incoming is None:
-            return None
-        text = self.persisted.resolve(incoming.query, incoming.extensions)
-        if isinstance(text, Refusal):
-            return text.status, json.dumps(text.body()).encode(), []
-        if text is None:
-            return None
-        prepared = self.documents.prepare(text)
-        if not prepared.is_query(incoming.operation_name):
-            return None
+        request_key = (scope["method"], scope["query_string"], body)
+        recalled = self._queries.get(request_key)
+        if recalled is None:
+            incoming = _decoded(
+                scope["method"], scope["query_string"], body if scope["method"] == "POST" else None
+            )
+            if incoming is None:
+                return None
+            text = self.persisted.resolve(incoming.query, incoming.extensions)
+            if isinstance(text, Refusal):
+                return text.status, json.dumps(text.body()).encode(), []
+            if text is None:
+                return None
+            prepared = self.documents.prepare(text)
+            if not prepared.is_query(incoming.operation_name):
+                return None
+            recalled = self._queries.put(request_key, (incoming, prepared))
+        incoming, prepared = recalled
         scope["state"][_TRIED] = True
         tenant = headers.get(b"x-tenant")
-        context = await self._context(admitted, tenant.decode("latin-1") if tenant is not None else None)
+
+        async def context() -> Context:
+            return await self._context(admitted, tenant.decode("latin-1") if tenant is not None else None)
+
         data = await self.compiled.answer(prepared, incoming.operation_name, incoming.variables, context)
         if data is None:
             return None

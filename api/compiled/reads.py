@@ -15,13 +15,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg.exceptions as asyncpg_errors  # type: ignore[import-untyped]  # asyncpg ships no types
 import strawberry
 from graphql import FragmentDefinitionNode, get_variable_values
+from graphql.execution.values import VariableValues
 from prometheus_client import Counter
 
 from api.compiled.binding import ROOTS
@@ -46,6 +47,7 @@ _BY_EXECUTOR, _BY_CONSTANT, _COMPILED = (
 )
 
 _NOT_COMPILABLE = object()
+_NO_VARIABLES = VariableValues({}, {})
 
 
 @dataclass
@@ -82,23 +84,46 @@ class CompiledReads:
         prepared: Prepared,
         operation_name: str | None,
         variables: dict[str, Any] | None,
-        ctx: Context,
+        context: Callable[[], Awaitable[Context]],
     ) -> str | None:
-        """The ``data`` JSON of the query, or None for the executor to answer."""
+        """The ``data`` JSON of the query, or None for the executor to answer. ``context`` is made only
+        when the answer needs the database: a constant answer needs no tenant scope."""
         if prepared.errors or not prepared.is_query(operation_name):
             return None
+        # An operation without variables has one plan, found without coercing or translating anything.
+        plan: _Plan | None = prepared.plans.get(("plan", operation_name))
+        if plan is None:
+            plan, coerced = self._plan(prepared, operation_name, variables)
+            if plan is None:
+                return None
+        else:
+            coerced = _NO_VARIABLES
+        if plan.translation is None:
+            _BY_EXECUTOR.inc()
+            return None
+        constant = plan.constant
+        if constant is not None:
+            _BY_CONSTANT.inc()
+            return constant
+        return await self._run(plan, plan.translation, coerced, await context())
+
+    def _plan(
+        self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any] | None
+    ) -> tuple[_Plan | None, Any]:
+        """The operation's plan for these variables' structure (None when the variables are wrong or the
+        query too costly: the executor says so), and the coerced variables."""
         operation = prepared.operation(operation_name)
         assert operation is not None and prepared.document is not None
         coerced = get_variable_values(
             self.schema._schema, operation.variable_definitions or (), variables or {}
         )
         if isinstance(coerced, list):  # the executor reports the variables' errors
-            return None
+            return None, None
         fragments = {
             d.name.value: d for d in prepared.document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         if self._cost(prepared, operation_name, operation, fragments, variables) > self.max_cost:
-            return None
+            return None, None
         structure_names = prepared.plans.get(("structure", operation_name))
         if structure_names is None:
             structure_names = prepared.plans[("structure", operation_name)] = structure(operation, fragments)
@@ -112,14 +137,9 @@ class CompiledReads:
             except NotCompilable:
                 translation = None
             plan = prepared.plans[key] = _Plan(translation)
-        if plan.translation is None:
-            _BY_EXECUTOR.inc()
-            return None
-        constant = plan.constant
-        if constant is not None:
-            _BY_CONSTANT.inc()
-            return constant
-        return await self._run(plan, plan.translation, coerced, ctx)
+        if not operation.variable_definitions:
+            prepared.plans[("plan", operation_name)] = plan
+        return plan, coerced
 
     @staticmethod
     def _cost(
