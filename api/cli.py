@@ -168,6 +168,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "log_level": settings.log_level.lower(),
         "log_config": _uvicorn_logging(),
         "lifespan": "on",
+        # Below info the access log writes nothing; uvicorn still gathers each line's parts unless told.
+        "access_log": settings.log_level.lower() in ("debug", "info"),
+        # No "server: uvicorn" on every response: it tells a prober what runs here, and costs a header.
+        "server_header": False,
         # SIGTERM: stop accepting, let requests in flight finish within this grace, then stop.
         "timeout_graceful_shutdown": max(1, round(settings.shutdown_grace_seconds)),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import limits
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,15 +66,16 @@ class PrincipalRateLimit:
     Counters live in ``rate_limit_storage``: in process memory by default, so each replica counts its own
     share; point it at Redis to count across replicas.
 
-    The sliding window counter (this minute's count plus the last minute's, weighted by how much of it still
-    overlaps) costs two counters per key whatever the rate. A moving window keeps every hit: at thousands of
-    requests a second each hit copied the list and its expiry held the key's lock, which throttled the
-    service far below its limit.
+    A fixed window: one counter per key and minute, the cheapest check ``limits`` offers, paid by every
+    request (the sliding window counter cost twice as much, a moving window far more: at thousands of
+    requests a second each hit copied a list). The price is the window's edge: a client may spend this
+    minute's allowance in its last second and the next minute's in the following one. The limit guards
+    the service against floods, where that burst does not matter.
     """
 
     def __init__(self, per_minute: int, storage_url: str) -> None:
         self.item = limits.RateLimitItemPerMinute(per_minute)
-        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_url))
+        self.limiter = FixedWindowRateLimiter(storage_from_string(storage_url))
 
     async def allow(self, who: str) -> tuple[bool, int]:
         """Whether ``who`` may go on, and the seconds to wait when not."""

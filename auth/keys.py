@@ -60,6 +60,11 @@ class _Loaded:
     # The earliest retirement among the loaded keys: the cache is stale from then on.
     stale_at: datetime | None
 
+    @functools.cached_property
+    def by_kid(self) -> dict[str, RSAKey]:
+        """The public keys by kid: every request with a known token looks its key up here."""
+        return {key.kid: key for key in self.public if isinstance(key, RSAKey) and key.kid}
+
 
 @dataclass(frozen=True)
 class KeyInfo:
@@ -108,14 +113,14 @@ class KeyStore:
         """The public key for ``kid``; reloads from the database (rate limited) when it is unknown here,
         since another replica may have added a key."""
         loaded = await self._ensure()
-        key = _find(loaded.public, kid)
+        key = loaded.by_kid.get(kid)
         if key is not None:
             return key
         async with self._lock:
             if time.monotonic() - self._last_reload >= _RELOAD_INTERVAL_SECONDS:
                 self._loaded = await self._load_or_create()
             current = self._loaded or loaded
-        return _find(current.public, kid)
+        return current.by_kid.get(kid)
 
     @functools.cached_property
     def sealer(self) -> Sealer:
@@ -290,10 +295,3 @@ def _info(row: SigningKey, now: datetime) -> KeyInfo:
 def _generate() -> RSAKey:
     # auto_kid: the kid is the RFC 7638 thumbprint, stable for the key's lifetime.
     return RSAKey.generate_key(KEY_SIZE, parameters={"alg": ALGORITHM, "use": "sig"}, auto_kid=True)
-
-
-def _find(keys: KeySet, kid: str) -> RSAKey | None:
-    for key in keys:
-        if key.kid == kid and isinstance(key, RSAKey):
-            return key
-    return None
