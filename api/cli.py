@@ -161,6 +161,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Workers build the app from the environment: handed the application role's URL resolved here, they
     # connect straight away instead of each looking for the embedded server again.
     os.environ["INCIDENTDESK_APP_DATABASE_URL"] = url
+    from api.http_protocol import UVICORN_HTTP
+
     options: dict[str, Any] = {
         "factory": True,
         "host": args.host or settings.host,
@@ -172,6 +174,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "access_log": settings.log_level.lower() in ("debug", "info"),
         # No "server: uvicorn" on every response: it tells a prober what runs here, and costs a header.
         "server_header": False,
+        "http": UVICORN_HTTP,
         # SIGTERM: stop accepting, let requests in flight finish within this grace, then stop.
         "timeout_graceful_shutdown": max(1, round(settings.shutdown_grace_seconds)),
     }

@@ -8,10 +8,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from api.http_protocol import UVICORN_HTTP
 from tests.waiting import eventually
 
 
@@ -50,11 +52,13 @@ def listening_socket(port: int = 0) -> socket.socket:
 
 
 @contextmanager
-def serve(app: ASGIApp, sock: socket.socket | None = None) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:PORT``)."""
+def serve(app: ASGIApp, sock: socket.socket | None = None, *, http: Any = UVICORN_HTTP) -> Iterator[str]:
+    """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:PORT``). ``http`` is
+    uvicorn's protocol: by default the one `incidentdesk serve` uses, so every test's request goes
+    through it."""
     sock = sock or listening_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=http)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
