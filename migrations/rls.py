@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from alembic import op
 
-# Admits the rows whose tenant is in the transaction-local scope. NULLIF: a setting once set reads as ''.
-TENANT_IDS = "incidentdesk_tenant_ids()"
+# Admits the rows whose tenant is in the transaction-local scope (incidentdesk_tenant_ids(), migration
+# 0001). As a scalar subquery the scope is an InitPlan: read and parsed once per statement, not again at
+# every index scan of a nested loop (a page's 100 lookups of services and events paid it each time).
+TENANT_IDS = "(SELECT incidentdesk_tenant_ids())::uuid[]"
 
 
 def enable_tenant_rls(table: str) -> None:

@@ -213,6 +213,28 @@ def test_every_tenant_owned_table_has_rls_enabled_and_forced(test_db: Any, seede
     assert lacking == [], f"row-level security not enabled and forced on: {lacking}"
 
 
+def test_every_tenant_owned_table_reads_the_scope_once_per_statement(test_db: Any, seeded: Seeded) -> None:
+    """The policy's scope is a scalar subquery, which PostgreSQL computes once per statement (an
+    InitPlan), not an expression every index scan of a nested loop evaluates again."""
+    engine = _owner(test_db)
+    try:
+        with engine.connect() as connection:
+            policies = dict(
+                connection.execute(
+                    text(
+                        "SELECT tablename, qual FROM pg_policies"
+                        " WHERE schemaname = 'public' AND policyname = 'tenant_isolation'"
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    per_scan = sorted(
+        t for t in seeded.tables if "( SELECT incidentdesk_tenant_ids()" not in (policies.get(t) or "")
+    )
+    assert per_scan == [], f"the tenant scope is evaluated per scan on: {per_scan}"
+
+
 def test_the_application_role_is_unprivileged_and_owns_nothing(app_engine: Engine) -> None:
     with app_engine.connect() as connection:
         assert connection.execute(text("SELECT current_user")).scalar_one() == APP_ROLE
