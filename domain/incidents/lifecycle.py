@@ -84,6 +84,7 @@ class Operation(enum.StrEnum):
     ADD_RESPONDER = "ADD_RESPONDER"
     AFFECT_TENANTS = "AFFECT_TENANTS"
     APPLY_MODEL = "APPLY_MODEL"
+    RECEIVE_ALERT = "RECEIVE_ALERT"
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,8 @@ _RULES: dict[Operation, tuple[frozenset[IncidentStatus], Role, IncidentEventKind
     Operation.ADD_RESPONDER: (OPEN, STAFF, IncidentEventKind.RESPONDER_ADDED),
     Operation.AFFECT_TENANTS: (OPEN, STAFF, IncidentEventKind.LINKED),
     Operation.APPLY_MODEL: (OPEN, STAFF, IncidentEventKind.MODEL_APPLIED),
+    # Monitoring repeating the alert an open incident answers: counted on it, its status unchanged.
+    Operation.RECEIVE_ALERT: (OPEN, STAFF, IncidentEventKind.ALERT_RECEIVED),
 }
 
 # A CUSTOMER may do these only to incidents they reported themselves; staff may do them to any.

@@ -16,23 +16,22 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import events
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.errors import ErrorCode, Refused
 from domain.incidents import playbooks
 from domain.incidents.enums import (
     OPEN_STATUSES,
-    IncidentEventKind,
     IncidentSource,
     IncidentStatus,
     ResolutionCode,
     Visibility,
 )
 from domain.incidents.handling import resolve_incident
+from domain.incidents.lifecycle import Operation
 from domain.incidents.models import Incident
 from domain.incidents.service import acknowledge_incident
-from domain.incidents.unit import open_incident
+from domain.incidents.unit import commit_step, open_incident, system_step
 from domain.intake.alerts import Action, AlertEvent, alert_record, describe, impact_and_urgency
 from domain.intake.keys import IntegrationActor
 from domain.intake.models import IntegrationKey
@@ -111,18 +110,17 @@ async def _trigger_once(db: Database, key: IntegrationKey, event: AlertEvent, de
         await _lock_dedup_key(session, key.tenant_id, dedup_key)
         incident = await _open_incident(session, key.tenant_id, dedup_key)
         if incident is not None:
+            received = system_step(incident, Operation.RECEIVE_ALERT)
+            assert received is not None, "an open incident counts a repeated alert"
             incident.alert_count += 1
-            incident.version += 1
-            incident.updated_at = now
-            await events.record(
+            await commit_step(
                 session,
                 incident,
-                IncidentEventKind.ALERT_RECEIVED,
+                received,
+                actor.subject,
                 visibility=Visibility.INTERNAL,
-                actor=actor.subject,
                 message=payload.summary,
                 data={**alert_record(event), "dedupKey": dedup_key, "count": incident.alert_count},
-                at=now,
             )
             return Outcome(dedup_key, incident, "Event processed")
         # Incidents that answered this alert before and are no longer open give the key up, so that a
