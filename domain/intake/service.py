@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, retrying
 from domain.errors import ErrorCode, Refused
 from domain.incidents import playbooks
 from domain.incidents.enums import (
@@ -55,11 +55,16 @@ class Outcome:
 
 
 async def handle(db: Database, key: IntegrationKey, event: AlertEvent) -> Outcome:
+    """Apply one monitoring event. A deadlock or serialization failure runs it again: alerts of one
+    tenant arrive in bursts and queue on the same counters, and a monitoring tool should not see a 500
+    where a second try succeeds."""
     if event.action is Action.TRIGGER:
-        return await trigger(db, key, event)
+        # The dedup key is chosen once, so that a second try opens (or finds) the same incident.
+        dedup_key = event.dedup_key or uuid.uuid4().hex
+        return await retrying(lambda: trigger(db, key, event, dedup_key))
     if event.action is Action.ACKNOWLEDGE:
-        return await acknowledge(db, key, event)
-    return await resolve(db, key, event)
+        return await retrying(lambda: acknowledge(db, key, event))
+    return await retrying(lambda: resolve(db, key, event))
 
 
 def _actor(key: IntegrationKey) -> IntegrationActor:
@@ -70,9 +75,8 @@ def _title(summary: str) -> str:
     return summary if len(summary) <= MAX_TITLE else summary[: MAX_TITLE - 1] + "\u2026"
 
 
-async def trigger(db: Database, key: IntegrationKey, event: AlertEvent) -> Outcome:
+async def trigger(db: Database, key: IntegrationKey, event: AlertEvent, dedup_key: str) -> Outcome:
     """Open a MONITORING incident, or count a repeat on the open incident holding the dedup key."""
-    dedup_key = event.dedup_key or uuid.uuid4().hex
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             return await _trigger_once(db, key, event, dedup_key)

@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import create_engine, pool, text
 
-from domain.db import Database
+from domain.db import Database, to_sync_url
 from domain.settings import Settings
 from domain.tenancy.roles import Role
 from tests import factories as f
@@ -389,3 +390,40 @@ async def test_fifty_identical_triggers_at_once_open_one_incident(
     incident = await asyncio.to_thread(only_incident, live, world.tokens["alex"], w)
     assert kinds(incident).count("CREATED") == 1
     assert kinds(incident).count("ALERT_RECEIVED") == 49
+
+
+def test_an_alert_aborted_as_a_deadlock_is_applied_on_the_next_try(
+    live: f.LiveApp, world: World, test_db: TestDatabase
+) -> None:
+    # PostgreSQL aborts the first try of this alert's transaction as it would a deadlock (a sequence
+    # counts tries, since it survives the rollback); the intake runs it again, and it lands once.
+    title = word()
+    owner = create_engine(to_sync_url(test_db.owner_url), poolclass=pool.NullPool)
+    with owner.begin() as connection:
+        connection.execute(text("CREATE SEQUENCE intake_tries"))
+        connection.execute(
+            text(
+                "CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$"
+                " BEGIN IF nextval('intake_tries') = 1 THEN"
+                " RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF; RETURN NEW; END $$"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TRIGGER deadlock_once BEFORE INSERT ON incidents FOR EACH ROW"
+                f" WHEN (NEW.title = '{title}') EXECUTE FUNCTION deadlock_once()"
+            )
+        )
+    try:
+        answer = enqueue(live, alert(routing_key(live, world), title, dedup=title))
+        assert answer.status_code == 202, answer.text
+        incident = only_incident(live, world.tokens["mia"], title)
+        assert kinds(incident) == ["CREATED"] and incident["version"] == 1
+        with owner.connect() as connection:
+            assert connection.execute(text("SELECT last_value FROM intake_tries")).scalar_one() == 2
+    finally:
+        with owner.begin() as connection:
+            connection.execute(text("DROP TRIGGER deadlock_once ON incidents"))
+            connection.execute(text("DROP FUNCTION deadlock_once()"))
+            connection.execute(text("DROP SEQUENCE intake_tries"))
+        owner.dispose()
