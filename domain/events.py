@@ -67,7 +67,7 @@ async def record(
     at: datetime | None = None,
 ) -> IncidentEvent:
     """Append one event to the incident's timeline and announce it after commit."""
-    seq = int((await session.execute(_BUMP["event"], {"t": incident.tenant_id})).scalar_one())
+    seq = await next_event_seq(session, incident.tenant_id)
     event = IncidentEvent(
         tenant_id=incident.tenant_id,
         id=uuid.uuid4(),
@@ -81,5 +81,16 @@ async def record(
         at=at or utcnow(),
     )
     session.add(event)
-    await session.execute(select(func.pg_notify(EVENTS_CHANNEL, f"{incident.tenant_id}:{event.id}")))
+    await announce(session, incident.tenant_id, event.id)
     return event
+
+
+async def next_event_seq(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """The tenant's next live-event number, shared by incident and bulletin events; the counter row
+    stays locked until commit, so the tenant's events are numbered in commit order."""
+    return int((await session.execute(_BUMP["event"], {"t": tenant_id})).scalar_one())
+
+
+async def announce(session: AsyncSession, tenant_id: uuid.UUID, event_id: uuid.UUID) -> None:
+    """Tell listeners, once the transaction commits, where the new event is (never what it says)."""
+    await session.execute(select(func.pg_notify(EVENTS_CHANNEL, f"{tenant_id}:{event_id}")))

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,13 +25,7 @@ from domain.bulletins.models import (
     ServiceStatusRow,
 )
 from domain.bulletins.phases import ServiceStatus
-from domain.events import EVENTS_CHANNEL, lock_counters
-
-# The same counter incident_events.seq comes from: one sequence per tenant for every live event.
-_NEXT_SEQ = text(
-    "UPDATE tenant_counters SET last_event_seq = last_event_seq + 1 WHERE tenant_id = :t"
-    " RETURNING last_event_seq"
-)
+from domain.events import announce, lock_counters, next_event_seq
 
 
 async def lock_tenants(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> None:
@@ -40,9 +34,9 @@ async def lock_tenants(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -
 
 
 async def _record(session: AsyncSession, event: BulletinEvent) -> BulletinEvent:
-    event.seq = int((await session.execute(_NEXT_SEQ, {"t": event.tenant_id})).scalar_one())
+    event.seq = await next_event_seq(session, event.tenant_id)
     session.add(event)
-    await session.execute(select(func.pg_notify(EVENTS_CHANNEL, f"{event.tenant_id}:{event.id}")))
+    await announce(session, event.tenant_id, event.id)
     return event
 
 
