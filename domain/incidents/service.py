@@ -47,14 +47,6 @@ from domain.tenancy.roles import Role, at_least
 # Clocks of monitoring tools drift; a detection time a little in the future is still believable.
 CLOCK_SKEW = timedelta(minutes=5)
 
-# Earlier names of the shared pieces, now in ``domain.incidents.unit``.
-_text = clean_text
-_member_role = member_role
-_check_service = check_service
-_load_for_update = load_for_update
-_step = step
-_commit_step = commit_step
-
 __all__ = [
     "CLOCK_SKEW",
     "MAX_NAME",
@@ -186,9 +178,6 @@ def classification_of(incident: Incident) -> dict[str, Any]:
         "priorityOverridden": incident.priority_overridden,
         "serviceId": str(incident.service_id) if incident.service_id else None,
     }
-
-
-_classification = classification_of
 
 
 async def assign_incident(
