@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy domain auth
+	$(BIN)/mypy domain auth api
 
 # Test files run in parallel, each whole on one worker (its module-scoped database and server stay
 # together). No test is ever retried: one that fails once fails the run.

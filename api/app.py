@@ -153,7 +153,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await authority.aclose()
             await database.dispose()
 
-    app = Service(
+    # Annotated because the metrics middleware's lambda below refers to app itself.
+    app: Service = Service(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),

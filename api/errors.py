@@ -15,7 +15,10 @@ from domain.errors import ErrorCode, Refused
 
 T = TypeVar("T")
 
-UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+# strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
+# and the name below is a plain alias of it, which annotations can use as a type.
+strawberry.enum(ErrorCode, name="UserErrorCode")
+UserErrorCode = ErrorCode
 
 # What a client reads in place of a server fault's own message.
 MASKED_MESSAGE = "Internal server error"
@@ -46,7 +49,7 @@ def reports_a_fault(body: str) -> bool:
 class UserError:
     field: list[str] | None
     message: str
-    code: UserErrorCode  # type: ignore[valid-type]
+    code: UserErrorCode
 
 
 def user_errors(refused: Refused) -> list[UserError]:

@@ -74,5 +74,5 @@ class _WritesPerTurn:
 class OneWritePerResponse(HttpToolsProtocol):
     """uvicorn's httptools protocol over a transport that writes once per event-loop turn."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(_WritesPerTurn(transport, self.loop))  # type: ignore[arg-type]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn narrows asyncio's type
+        super().connection_made(_WritesPerTurn(transport, self.loop))  # type: ignore[arg-type]  # a Transport by delegation

@@ -12,6 +12,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from api import fields
 from api.billing.mutations import BillingMutations
 from api.billing.queries import billing_periods, work_report
 from api.billing.types import BillingPeriod, WorkLogEntry, WorkReport, WorkReportGrouping
@@ -56,11 +57,11 @@ AUTH = [IsAuthenticated]
 
 @strawberry.type
 class Query(IntegrationQueries):
-    @strawberry.field(permission_classes=AUTH)
+    @fields.field(permission_classes=AUTH)
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info.context, id)
 
-    @strawberry.field(permission_classes=AUTH)
+    @fields.field(permission_classes=AUTH)
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_PAGE:
             from api.errors import ClientError
@@ -69,19 +70,17 @@ class Query(IntegrationQueries):
         # Concurrently, so that the request's DataLoaders batch the lookups: one query per type, not per id.
         return list(await asyncio.gather(*(resolve_node(info.context, i) for i in ids)))
 
-    @strawberry.field(permission_classes=AUTH)
+    @fields.field(permission_classes=AUTH)
     async def viewer(self, info: Info) -> Viewer:
         return await viewer(info.context)
 
-    @strawberry.field(
-        permission_classes=AUTH, description="The caller's tenants; all of them for an operator"
-    )
+    @fields.field(permission_classes=AUTH, description="The caller's tenants; all of them for an operator")
     async def tenants(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> TenantConnection:
         return await tenant_connection(info.context, first, after)
 
-    @strawberry.field(permission_classes=AUTH)
+    @fields.field(permission_classes=AUTH)
     async def incidents(
         self,
         info: Info,
@@ -95,19 +94,19 @@ class Query(IntegrationQueries):
         request = PageRequest(first=first, after=after, last=last, before=before)
         return await incident_connection(info.context, request, filter, order_by)
 
-    @strawberry.field(permission_classes=AUTH)
+    @fields.field(permission_classes=AUTH)
     async def incident_by_number(
         self, info: Info, number: str, tenant: strawberry.ID | None = None
     ) -> Incident | None:
         return await incident_by_number(info.context, tenant, number)
 
-    @strawberry.field(
+    @fields.field(
         permission_classes=AUTH, description="Incident models of the tenants where the caller is staff"
     )
     async def incident_models(self, info: Info, tenant: strawberry.ID | None = None) -> list[IncidentModel]:
         return await incident_models(info.context, tenant)
 
-    @strawberry.field(permission_classes=AUTH)
+    @fields.field(permission_classes=AUTH)
     async def services(
         self,
         info: Info,
@@ -122,14 +121,14 @@ class Query(IntegrationQueries):
             tenants = tenants & {chosen} if chosen else frozenset()
         return await service_connection(ctx, tenants, first, after)
 
-    @strawberry.field(
+    @fields.field(
         permission_classes=AUTH,
         description="SLA contracts of the caller's tenants (or the one named), oldest window first; needs sla:read",
     )
     async def sla_contracts(self, info: Info, tenant: strawberry.ID | None = None) -> list[SlaContract]:
         return await sla_contracts(info.context, tenant)
 
-    @strawberry.field(
+    @fields.field(
         permission_classes=AUTH,
         description="Compliance, MTTA and MTTR of incidents reported in [from, to); CUSTOMER members may read their own",
     )
@@ -142,7 +141,7 @@ class Query(IntegrationQueries):
     ) -> SlaReport:
         return await sla_report(info.context, tenant, from_, to)
 
-    @strawberry.field(
+    @fields.field(
         permission_classes=AUTH,
         description=(
             "Billable and non-billable minutes of work done on the local days from..to (both included, the"
@@ -155,18 +154,18 @@ class Query(IntegrationQueries):
         from_: Annotated[date, strawberry.argument(name="from")],
         to: date,
         tenant: strawberry.ID | None = None,
-        group_by: list[WorkReportGrouping] | None = None,  # type: ignore[valid-type]
+        group_by: list[WorkReportGrouping] | None = None,
     ) -> WorkReport:
         return await work_report(info.context, tenant, from_, to, list(group_by or []))
 
-    @strawberry.field(
+    @fields.field(
         permission_classes=AUTH,
         description="Closed months of the caller's tenants (or the one named), newest first; staff only",
     )
     async def billing_periods(self, info: Info, tenant: strawberry.ID | None = None) -> list[BillingPeriod]:
         return await billing_periods(info.context, tenant)
 
-    @strawberry.field(
+    @fields.field(
         permission_classes=AUTH, description="Newest first; CUSTOMER members see published bulletins only"
     )
     async def bulletins(
@@ -179,7 +178,7 @@ class Query(IntegrationQueries):
     ) -> BulletinConnection:
         return await bulletin_connection(info.context, tenant, bool(active_only), first, after)
 
-    @strawberry.field(description="No token needed; null unless the tenant enabled its public status page")
+    @fields.field(description="No token needed; null unless the tenant enabled its public status page")
     async def public_status(self, info: Info, tenant_slug: str) -> PublicStatus | None:
         return await public_status(info.context, tenant_slug)
 

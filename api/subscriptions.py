@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 from sqlalchemy import select
 
+from api import fields
 from api.bulletins import loaders as bulletin_loaders
 from api.bulletins.types import Bulletin, PublicStatus, ServiceStatusChange, bulletin_readers, may_see
 from api.catalog.types import Service, load_services
@@ -98,7 +99,7 @@ def _cursor_seq(after: str) -> int:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(
+    @fields.subscription(
         permission_classes=AUTH,
         description=(
             "The timeline events of the caller's incidents, as they commit. With `after` (an"
@@ -154,7 +155,7 @@ class Subscription:
                 fresh_loaders()
                 yield IncidentEvent.from_row(event.incident)
 
-    @strawberry.subscription(
+    @fields.subscription(
         permission_classes=AUTH,
         description="Bulletins as they change; CUSTOMER members see published bulletins only",
     )
@@ -178,7 +179,7 @@ class Subscription:
                 if row is not None and may_see(ctx, row.tenant_id, row.published):
                     yield Bulletin.from_row(row)
 
-    @strawberry.subscription(permission_classes=AUTH, description="Every change of a service's status")
+    @fields.subscription(permission_classes=AUTH, description="Every change of a service's status")
     async def service_status_changed(
         self, info: Info, tenant: strawberry.ID | None = None
     ) -> AsyncGenerator[ServiceStatusChange, None]:
@@ -201,7 +202,7 @@ class Subscription:
                     service.known_status = change.status
                     yield ServiceStatusChange(service=service, status=change.status, at=change.at)
 
-    @strawberry.subscription(
+    @fields.subscription(
         description=(
             "A tenant's public status page, without a token: the current status first, then again after"
             " every change of it. Only for tenants with a public status page."

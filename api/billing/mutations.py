@@ -7,6 +7,7 @@ from datetime import datetime
 
 import strawberry
 
+from api import fields
 from api.billing.types import BillingPeriod, WorkLogEntry
 from api.context import Info
 from api.errors import UserError, attempt
@@ -79,7 +80,7 @@ def _entry_id(value: strawberry.ID) -> uuid.UUID:
 
 @strawberry.type
 class BillingMutations:
-    @strawberry.mutation(permission_classes=AUTH, description="AGENT; minutes 1..1440, billable by default")
+    @fields.mutation(permission_classes=AUTH, description="AGENT; minutes 1..1440, billable by default")
     async def log_work(self, info: Info, input: LogWorkInput) -> IncidentPayload:
         ctx = info.context
 
@@ -96,7 +97,7 @@ class BillingMutations:
 
         return incident_payload(*await attempt(run))
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=AUTH, description="Its author or a MANAGER, while the entry's month is open"
     )
     async def correct_work(self, info: Info, input: CorrectWorkInput) -> WorkEntryPayload:
@@ -118,7 +119,7 @@ class BillingMutations:
             entry=WorkLogEntry.from_row(entry), incident=Incident.from_row(incident), user_errors=[]
         )
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=AUTH, description="Its author or a MANAGER, while the entry's month is open"
     )
     async def withdraw_work(self, info: Info, input: WithdrawWorkInput) -> WorkEntryPayload:
@@ -134,7 +135,7 @@ class BillingMutations:
             entry=None, incident=Incident.from_row(incident) if incident else None, user_errors=errors
         )
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=AUTH,
         description="MANAGER with the manage scope; freezes the month's work entries for good",
     )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from api import fields
 from api.context import Info
 from api.incidents import loaders as incident_loaders
 from api.relay import Node, encode_id
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
     from api.incidents.types import Incident
     from api.tenancy.types import Tenant
 
-WorkReportGrouping = strawberry.enum(r.WorkGrouping, name="WorkReportGrouping")
+# strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
+# and the name below is a plain alias of it, which annotations can use as a type.
+strawberry.enum(r.WorkGrouping, name="WorkReportGrouping")
+WorkReportGrouping = r.WorkGrouping
 
 
 async def _incident(info: Info, incident_id: uuid.UUID) -> Incident | None:
@@ -124,7 +128,7 @@ class WorkReportRow:
             tenant_id=tenant_id,
         )
 
-    @strawberry.field(description="Set when grouped by INCIDENT")
+    @fields.field(description="Set when grouped by INCIDENT")
     async def incident(
         self, info: Info
     ) -> Annotated[Incident, strawberry.lazy("api.incidents.types")] | None:
@@ -132,7 +136,7 @@ class WorkReportRow:
             return None
         return await _incident(info, self.group.incident_id)
 
-    @strawberry.field(description="Set when grouped by SERVICE and the incident has one")
+    @fields.field(description="Set when grouped by SERVICE and the incident has one")
     async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
         from api.catalog.types import service_by_key
 
@@ -148,7 +152,7 @@ class WorkReportRow:
 class WorkReport:
     from_: date = strawberry.field(name="from")
     to: date
-    group_by: list[WorkReportGrouping]  # type: ignore[valid-type]
+    group_by: list[WorkReportGrouping]
     total: WorkFigures
     rows: list[WorkReportRow] = strawberry.field(
         description="One per group, ordered by the groupings; the total alone when nothing is grouped"

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import strawberry
 
+from api import fields
 from api.bulletins.types import Bulletin, BulletinKind, BulletinPhase
 from api.catalog.types import ServiceStatus
 from api.context import Context, Info
@@ -23,7 +24,7 @@ from domain.errors import not_found
 @strawberry.input(name="AffectedServiceInput")
 class AffectedServiceInput:
     service_id: strawberry.ID
-    status: ServiceStatus  # type: ignore[valid-type]
+    status: ServiceStatus
 
 
 @strawberry.input(name="CreateBulletinInput")
@@ -32,10 +33,10 @@ class CreateBulletinInput:
         default=None,
         description="Several tenants at once for a provider-wide outage; one row per tenant",
     )
-    kind: BulletinKind  # type: ignore[valid-type]
+    kind: BulletinKind
     title: str
     body: str
-    phase: BulletinPhase  # type: ignore[valid-type]
+    phase: BulletinPhase
     incident_id: strawberry.ID | None = None
     affected_services: list[AffectedServiceInput] | None = None
     scheduled_start: datetime | None = None
@@ -51,7 +52,7 @@ class BulletinRefInput:
 @strawberry.input(name="BulletinUpdateInput")
 class BulletinUpdateInput:
     id: strawberry.ID
-    phase: BulletinPhase  # type: ignore[valid-type]
+    phase: BulletinPhase
     body: str
     affected_services: list[AffectedServiceInput] | None = strawberry.field(
         default=None, description="When given, replaces the bulletin's affected services"
@@ -101,7 +102,7 @@ def _bulletin_id(value: str) -> uuid.UUID:
 
 @strawberry.type
 class BulletinMutations:
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="AGENT")
+    @fields.mutation(permission_classes=[IsAuthenticated], description="AGENT")
     async def create_bulletin(self, info: Info, input: CreateBulletinInput) -> BulletinPayload:
         ctx = info.context
 
@@ -127,7 +128,7 @@ class BulletinMutations:
 
         return _payload(*await attempt(run))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="AGENT")
+    @fields.mutation(permission_classes=[IsAuthenticated], description="AGENT")
     async def publish_bulletin(self, info: Info, input: BulletinRefInput) -> BulletinPayload:
         ctx = info.context
 
@@ -136,7 +137,7 @@ class BulletinMutations:
 
         return _payload(*await attempt(run))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="AGENT")
+    @fields.mutation(permission_classes=[IsAuthenticated], description="AGENT")
     async def post_bulletin_update(self, info: Info, input: BulletinUpdateInput) -> BulletinPayload:
         ctx = info.context
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from api import fields
 from api.bulletins import loaders
 from api.catalog.types import Service, ServiceStatus
 from api.context import Context, Info
@@ -31,8 +32,12 @@ from domain.tenancy.roles import Scope as OAuthScope
 if TYPE_CHECKING:
     from api.incidents.types import Incident
 
-BulletinKind = strawberry.enum(BulletinKindValue, name="BulletinKind")
-BulletinPhase = strawberry.enum(BulletinPhaseValue, name="BulletinPhase")
+# strawberry.enum marks a class in place and returns it: each GraphQL enum is the domain's class itself,
+# and the names below are plain aliases of those classes, which annotations can use as types.
+strawberry.enum(BulletinKindValue, name="BulletinKind")
+strawberry.enum(BulletinPhaseValue, name="BulletinPhase")
+BulletinKind = BulletinKindValue
+BulletinPhase = BulletinPhaseValue
 
 
 def bulletin_readers(ctx: Context) -> frozenset[uuid.UUID]:
@@ -51,7 +56,7 @@ def may_see(ctx: Context, tenant_id: uuid.UUID, published: bool) -> bool:
 @strawberry.type(name="AffectedService")
 class AffectedService:
     service: Service
-    status: ServiceStatus  # type: ignore[valid-type]
+    status: ServiceStatus
 
 
 # The author shown on public status pages, in place of the staff member's subject.
@@ -60,7 +65,7 @@ PUBLIC_AUTHOR = "status team"
 
 @strawberry.type(name="BulletinUpdate")
 class BulletinUpdate:
-    phase: BulletinPhase  # type: ignore[valid-type]
+    phase: BulletinPhase
     body: str
     author: str
     at: datetime
@@ -96,9 +101,9 @@ def _affected(
 
 @strawberry.type(name="Bulletin")
 class Bulletin(Node, InTenant):
-    kind: BulletinKind  # type: ignore[valid-type]
+    kind: BulletinKind
     title: str
-    phase: BulletinPhase  # type: ignore[valid-type]
+    phase: BulletinPhase
     published: bool
     active: bool = strawberry.field(description="Published and not RESOLVED/COMPLETED")
     scheduled_start: datetime | None
@@ -137,7 +142,7 @@ class Bulletin(Node, InTenant):
     def key(self) -> loaders.Key:
         return (self.row.tenant_id, self.row.id)
 
-    @strawberry.field(description="Null for anonymous visitors and for callers who may not read it")
+    @fields.field(description="Null for anonymous visitors and for callers who may not read it")
     async def incident(
         self, info: Info
     ) -> Annotated[Incident, strawberry.lazy("api.incidents.types")] | None:
@@ -160,7 +165,7 @@ class Bulletin(Node, InTenant):
         rows = await info.context.loader("bulletin_affected", loaders.load_affected).load(self.key)
         return _affected(rows, {})
 
-    @strawberry.field(description="Newest first")
+    @fields.field(description="Newest first")
     async def updates(self, info: Info) -> list[BulletinUpdate]:
         rows = (
             self.preloaded.updates
@@ -191,7 +196,7 @@ class BulletinConnection(Counted):
 class PublicStatus:
     tenant_name: str
     tenant_slug: str
-    overall: ServiceStatus  # type: ignore[valid-type]
+    overall: ServiceStatus
     services: list[Service]
     active_bulletins: list[Bulletin]
 
@@ -210,5 +215,5 @@ class PublicStatus:
 @strawberry.type(name="ServiceStatusChange")
 class ServiceStatusChange:
     service: Service
-    status: ServiceStatus  # type: ignore[valid-type]
+    status: ServiceStatus
     at: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from api import fields
 from api.catalog.types import Service
 from api.context import Info
 from api.errors import UserError, attempt
@@ -28,7 +29,7 @@ class ServicePayload:
 
 @strawberry.type
 class CatalogMutations:
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="MANAGER")
+    @fields.mutation(permission_classes=[IsAuthenticated], description="MANAGER")
     async def create_service(self, info: Info, input: CreateServiceInput) -> ServicePayload:
         ctx = info.context
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import strawberry
 from sqlalchemy import select, tuple_
 
+from api import fields
 from api.context import Context, Info
 from api.relay import Counted, Node, PageInfo, encode_id
 from api.tenancy.types import InTenant
@@ -19,7 +20,10 @@ if TYPE_CHECKING:
     pass
 
 
-ServiceStatus = strawberry.enum(ServiceStatusValue, name="ServiceStatus")
+# strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
+# and the name below is a plain alias of it, which annotations can use as a type.
+strawberry.enum(ServiceStatusValue, name="ServiceStatus")
+ServiceStatus = ServiceStatusValue
 
 
 @strawberry.type(name="Service")
@@ -34,8 +38,8 @@ class Service(Node, InTenant):
     def from_row(cls, row: m.Service) -> Service:
         return cls(id=encode_id("Service", row.id), name=row.name, description=row.description, row=row)
 
-    @strawberry.field(description="Worst status declared by the tenant's active bulletins")
-    async def status(self, info: Info) -> ServiceStatus:  # type: ignore[valid-type]
+    @fields.field(description="Worst status declared by the tenant's active bulletins")
+    async def status(self, info: Info) -> ServiceStatus:
         if self.known_status is not None:
             return self.known_status
         from api.bulletins.loaders import load_service_statuses

@@ -60,9 +60,14 @@ class _Plan:
     @functools.cached_property
     def constant(self) -> str | None:
         """The ``data`` JSON when the tree needs no database at all (``{ __typename }``), written once."""
-        if self.translation is None or not all(isinstance(v, Const) for _, v in self.translation.tree.fields):
+        if self.translation is None:
             return None
-        return json.dumps({key: value.value for key, value in self.translation.tree.fields})  # type: ignore[union-attr]
+        data: dict[str, str | bool | int | None] = {}
+        for key, value in self.translation.tree.fields:
+            if not isinstance(value, Const):
+                return None
+            data[key] = value.value
+        return json.dumps(data)
 
 
 class CompiledReads:

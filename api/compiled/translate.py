@@ -339,7 +339,8 @@ class Translator:
         return True
 
     def _condition(self, directive: DirectiveNode) -> bool:
-        [argument] = directive.arguments
+        # The parser always gives a tuple; None is the type's default for a node built by hand.
+        [argument] = directive.arguments or ()
         value = argument.value
         if isinstance(value, BooleanValueNode):
             return value.value

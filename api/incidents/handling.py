@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 
+from api import fields
 from api.context import Info
 from api.errors import attempt
 from api.incidents.mutations import IncidentPayload, IncidentRefInput, incident_id, incident_payload
@@ -24,7 +25,7 @@ AUTH = [IsAuthenticated]
 class PutOnHoldInput:
     id: strawberry.ID
     expected_version: int | None = None
-    reason: HoldReason  # type: ignore[valid-type]
+    reason: HoldReason
     note: str | None = None
 
 
@@ -50,7 +51,7 @@ class EscalateInput:
 class ResolveInput:
     id: strawberry.ID
     expected_version: int | None = None
-    code: ResolutionCode  # type: ignore[valid-type]
+    code: ResolutionCode
     notes: str
     cascade_to_children: bool | None = True
 
@@ -87,7 +88,7 @@ async def _answer(run: Callable[[], Awaitable[IncidentRow]]) -> IncidentPayload:
 
 @strawberry.type
 class HandlingMutations:
-    @strawberry.mutation(permission_classes=AUTH, description="IN_PROGRESS -> ON_HOLD, with a reason (AGENT)")
+    @fields.mutation(permission_classes=AUTH, description="IN_PROGRESS -> ON_HOLD, with a reason (AGENT)")
     async def put_incident_on_hold(self, info: Info, input: PutOnHoldInput) -> IncidentPayload:
         ctx = info.context
 
@@ -99,7 +100,7 @@ class HandlingMutations:
 
         return await _answer(run)
 
-    @strawberry.mutation(permission_classes=AUTH, description="ON_HOLD -> IN_PROGRESS (AGENT)")
+    @fields.mutation(permission_classes=AUTH, description="ON_HOLD -> IN_PROGRESS (AGENT)")
     async def resume_incident(self, info: Info, input: IncidentRefInput) -> IncidentPayload:
         ctx = info.context
 
@@ -109,7 +110,7 @@ class HandlingMutations:
 
         return await _answer(run)
 
-    @strawberry.mutation(permission_classes=AUTH, description="AGENT")
+    @fields.mutation(permission_classes=AUTH, description="AGENT")
     async def apply_workaround(self, info: Info, input: WorkaroundInput) -> IncidentPayload:
         ctx = info.context
 
@@ -121,7 +122,7 @@ class HandlingMutations:
 
         return await _answer(run)
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=AUTH,
         description="Functional (a group, or a vendor with its ticket) and/or hierarchical escalation (AGENT)",
     )
@@ -143,7 +144,7 @@ class HandlingMutations:
 
         return await _answer(run)
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=AUTH,
         description="-> RESOLVED; cascades to open children unless told not to (AGENT)",
     )
@@ -159,7 +160,7 @@ class HandlingMutations:
 
         return await _answer(run)
 
-    @strawberry.mutation(permission_classes=AUTH, description="RESOLVED -> IN_PROGRESS (reporter or staff)")
+    @fields.mutation(permission_classes=AUTH, description="RESOLVED -> IN_PROGRESS (reporter or staff)")
     async def reopen_incident(self, info: Info, input: ReopenInput) -> IncidentPayload:
         ctx = info.context
 
@@ -169,9 +170,7 @@ class HandlingMutations:
 
         return await _answer(run)
 
-    @strawberry.mutation(
-        permission_classes=AUTH, description="RESOLVED -> CLOSED (customer confirms, or staff)"
-    )
+    @fields.mutation(permission_classes=AUTH, description="RESOLVED -> CLOSED (customer confirms, or staff)")
     async def close_incident(self, info: Info, input: IncidentRefInput) -> IncidentPayload:
         ctx = info.context
 
@@ -181,7 +180,7 @@ class HandlingMutations:
 
         return await _answer(run)
 
-    @strawberry.mutation(permission_classes=AUTH, description="-> CANCELLED (reporter or staff)")
+    @fields.mutation(permission_classes=AUTH, description="-> CANCELLED (reporter or staff)")
     async def cancel_incident(self, info: Info, input: CancelInput) -> IncidentPayload:
         ctx = info.context
 
@@ -193,9 +192,7 @@ class HandlingMutations:
 
         return await _answer(run)
 
-    @strawberry.mutation(
-        permission_classes=AUTH, description="The reporter, once, after RESOLVED; score 1..5"
-    )
+    @fields.mutation(permission_classes=AUTH, description="The reporter, once, after RESOLVED; score 1..5")
     async def rate_incident(self, info: Info, input: RateInput) -> IncidentPayload:
         ctx = info.context
 
@@ -205,7 +202,7 @@ class HandlingMutations:
 
         return await _answer(run)
 
-    @strawberry.mutation(permission_classes=AUTH, description="AGENT")
+    @fields.mutation(permission_classes=AUTH, description="AGENT")
     async def set_task(self, info: Info, input: SetTaskInput) -> IncidentPayload:
         ctx = info.context
 

@@ -7,6 +7,7 @@ import uuid
 
 import strawberry
 
+from api import fields
 from api.context import Info
 from api.errors import attempt
 from api.incidents.mutations import IncidentPayload, IncidentsPayload, incident_id, incident_payload
@@ -32,7 +33,7 @@ class DeclareMajorInput:
 class AddResponderInput:
     id: strawberry.ID
     subject: str
-    role: ResponderRole  # type: ignore[valid-type]
+    role: ResponderRole
 
 
 @strawberry.input(name="AffectTenantsInput")
@@ -45,7 +46,7 @@ class AffectTenantsInput:
 
 @strawberry.type
 class MajorMutations:
-    @strawberry.mutation(permission_classes=AUTH, description="MANAGER; names the Incident Commander")
+    @fields.mutation(permission_classes=AUTH, description="MANAGER; names the Incident Commander")
     async def declare_major_incident(self, info: Info, input: DeclareMajorInput) -> IncidentPayload:
         ctx = info.context
 
@@ -57,7 +58,7 @@ class MajorMutations:
 
         return incident_payload(*await attempt(run))
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=AUTH, description="A member of the tenant's staff joins the swarm (AGENT)"
     )
     async def add_responder(self, info: Info, input: AddResponderInput) -> IncidentPayload:
@@ -69,7 +70,7 @@ class MajorMutations:
 
         return incident_payload(*await attempt(run))
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=AUTH,
         description=(
             "Child incidents in other tenants, linked to this one (AGENT in every tenant named). The parent's"

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import strawberry
 
+from api import fields
 from api.context import Info
 from api.errors import UserError, attempt
 from api.incidents.types import Impact, Incident, IncidentEvent, Priority, Urgency, Visibility
@@ -16,6 +17,8 @@ from api.tenancy.resolve import resolve_tenant
 from domain.errors import not_found
 from domain.incidents import service
 from domain.incidents.enums import Visibility as VisibilityValue
+from domain.incidents.models import Incident as IncidentRow
+from domain.incidents.models import IncidentEvent as EventRow
 
 
 def incident_id(value: str, *field: str) -> uuid.UUID:
@@ -41,8 +44,8 @@ class ReportIncidentInput:
     title: str
     description: str
     service_id: strawberry.ID | None = None
-    impact: Impact | None = None  # type: ignore[valid-type]
-    urgency: Urgency | None = None  # type: ignore[valid-type]
+    impact: Impact | None = None
+    urgency: Urgency | None = None
     category: str | None = None
     detected_at: datetime | None = None
 
@@ -52,10 +55,10 @@ class ClassifyIncidentInput:
     id: strawberry.ID
     expected_version: int | None = None
     category: str | None = None
-    impact: Impact | None = None  # type: ignore[valid-type]
-    urgency: Urgency | None = None  # type: ignore[valid-type]
+    impact: Impact | None = None
+    urgency: Urgency | None = None
     service_id: strawberry.ID | None = None
-    priority_override: Priority | None = None  # type: ignore[valid-type]
+    priority_override: Priority | None = None
     override_reason: str | None = None
 
 
@@ -77,7 +80,7 @@ class IncidentRefInput:
 class CommentInput:
     id: strawberry.ID
     body: str
-    visibility: Visibility | None = VisibilityValue.PUBLIC  # type: ignore[valid-type]
+    visibility: Visibility | None = VisibilityValue.PUBLIC
 
 
 @strawberry.type(name="IncidentPayload")
@@ -98,17 +101,17 @@ class CommentPayload:
     user_errors: list[UserError]
 
 
-def incident_payload(row: object | None, errors: list[UserError]) -> IncidentPayload:
-    return IncidentPayload(incident=Incident.from_row(row) if row is not None else None, user_errors=errors)  # type: ignore[arg-type]
+def incident_payload(row: IncidentRow | None, errors: list[UserError]) -> IncidentPayload:
+    return IncidentPayload(incident=Incident.from_row(row) if row is not None else None, user_errors=errors)
 
 
 @strawberry.type
 class IncidentMutations:
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="CUSTOMER, AGENT")
+    @fields.mutation(permission_classes=[IsAuthenticated], description="CUSTOMER, AGENT")
     async def report_incident(self, info: Info, input: ReportIncidentInput) -> IncidentPayload:
         ctx = info.context
 
-        async def run() -> object:
+        async def run() -> IncidentRow:
             new = service.NewIncident(
                 tenant_id=await resolve_tenant(ctx, input.tenant, "input", "tenant"),
                 title=input.title,
@@ -123,11 +126,11 @@ class IncidentMutations:
 
         return incident_payload(*await attempt(run))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="AGENT")
+    @fields.mutation(permission_classes=[IsAuthenticated], description="AGENT")
     async def classify_incident(self, info: Info, input: ClassifyIncidentInput) -> IncidentPayload:
         ctx = info.context
 
-        async def run() -> object:
+        async def run() -> IncidentRow:
             change = service.Classification(
                 category=input.category,
                 impact=input.impact,
@@ -143,11 +146,11 @@ class IncidentMutations:
 
         return incident_payload(*await attempt(run))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @fields.mutation(permission_classes=[IsAuthenticated])
     async def assign_incident(self, info: Info, input: AssignIncidentInput) -> IncidentPayload:
         ctx = info.context
 
-        async def run() -> object:
+        async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
             return await service.assign_incident(
                 ctx.db, ctx.actor(), target, input.expected_version, input.assignee, input.assignment_group
@@ -155,23 +158,23 @@ class IncidentMutations:
 
         return incident_payload(*await attempt(run))
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated], description="NEW -> IN_PROGRESS; stops the response clock"
     )
     async def acknowledge_incident(self, info: Info, input: IncidentRefInput) -> IncidentPayload:
         ctx = info.context
 
-        async def run() -> object:
+        async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
             return await service.acknowledge_incident(ctx.db, ctx.actor(), target, input.expected_version)
 
         return incident_payload(*await attempt(run))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="CUSTOMER may only add PUBLIC")
+    @fields.mutation(permission_classes=[IsAuthenticated], description="CUSTOMER may only add PUBLIC")
     async def add_comment(self, info: Info, input: CommentInput) -> CommentPayload:
         ctx = info.context
 
-        async def run() -> object:
+        async def run() -> EventRow:
             target = incident_id(input.id, "input", "id")
             visibility = input.visibility or VisibilityValue.PUBLIC
             return await service.add_comment(ctx.db, ctx.actor(), target, input.body, visibility)
@@ -179,4 +182,4 @@ class IncidentMutations:
         event, errors = await attempt(run)
         return CommentPayload(
             event=IncidentEvent.from_row(event) if event is not None else None, user_errors=errors
-        )  # type: ignore[arg-type]
+        )

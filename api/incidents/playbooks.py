@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from sqlalchemy import select, tuple_
 
+from api import fields
 from api.context import Context, Info
 from api.errors import UserError, attempt
 from api.incidents.mutations import IncidentPayload, incident_id, incident_payload, optional_id
@@ -40,8 +41,8 @@ class IncidentModel(Node, InTenant):
     match_category: str | None
     match_keywords: list[str]
     category: str | None
-    impact: Impact | None  # type: ignore[valid-type]
-    urgency: Urgency | None  # type: ignore[valid-type]
+    impact: Impact | None
+    urgency: Urgency | None
     assignment_group: str | None
     workaround: str | None
     tasks: list[str]
@@ -123,8 +124,8 @@ class IncidentModelInput:
     match_service_id: strawberry.ID | None = None
     match_keywords: list[str] | None = None
     category: str | None = None
-    impact: Impact | None = None  # type: ignore[valid-type]
-    urgency: Urgency | None = None  # type: ignore[valid-type]
+    impact: Impact | None = None
+    urgency: Urgency | None = None
     assignment_group: str | None = None
     workaround: str | None = None
     tasks: list[str] | None = None
@@ -144,7 +145,7 @@ class ApplyModelInput:
 
 @strawberry.type
 class PlaybookMutations:
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="MANAGER")
+    @fields.mutation(permission_classes=[IsAuthenticated], description="MANAGER")
     async def create_incident_model(self, info: Info, input: IncidentModelInput) -> IncidentModelPayload:
         ctx = info.context
 
@@ -168,7 +169,7 @@ class PlaybookMutations:
         row, errors = await attempt(run)
         return IncidentModelPayload(model=IncidentModel.from_row(row) if row else None, user_errors=errors)
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated],
         description="Apply a model by hand (AGENT): classification, group, tasks, and its workaround if none",
     )

@@ -25,8 +25,8 @@ from domain.visibility import Sight, sight_in
 @strawberry.input(name="IncidentFilter")
 class IncidentFilter:
     tenant: strawberry.ID | None = None
-    status: list[IncidentStatus] | None = None  # type: ignore[valid-type]
-    priority: list[Priority] | None = None  # type: ignore[valid-type]
+    status: list[IncidentStatus] | None = None
+    priority: list[Priority] | None = None
     service_id: strawberry.ID | None = None
     major: bool | None = None
     assignee: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from api import fields
 from api.context import Info
 from api.errors import attempt
 from api.incidents.mutations import IncidentPayload, IncidentsPayload, incident_id, incident_payload
@@ -26,7 +27,7 @@ class UnlinkInput:
 
 @strawberry.type
 class RelationMutations:
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated],
         description=(
             "Make incidents children of one parent of the same tenant (AGENT): no cycles, no grandchildren,"
@@ -44,7 +45,7 @@ class RelationMutations:
         rows, errors = await attempt(run)
         return IncidentsPayload(incidents=[Incident.from_row(r) for r in rows or []], user_errors=errors)
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated], description="Detach a child from its parent (AGENT)"
     )
     async def unlink_incident(self, info: Info, input: UnlinkInput) -> IncidentPayload:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from sqlalchemy import select, tuple_
 
+from api import fields
 from api.context import Context, Info
 from api.errors import UserError, attempt
 from api.incidents import loaders
@@ -166,7 +167,7 @@ class ReviewPayload:
 
 @strawberry.type
 class ReviewMutations:
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated],
         description="Create or update an incident's review (AGENT); publishing needs a MANAGER",
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
+from api import fields
 from api.context import Info
 from api.incidents import loaders
 from api.relay import Counted, Node, PageInfo, PageRequest, encode_cursor, encode_id
@@ -29,21 +30,33 @@ if TYPE_CHECKING:
     from api.incidents.reviews import IncidentReview
     from api.sla.types import SlaClock
 
-IncidentStatus = strawberry.enum(e.IncidentStatus, name="IncidentStatus")
-Impact = strawberry.enum(e.Impact, name="Impact")
-Urgency = strawberry.enum(e.Urgency, name="Urgency")
-Priority = strawberry.enum(e.Priority, name="Priority")
-IncidentSource = strawberry.enum(e.IncidentSource, name="IncidentSource")
-HoldReason = strawberry.enum(e.HoldReason, name="HoldReason")
-ResolutionCode = strawberry.enum(e.ResolutionCode, name="ResolutionCode")
-Visibility = strawberry.enum(e.Visibility, name="Visibility")
-ResponderRole = strawberry.enum(e.ResponderRole, name="ResponderRole")
-IncidentEventKind = strawberry.enum(e.IncidentEventKind, name="IncidentEventKind")
+# strawberry.enum marks a class in place and returns it: each GraphQL enum is the domain's class itself,
+# and the names below are plain aliases of those classes, which annotations can use as types.
+strawberry.enum(e.IncidentStatus, name="IncidentStatus")
+strawberry.enum(e.Impact, name="Impact")
+strawberry.enum(e.Urgency, name="Urgency")
+strawberry.enum(e.Priority, name="Priority")
+strawberry.enum(e.IncidentSource, name="IncidentSource")
+strawberry.enum(e.HoldReason, name="HoldReason")
+strawberry.enum(e.ResolutionCode, name="ResolutionCode")
+strawberry.enum(e.Visibility, name="Visibility")
+strawberry.enum(e.ResponderRole, name="ResponderRole")
+strawberry.enum(e.IncidentEventKind, name="IncidentEventKind")
+IncidentStatus = e.IncidentStatus
+Impact = e.Impact
+Urgency = e.Urgency
+Priority = e.Priority
+IncidentSource = e.IncidentSource
+HoldReason = e.HoldReason
+ResolutionCode = e.ResolutionCode
+Visibility = e.Visibility
+ResponderRole = e.ResponderRole
+IncidentEventKind = e.IncidentEventKind
 
 
 @strawberry.type(name="Resolution")
 class Resolution:
-    code: ResolutionCode  # type: ignore[valid-type]
+    code: ResolutionCode
     notes: str
     resolved_by: str
     at: datetime
@@ -59,7 +72,7 @@ class Satisfaction:
 @strawberry.type(name="Responder")
 class Responder:
     subject: str
-    role: ResponderRole  # type: ignore[valid-type]
+    role: ResponderRole
     added_at: datetime
 
 
@@ -75,19 +88,19 @@ class Incident(Node, InTenant):
     number: str
     title: str
     description: str
-    status: IncidentStatus  # type: ignore[valid-type]
-    source: IncidentSource  # type: ignore[valid-type]
+    status: IncidentStatus
+    source: IncidentSource
     category: str | None
-    impact: Impact  # type: ignore[valid-type]
-    urgency: Urgency  # type: ignore[valid-type]
-    priority: Priority  # type: ignore[valid-type]
+    impact: Impact
+    urgency: Urgency
+    priority: Priority
     priority_overridden: bool
     major: bool
     reported_by: str
     assignee: str | None
     assignment_group: str | None
     workaround: str | None
-    on_hold_reason: HoldReason | None  # type: ignore[valid-type]
+    on_hold_reason: HoldReason | None
     version: int
     detected_at: datetime | None
     reported_at: datetime
@@ -137,7 +150,7 @@ class Incident(Node, InTenant):
 
         return await service_by_key(info.context, self.row.tenant_id, self.row.service_id)
 
-    @strawberry.field(description="The swarm; COMMANDER is the Incident Commander")
+    @fields.field(description="The swarm; COMMANDER is the Incident Commander")
     async def responders(self, info: Info) -> list[Responder]:
         # Who works the incident inside the provider is internal work: customers see the incident only.
         if not info.context.sees(self.row.tenant_id, Part.RESPONDERS):
@@ -145,7 +158,7 @@ class Incident(Node, InTenant):
         rows = await info.context.loader("responders", loaders.load_responders).load(self.key)
         return [Responder(subject=r.subject, role=r.role, added_at=r.added_at) for r in rows]
 
-    @strawberry.field(description="Null also when the parent is outside the caller's tenants")
+    @fields.field(description="Null also when the parent is outside the caller's tenants")
     async def parent(self, info: Info) -> Incident | None:
         parent_id = await info.context.loader("parent_ids", loaders.load_parent_ids).load(self.key)
         if parent_id is None:
@@ -195,22 +208,20 @@ class Incident(Node, InTenant):
             return None
         return Satisfaction(score=row.satisfaction_score, comment=row.satisfaction_comment, at=row.rated_at)
 
-    @strawberry.field(description="Checklist, e.g. from an incident model; empty for CUSTOMER members")
+    @fields.field(description="Checklist, e.g. from an incident model; empty for CUSTOMER members")
     async def tasks(self, info: Info) -> list[IncidentTask]:
         if not info.context.sees(self.row.tenant_id, Part.TASKS):
             return []
         rows = await info.context.loader("tasks", loaders.load_tasks).load(self.key)
         return [IncidentTask(id=encode_id("IncidentTask", r.id), title=r.title, done=r.done) for r in rows]
 
-    @strawberry.field(description="Sum of the work log, for billing of handling activities")
+    @fields.field(description="Sum of the work log, for billing of handling activities")
     async def time_spent_minutes(self, info: Info) -> int:
         from api.billing.queries import time_spent_of
 
         return await time_spent_of(info.context, self.row)
 
-    @strawberry.field(
-        description="Time logged on the incident, by when it was done; empty for CUSTOMER members"
-    )
+    @fields.field(description="Time logged on the incident, by when it was done; empty for CUSTOMER members")
     async def work_log(
         self, info: Info
     ) -> list[Annotated[WorkLogEntry, strawberry.lazy("api.billing.types")]]:
@@ -218,7 +229,7 @@ class Incident(Node, InTenant):
 
         return await work_log_of(info.context, self.row)
 
-    @strawberry.field(description="The incident model applied last; null for CUSTOMER members")
+    @fields.field(description="The incident model applied last; null for CUSTOMER members")
     async def model(
         self, info: Info
     ) -> Annotated[IncidentModel, strawberry.lazy("api.incidents.playbooks")] | None:
@@ -226,7 +237,7 @@ class Incident(Node, InTenant):
 
         return await model_of(info.context, self.row)
 
-    @strawberry.field(description="The review (postmortem); null for CUSTOMER members")
+    @fields.field(description="The review (postmortem); null for CUSTOMER members")
     async def review(
         self, info: Info
     ) -> Annotated[IncidentReview, strawberry.lazy("api.incidents.reviews")] | None:
@@ -234,13 +245,13 @@ class Incident(Node, InTenant):
 
         return await review_of(info.context, self.row)
 
-    @strawberry.field(description="Null when the tenant has no contract in force at reportedAt")
+    @fields.field(description="Null when the tenant has no contract in force at reportedAt")
     async def response_sla(self, info: Info) -> Annotated[SlaClock, strawberry.lazy("api.sla.types")] | None:
         from api.sla.queries import response_sla
 
         return await response_sla(info.context, self.row)
 
-    @strawberry.field(description="Null when the tenant has no contract in force at reportedAt")
+    @fields.field(description="Null when the tenant has no contract in force at reportedAt")
     async def resolution_sla(
         self, info: Info
     ) -> Annotated[SlaClock, strawberry.lazy("api.sla.types")] | None:
@@ -248,23 +259,23 @@ class Incident(Node, InTenant):
 
         return await resolution_sla(info.context, self.row)
 
-    @strawberry.field(description="Vendor of a functional escalation; null for CUSTOMER members")
+    @fields.field(description="Vendor of a functional escalation; null for CUSTOMER members")
     def vendor(self, info: Info) -> str | None:
         return self.row.vendor if info.context.sees(self.row.tenant_id, Part.VENDOR) else None
 
-    @strawberry.field(description="The vendor's ticket reference; null for CUSTOMER members")
+    @fields.field(description="The vendor's ticket reference; null for CUSTOMER members")
     def vendor_ticket(self, info: Info) -> str | None:
         return self.row.vendor_ticket if info.context.sees(self.row.tenant_id, Part.VENDOR) else None
 
-    @strawberry.field(description="Escalated hierarchically: flagged for managers (false for customers)")
+    @fields.field(description="Escalated hierarchically: flagged for managers (false for customers)")
     def escalated_to_managers(self, info: Info) -> bool:
         return self.row.escalated_to_managers and info.context.sees(self.row.tenant_id, Part.ESCALATION)
 
-    @strawberry.field(description="Why the incident was cancelled")
+    @fields.field(description="Why the incident was cancelled")
     def cancel_reason(self) -> str | None:
         return self.row.cancel_reason
 
-    @strawberry.field(description="Oldest first; last: N gives the N newest")
+    @fields.field(description="Oldest first; last: N gives the N newest")
     async def timeline(
         self,
         info: Info,
@@ -321,8 +332,8 @@ class IncidentConnection(Counted):
 @strawberry.type(name="IncidentEvent")
 class IncidentEvent(Node):
     cursor: str
-    kind: IncidentEventKind  # type: ignore[valid-type]
-    visibility: Visibility  # type: ignore[valid-type]
+    kind: IncidentEventKind
+    visibility: Visibility
     actor: str | None
     message: str | None
     data: JSON
@@ -338,7 +349,7 @@ class IncidentEvent(Node):
             visibility=row.visibility,
             actor=row.actor,
             message=row.message,
-            data=row.data,
+            data=JSON(row.data),
             at=row.at,
             row=row,
         )

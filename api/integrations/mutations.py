@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from api import fields
 from api.context import Info
 from api.errors import UserError, attempt
 from api.integrations.types import IntegrationKey, WebhookEndpoint
@@ -64,7 +65,7 @@ class EnableWebhookEndpointInput:
 
 @strawberry.type
 class IntegrationMutations:
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated],
         description="MANAGER. A routing key for POST /v2/enqueue, for the tenant or one of its services",
     )
@@ -85,7 +86,7 @@ class IntegrationMutations:
             integration_key=IntegrationKey.from_row(row) if row is not None else None, user_errors=errors
         )
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated],
         description="MANAGER. Signed deliveries of the chosen incident event kinds; the secret is shown once",
     )
@@ -113,7 +114,7 @@ class IntegrationMutations:
             endpoint=WebhookEndpoint.from_row(created.endpoint), secret=created.secret, user_errors=[]
         )
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated],
         description="MANAGER. The routing key stops being accepted at once, for good",
     )
@@ -133,7 +134,7 @@ class IntegrationMutations:
             integration_key=IntegrationKey.from_row(row) if row is not None else None, user_errors=errors
         )
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated],
         description="MANAGER. A new signing secret, shown once here; the old one stops signing at once",
     )
@@ -157,7 +158,7 @@ class IntegrationMutations:
             endpoint=WebhookEndpoint.from_row(rotated.endpoint), secret=rotated.secret, user_errors=[]
         )
 
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated],
         description="MANAGER. Deliver to a disabled endpoint again; the events it missed follow in order",
     )

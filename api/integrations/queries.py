@@ -7,6 +7,7 @@ import uuid
 import strawberry
 from sqlalchemy import select
 
+from api import fields
 from api.context import Context, Info
 from api.integrations.types import IntegrationKey, WebhookEndpoint
 from api.permissions import IsAuthenticated
@@ -77,14 +78,14 @@ async def _tenants(ctx: Context, tenant: str | None) -> frozenset[uuid.UUID]:
 
 @strawberry.type
 class IntegrationQueries:
-    @strawberry.field(
+    @fields.field(
         permission_classes=[IsAuthenticated],
         description="Integration keys of the tenants the caller manages (MANAGER), newest first",
     )
     async def integration_keys(self, info: Info, tenant: strawberry.ID | None = None) -> list[IntegrationKey]:
         return await integration_keys(info.context, await _tenants(info.context, tenant))
 
-    @strawberry.field(
+    @fields.field(
         permission_classes=[IsAuthenticated],
         description="Webhook endpoints of the tenants the caller manages (MANAGER), newest first",
     )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from api import fields
 from api.context import Context, Info
 from api.errors import ClientError
 from api.relay import MAX_PAGE, Node, encode_id
@@ -97,7 +98,7 @@ class WebhookDelivery:
             row=row,
         )
 
-    @strawberry.field(description="Every attempt, oldest first")
+    @fields.field(description="Every attempt, oldest first")
     async def log(self, info: Info) -> list[WebhookAttempt]:
         key = (self.row.tenant_id, self.row.id)
         attempts = await info.context.loader("webhook_attempts", _load_attempts).load(key)
@@ -135,7 +136,7 @@ class WebhookEndpoint(Node, InTenant):
             row=row,
         )
 
-    @strawberry.field(description="The newest deliveries first (at most 100)")
+    @fields.field(description="The newest deliveries first (at most 100)")
     async def deliveries(self, info: Info, first: int | None = None) -> list[WebhookDelivery]:
         size = DEFAULT_DELIVERIES if first is None else first
         if not 0 <= size <= MAX_PAGE:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from api import fields
 from api.context import Info
 from api.errors import UserError, attempt
 from api.incidents.types import HoldReason, Priority
@@ -20,7 +21,7 @@ DEFAULT_AT_RISK_PERCENT = 75
 
 @strawberry.input(name="SlaTargetInput")
 class SlaTargetInput:
-    priority: Priority  # type: ignore[valid-type]
+    priority: Priority
     response_minutes: int
     resolution_minutes: int
 
@@ -42,7 +43,7 @@ class SlaContractInput:
         default=None, description="Empty or absent means 24x7; several intervals a day are allowed"
     )
     holidays: list[str] | None = strawberry.field(default=None, description='"YYYY-MM-DD", local dates')
-    pause_on: list[HoldReason] | None = None  # type: ignore[valid-type]
+    pause_on: list[HoldReason] | None = None
     at_risk_percent: int | None = DEFAULT_AT_RISK_PERCENT
     effective_from: datetime
     effective_to: datetime | None = None
@@ -56,7 +57,7 @@ class SlaContractPayload:
 
 @strawberry.type
 class SlaMutations:
-    @strawberry.mutation(
+    @fields.mutation(
         permission_classes=[IsAuthenticated],
         description="MANAGER with sla:write; effective windows of one tenant never overlap",
     )

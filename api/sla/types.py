@@ -24,7 +24,10 @@ from domain.sla.store import format_wall_time, intervals_of, targets_of
 if TYPE_CHECKING:
     from api.tenancy.types import Tenant
 
-SlaClockState = strawberry.enum(ClockState, name="SlaClockState")
+# strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
+# and the name below is a plain alias of it, which annotations can use as a type.
+strawberry.enum(ClockState, name="SlaClockState")
+SlaClockState = ClockState
 
 
 @strawberry.type(name="SlaClock", description="One SLA clock of an incident, read at the time of the request")
@@ -33,10 +36,10 @@ class SlaClock:
     elapsed_minutes: int = strawberry.field(description="Business minutes counted so far, pauses excluded")
     remaining_minutes: int = strawberry.field(description="Negative once breached")
     due_at: datetime | None = strawberry.field(description="Projected; null while paused or stopped")
-    state: SlaClockState  # type: ignore[valid-type]
+    state: SlaClockState
     at_risk: bool = strawberry.field(description="Elapsed >= atRiskPercent of target, not yet stopped")
     breached: bool
-    priority: Priority = strawberry.field(  # type: ignore[valid-type]
+    priority: Priority = strawberry.field(
         description="The priority whose target applies (the incident's current one)"
     )
     at_risk_at: datetime | None = strawberry.field(
@@ -70,7 +73,7 @@ class SlaClock:
 
 @strawberry.type(name="SlaTarget")
 class SlaTarget:
-    priority: Priority  # type: ignore[valid-type]
+    priority: Priority
     response_minutes: int
     resolution_minutes: int
 
@@ -91,9 +94,7 @@ class SlaContract(Node, InTenant):
     timezone: str
     business_hours: list[BusinessHours] = strawberry.field(description="Empty means 24x7")
     holidays: list[str] = strawberry.field(description="ISO dates, local to timezone")
-    pause_on: list[HoldReason] = strawberry.field(  # type: ignore[valid-type]
-        description="Hold reasons that stop the clock"
-    )
+    pause_on: list[HoldReason] = strawberry.field(description="Hold reasons that stop the clock")
     at_risk_percent: int
     effective_from: datetime
     effective_to: datetime | None
@@ -133,7 +134,7 @@ class SlaContract(Node, InTenant):
 
 @strawberry.type(name="SlaPriorityReport")
 class SlaPriorityReport:
-    priority: Priority  # type: ignore[valid-type]
+    priority: Priority
     incidents: int
     response_met: int
     resolution_met: int

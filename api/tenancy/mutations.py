@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from api import fields
 from api.context import Info
 from api.errors import UserError, attempt
 from api.permissions import IsAuthenticated
@@ -28,7 +29,7 @@ class AddMemberInput:
     tenant: strawberry.ID
     issuer: str | None = None
     subject: str
-    role: Role  # type: ignore[valid-type]
+    role: Role
 
 
 @strawberry.type(name="TenantPayload")
@@ -45,7 +46,7 @@ class MembershipPayload:
 
 @strawberry.type
 class TenancyMutations:
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="Platform operators only")
+    @fields.mutation(permission_classes=[IsAuthenticated], description="Platform operators only")
     async def create_tenant(self, info: Info, input: CreateTenantInput) -> TenantPayload:
         ctx = info.context
 
@@ -63,7 +64,7 @@ class TenancyMutations:
         row, errors = await attempt(run)
         return TenantPayload(tenant=Tenant.from_row(row) if row else None, user_errors=errors)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated], description="Platform operators only")
+    @fields.mutation(permission_classes=[IsAuthenticated], description="Platform operators only")
     async def add_member(self, info: Info, input: AddMemberInput) -> MembershipPayload:
         ctx = info.context
         tenant_row: list[m.Tenant] = []

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy import select
 
+from api import fields
 from api.context import Context, Info
 from api.relay import Counted, Node, PageInfo, encode_id
 from domain.tenancy import models as m
@@ -18,7 +19,10 @@ if TYPE_CHECKING:
     from api.catalog.types import ServiceConnection
     from api.sla.types import SlaContract
 
-Role = strawberry.enum(RoleEnum, name="Role")
+# strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
+# and the name below is a plain alias of it, which annotations can use as a type.
+strawberry.enum(RoleEnum, name="Role")
+Role = RoleEnum
 
 
 @strawberry.type(name="Tenant")
@@ -52,7 +56,7 @@ class Tenant(Node):
 
         return await service_connection(info.context, {self.row.id}, first, after)
 
-    @strawberry.field(description="The SLA contract in force now, if any")
+    @fields.field(description="The SLA contract in force now, if any")
     async def sla_contract(
         self, info: Info
     ) -> Annotated[SlaContract, strawberry.lazy("api.sla.types")] | None:
@@ -76,7 +80,7 @@ class InTenant:
 @strawberry.type(name="Membership")
 class Membership:
     tenant: Tenant
-    role: Role  # type: ignore[valid-type]
+    role: Role
 
 
 @strawberry.type(name="TenantEdge")
