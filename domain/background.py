@@ -1,5 +1,6 @@
-"""What the background loops (maintenance mover, SLA scanner, webhook worker) share: sleeping until a
-signal or a deadline without ever swallowing a cancellation.
+"""What the background loops (outbox hub and listener, maintenance mover, SLA scanner, webhook worker)
+share: a start and a stop, and sleeping until a signal or a deadline without ever swallowing a
+cancellation.
 
 ``asyncio.wait_for(event.wait(), t)`` on Python 3.11 returns normally when the event is set in the same
 tick as the task is cancelled, so the cancellation is lost and ``stop()`` waits forever. Awaiting the
@@ -9,6 +10,7 @@ event directly under ``asyncio.timeout`` leaves the cancellation with the task.
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 
 
 async def wait_for_signal(signal: asyncio.Event, seconds: float) -> bool:
@@ -19,3 +21,44 @@ async def wait_for_signal(signal: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+class Worker:
+    """A loop this process runs in the background: ``start`` once it may run, ``stop`` when it must end.
+
+    Subclasses write ``run`` (the loop; it handles and logs its own failures, so that one bad pass does
+    not end it) and, when they need them, ``on_start`` and ``on_stop`` (register and unregister hooks).
+    Stopping cancels the loop and waits for it, so nothing it was doing outlives ``stop``.
+    """
+
+    name = "worker"
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    def start(self) -> None:
+        if self._task is None:
+            self.on_start()
+            self._task = asyncio.create_task(self.run(), name=self.name)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self.on_stop()
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+    def on_start(self) -> None:
+        """Called before the loop starts."""
+
+    def on_stop(self) -> None:
+        """Called before the loop is cancelled."""
+
+    async def run(self) -> None:
+        raise NotImplementedError

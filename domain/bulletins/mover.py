@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from domain.background import wait_for_signal
+from domain.background import Worker, wait_for_signal
 from domain.bulletins.service import advance_maintenance
 from domain.columns import utcnow
 from domain.db import Database
@@ -20,37 +20,30 @@ from domain.outbox import Hub, LiveEvent
 log = logging.getLogger(__name__)
 
 
-class PhaseMover:
+class PhaseMover(Worker):
+    name = "bulletin-phase-mover"
+
     def __init__(self, db: Database, *, tick_seconds: float = 5.0, hub: Hub | None = None) -> None:
+        super().__init__()
         self.db = db
         self.tick_seconds = tick_seconds
         self.hub = hub
         self.moved = 0
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def _on_event(self, event: LiveEvent) -> None:
         if event.is_bulletin_change:
             self._wake.set()
 
-    def start(self) -> None:
-        if self._task is None:
-            if self.hub is not None:
-                self.hub.watchers.append(self._on_event)
-            self._task = asyncio.create_task(self._run(), name="bulletin-phase-mover")
+    def on_start(self) -> None:
+        if self.hub is not None:
+            self.hub.watchers.append(self._on_event)
 
-    async def stop(self) -> None:
+    def on_stop(self) -> None:
         if self.hub is not None and self._on_event in self.hub.watchers:
             self.hub.watchers.remove(self._on_event)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             delay = self.tick_seconds
             self._wake.clear()

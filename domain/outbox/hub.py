@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 
+from domain.background import Worker
 from domain.db import Database
 from domain.outbox import store
 from domain.outbox.store import LiveEvent
@@ -23,13 +24,15 @@ class FeedClosed(Exception):
     """The feed was closed: its subscriber left, or the process is shutting down."""
 
 
-class Hub:
+class Hub(Worker):
     """Dispatches every tenant's committed events in ``seq`` order, each exactly once per process.
 
     ``marks[tenant]`` is the last ``seq`` dispatched. ``notify`` (from the listener) marks a tenant as
     having news; ``resync`` (after every (re)connection of the listener) compares all tenants' counters
     with the marks. One worker task does the reading, so dispatch order is ``seq`` order.
     """
+
+    name = "outbox-hub"
 
     def __init__(
         self,
@@ -39,6 +42,7 @@ class Hub:
         page: int = store.PAGE,
         retry_seconds: float = 0.5,
     ) -> None:
+        super().__init__()
         self.db = db
         self.feed_capacity = feed_capacity
         self.page = page
@@ -52,22 +56,11 @@ class Hub:
         self._pending: set[uuid.UUID] = set()
         self._resync = False
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-hub")
-
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await super().stop()
         for feeds in list(self._feeds.values()):
             for feed in list(feeds):
                 feed.close()
@@ -113,7 +106,7 @@ class Hub:
 
     # ------------------------------------------------------------ the worker
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()

@@ -17,7 +17,7 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type informat
 from sqlalchemy.engine import make_url
 
 from domain.access import ACCESS_CHANNEL, AccessNotices
-from domain.background import wait_for_signal
+from domain.background import Worker, wait_for_signal
 from domain.events import EVENTS_CHANNEL
 from domain.outbox.hub import Hub
 
@@ -32,7 +32,9 @@ def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-class Listener:
+class Listener(Worker):
+    name = "outbox-listener"
+
     def __init__(
         self,
         url: str,
@@ -45,6 +47,7 @@ class Listener:
         connect_timeout: float = 10.0,
         access: AccessNotices | None = None,
     ) -> None:
+        super().__init__()
         self.dsn = asyncpg_dsn(url)
         self.hub = hub
         # Relayed access notices (membership changes...), so this process's caches of them stay true.
@@ -57,22 +60,8 @@ class Listener:
         self.connected = asyncio.Event()
         self.connections = 0
         self.backend_pid: int | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-listener")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         backoff = self.min_backoff
         while True:
             try:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain import events
-from domain.background import wait_for_signal
+from domain.background import Worker, wait_for_signal
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.incidents.enums import IncidentEventKind, Visibility
@@ -195,8 +195,10 @@ async def next_due_at(db: Database) -> datetime | None:
         return due
 
 
-class SlaScanner:
+class SlaScanner(Worker):
     """Runs ``scan_once`` whenever something falls due, on the one replica that holds the leader lock."""
+
+    name = "sla-scanner"
 
     def __init__(
         self,
@@ -207,6 +209,7 @@ class SlaScanner:
         batch: int = 200,
         debounce: float = 0.2,
     ) -> None:
+        super().__init__()
         self.db = db
         self.max_sleep = max_sleep
         self.lock_retry = lock_retry
@@ -215,18 +218,6 @@ class SlaScanner:
         self.leading = False
         self.passes = 0
         self._woken = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="sla-scanner")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
     def wake(self, *_: object) -> None:
         self._woken.set()
