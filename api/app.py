@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         resealer = asyncio.create_task(reseal_secrets(settings, database, authority), name="reseal-secrets")
-        await integrations.start()
+        await integrations.start(hub)
         closer = None
         if settings.auto_close_interval_seconds > 0:
             closer = asyncio.create_task(

@@ -14,6 +14,7 @@ from api.intake import AlertIntake
 from api.relay import encode_id
 from auth import Authority
 from domain.db import Database
+from domain.outbox import Hub
 from domain.settings import Settings
 from domain.webhooks.worker import WebhookWorker
 
@@ -40,7 +41,11 @@ class Integrations:
             )
         ]
 
-    async def start(self) -> None:
+    async def start(self, hub: Hub | None = None) -> None:
+        """Start the background work; given the process's outbox hub, the webhook worker wakes on every
+        committed event instead of only at its polling interval."""
+        if hub is not None:
+            self.webhooks.watch(hub)
         self.webhooks.start()
         self._purge = asyncio.create_task(purge_forever(self.database), name="idempotency-purge")
 

@@ -25,7 +25,6 @@ outbox's NOTIFY channel; the NOTIFY only says "look", so a missed one costs late
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
@@ -39,15 +38,13 @@ from typing import Any
 import httpx
 from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import aliased
-from sqlalchemy.pool import NullPool
 
-from domain.background import wait_for_signal
+from domain.background import Worker, wait_for_signal
 from domain.columns import utcnow
 from domain.db import Database, Scope
-from domain.events import EVENTS_CHANNEL
 from domain.incidents.models import Incident, IncidentEvent
+from domain.outbox import Hub, LiveEvent
 from domain.settings import Settings
 from domain.tenancy.models import TenantCounter
 from domain.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -120,7 +117,9 @@ def event_data(event: IncidentEvent, incident: Incident, global_id: GlobalId) ->
     }
 
 
-class WebhookWorker:
+class WebhookWorker(Worker):
+    name = "webhook-worker"
+
     def __init__(
         self,
         db: Database,
@@ -130,6 +129,7 @@ class WebhookWorker:
         http: httpx.AsyncClient | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
+        super().__init__()
         self.db = db
         self.settings = settings
         self.global_id = global_id
@@ -143,7 +143,7 @@ class WebhookWorker:
         self.lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
         self.disable_after = timedelta(seconds=settings.webhook_disable_after_seconds)
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._hub: Hub | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
     @functools.cached_property
@@ -153,20 +153,21 @@ class WebhookWorker:
 
     # ------------------------------------------------------------------ running
 
-    def start(self) -> None:
-        if not self._tasks:
-            self._tasks = [
-                asyncio.create_task(self._loop(), name="webhook-worker"),
-                asyncio.create_task(self._listen(), name="webhook-listener"),
-            ]
+    def watch(self, hub: Hub) -> None:
+        """Wake on every event the process's outbox hub dispatches (its one LISTEN connection); the
+        periodic round still runs without it."""
+        hub.watchers.append(self._on_event)
+        self._hub = hub
+
+    def _on_event(self, event: LiveEvent) -> None:
+        self._wake.set()
+
+    def on_stop(self) -> None:
+        if self._hub is not None and self._on_event in self._hub.watchers:
+            self._hub.watchers.remove(self._on_event)
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await super().stop()
         # Sends in flight get a moment to finish and be recorded; any still running then is cancelled and
         # its claim lapses, so another process sends it again.
         if self._in_flight:
@@ -180,7 +181,8 @@ class WebhookWorker:
     def wake(self) -> None:
         self._wake.set()
 
-    async def _loop(self) -> None:
+    async def run(self) -> None:
+        # Whatever was committed while no worker ran is found by the first round.
         failures = 0
         while True:
             self._wake.clear()
@@ -202,39 +204,6 @@ class WebhookWorker:
                 # Never below a floor: a due delivery another replica holds must not make this one spin.
                 timeout = max(0.05, min(timeout, (next_due - utcnow()).total_seconds()))
             await wait_for_signal(self._wake, timeout)
-
-    async def _listen(self) -> None:
-        """Wake the loop on every outbox NOTIFY; reconnect (and wake, to catch up) when the link drops."""
-        # A connection of its own, outside the request pool, held for as long as the worker runs.
-        engine = create_async_engine(self.db.engine.url, poolclass=NullPool)
-        backoff = 0.1
-        try:
-            while True:
-                try:
-                    async with engine.connect() as connection:
-                        raw = await connection.get_raw_connection()
-                        backoff = 0.1
-                        await self._serve_listen(raw.driver_connection)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:
-                    log.warning("webhook LISTEN connection lost (%s); reconnecting", error)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-        finally:
-            await engine.dispose()
-
-    async def _serve_listen(self, driver: Any) -> None:
-        lost = asyncio.Event()
-        driver.add_termination_listener(lambda _connection: lost.set())
-        await driver.add_listener(EVENTS_CHANNEL, lambda *_args: self._wake.set())
-        # Whatever was committed while not listening is found by the round this starts.
-        self._wake.set()
-        while not lost.is_set():
-            if not await wait_for_signal(lost, 5.0):
-                async with asyncio.timeout(5.0):
-                    await driver.fetchval("SELECT 1")
-        raise ConnectionError("the server closed the LISTEN connection")
 
     async def run_once(self) -> tuple[bool, datetime | None]:
         """One round: fan out, deliver what is due. Whether anything happened, and the next due time."""
