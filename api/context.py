@@ -19,6 +19,7 @@ from strawberry.types import Info as StrawberryInfo
 from api.errors import ClientError, unavailable
 from auth import Principal
 from domain import visibility
+from domain.access import AccessNotices
 from domain.db import Database, Scope, is_unavailable
 from domain.settings import Settings
 from domain.tenancy.directory import TenantDirectory
@@ -88,6 +89,10 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # When the WebSocket connection's token expires (the connection closes then).
     expires_at: datetime | None = None
+    # A WebSocket connection's check that its caller still has the rights it connected with (memberships,
+    # roles, the token itself), run on every access notice; None over HTTP, where each request checks.
+    still_entitled: Callable[[], Awaitable[bool]] | None = None
+    access: AccessNotices | None = None
     # Tenants by slug, cached by the process.
     tenants: TenantDirectory | None = None
     # The request's one read transaction (queries over HTTP); None: each read is a short transaction.

@@ -377,4 +377,16 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if tenant is not None and not isinstance(tenant, str):
             raise ConnectionRejectionError({"message": "tenant must be a slug or a global ID"})
         context.tenant_ids = await self._tenant_scope(principal, tenant)
+        scope = context.tenant_ids
+
+        async def still_entitled() -> bool:
+            # The caches were just cleared: this reads the memberships and tenants as they are now.
+            try:
+                now, _ = await authenticate_ws(self.authority, header)
+            except InvalidToken:
+                return False
+            return now == principal and await self._tenant_scope(now, tenant) == scope
+
+        context.still_entitled = still_entitled
+        context.access = self.authority.access
         return None

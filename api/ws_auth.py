@@ -10,11 +10,15 @@
   runs; the tests hold the installed release to that.
 - An authenticated connection closes with 4403 (reason "token expired") when its token expires: every
   running operation is stopped first, so nothing is sent on behalf of an expired token.
+- It closes the same way (reason "access changed") when the caller's rights change while it is open: a
+  membership removed or downgraded, a client or key revoked. Every access notice makes each connection
+  read its caller's rights again; a connection never goes on with rights its caller no longer has.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import suppress
 from datetime import datetime
 from typing import Any
@@ -33,11 +37,16 @@ from api.context import Context
 from auth import Authority, InvalidToken, Principal
 from domain.columns import utcnow
 
+log = logging.getLogger(__name__)
+
 # Root fields an anonymous connection may select.
 PUBLIC_FIELDS = frozenset({"publicStatusChanged", "publicStatus", "__typename"})
 
 UNAUTHORIZED = (4401, "Unauthorized")
 EXPIRED = (4403, "Forbidden: token expired")
+# The caller's memberships, roles or token changed while connected: the client reconnects with the rights
+# it has now (none, if the token was revoked).
+ACCESS_CHANGED = (4403, "Forbidden: access changed")
 
 
 async def authenticate(authority: Authority, header: str) -> tuple[Principal, datetime]:
@@ -84,11 +93,37 @@ class _ConnectionPolicy:
     connection_acknowledged: bool
     websocket: Any
     expiry: asyncio.Task[None] | None = None
+    recheck: asyncio.Task[None] | None = None
 
     def _watch_expiry(self) -> None:
         left = _seconds_left(self.context)
         if self.connection_acknowledged and left is not None:
             self.expiry = asyncio.create_task(self._expire_after(left))
+        if self.connection_acknowledged and self.context.access is not None:
+            self.context.access.watch(self._access_changed)
+
+    def _access_changed(self) -> None:
+        """An access notice: check the caller's rights again (one check at a time; a notice arriving
+        during a check is covered by it, since the check reads after the caches were cleared)."""
+        if self.recheck is None or self.recheck.done():
+            self.recheck = asyncio.create_task(self._check_access())
+
+    async def _check_access(self) -> None:
+        entitled = self.context.still_entitled
+        if entitled is None:
+            return
+        try:
+            still = await entitled()
+        except Exception as error:
+            # The database is away (the notice may be the LISTEN connection dropping): the check runs
+            # again on the next notice, which its reconnection sends.
+            log.warning(
+                "checking a WebSocket caller's rights failed (%s); checking on the next notice", error
+            )
+            return
+        if not still:
+            await self._stop_operations()
+            await self.websocket.close(*ACCESS_CHANGED)
 
     def _refuses(self, payload: Any) -> bool:
         return (
@@ -96,8 +131,11 @@ class _ConnectionPolicy:
         )
 
     def _stop_watching(self) -> None:
-        if self.expiry is not None and self.expiry is not asyncio.current_task():
-            self.expiry.cancel()
+        if self.context.access is not None:
+            self.context.access.unwatch(self._access_changed)
+        for task in (self.expiry, self.recheck):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
 
     async def _expire_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

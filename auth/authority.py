@@ -43,6 +43,8 @@ class Authority:
     ) -> None:
         self.settings = settings
         self._database = database
+        # What the caches below follow; connections that keep a caller's rights watch it too.
+        self.access = access
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=_HTTP_TIMEOUT, follow_redirects=False)
         self.keys = KeyStore(settings, database)

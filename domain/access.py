@@ -29,12 +29,24 @@ class AccessNotices:
         self.generation = 0
         self.listening = False
         self._caches: list[Callable[[], None]] = []
+        # Long-lived holders of rights (open WebSockets), told after the caches are cleared.
+        self._watchers: set[Callable[[], None]] = set()
 
     def changed(self) -> None:
         """Something behind the caches changed (or may have, unheard): forget everything."""
         self.generation += 1
         for clear in self._caches:
             clear()
+        for watcher in list(self._watchers):
+            watcher()
+
+    def watch(self, watcher: Callable[[], None]) -> None:
+        """Call ``watcher`` on every notice until ``unwatch``: a connection that holds a caller's rights
+        for its whole life checks them again."""
+        self._watchers.add(watcher)
+
+    def unwatch(self, watcher: Callable[[], None]) -> None:
+        self._watchers.discard(watcher)
 
     def set_listening(self, listening: bool) -> None:
         self.listening = listening

@@ -303,6 +303,25 @@ async def test_a_connection_closes_when_its_token_expires(
     assert code == 4403
 
 
+@BOTH
+async def test_a_member_downgraded_while_connected_is_disconnected_and_no_one_else(
+    settings: Settings, db: Database, live: f.LiveApp, world: World, protocol: str
+) -> None:
+    # An AGENT subscribed to every event of acme (internal ones included) becomes a CUSTOMER: the open
+    # connection must not go on with the rights she no longer has. carol's rights did not change.
+    subject = f"dora-{protocol}"
+    await f.add_member(db, world.acme, subject, Role.AGENT)
+    dora = await Socket.connected(live.url, await f.mint_token(settings, db, subject), protocol)
+    await subscribed(dora, "1", EVENTS, {"tenant": "acme"})
+    carol = await Socket.connected(live.url, world.tokens["carol"], protocol)
+    await subscribed(carol, "1", EVENTS, {})
+    await f.add_member(db, world.acme, subject, Role.CUSTOMER)
+    assert await dora.close_reason() == (4403, "Forbidden: access changed")
+    await comment(db, world, f"after the downgrade {protocol}")
+    assert (await carol.next("1"))["incidentEvents"]["message"] == f"after the downgrade {protocol}"
+    await carol.close()
+
+
 # ---------------------------------------------------------------- bulletins and service status
 
 

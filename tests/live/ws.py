@@ -87,6 +87,14 @@ class Socket:
         except ConnectionClosed as closed:
             return closed.rcvd.code if closed.rcvd else None
 
+    async def close_reason(self, within: float = PATIENCE) -> tuple[int | None, str | None]:
+        """Wait for the server to close the connection (messages before it skipped); its code and reason."""
+        try:
+            while True:
+                await asyncio.wait_for(self.connection.recv(), within)
+        except ConnectionClosed as closed:
+            return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, None)
+
     async def close(self) -> None:
         await self.connection.close()
 
