@@ -23,7 +23,7 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import FieldNode, FragmentDefinitionNode, GraphQLError, OperationDefinitionNode, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -34,6 +34,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMe
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from api.context import Context
+from api.cost import operation_cost
 from auth import Authority, InvalidToken, Principal
 from domain.columns import utcnow
 
@@ -92,6 +93,8 @@ class _ConnectionPolicy:
     context: Context
     connection_acknowledged: bool
     websocket: Any
+    # The endpoint serving the connection (GraphQLEndpoint): its rate limit and prepared documents.
+    view: Any
     expiry: asyncio.Task[None] | None = None
     recheck: asyncio.Task[None] | None = None
 
@@ -125,6 +128,42 @@ class _ConnectionPolicy:
             await self._stop_operations()
             await self.websocket.close(*ACCESS_CHANGED)
 
+    async def _admission_error(self, payload: Any) -> GraphQLError | None:
+        """Why an operation sent over this connection may not start, as over HTTP: the caller's rate limit
+        (every operation counts, as every request does) and the query cost budget (a subscription's
+        selection is resolved on every event, so it is priced like a query's). None: it may start."""
+        view = self.view
+        principal = self.context.principal
+        if principal is not None:
+            who = f"{principal.issuer} {principal.subject}"
+        else:
+            client = getattr(self.websocket, "client", None)
+            who = f"ip {client[0] if client else None}"
+        allowed, retry_after = await view.rate_limit.allow(who)
+        if not allowed:
+            return GraphQLError(
+                "rate limit exceeded", extensions={"code": "LIMIT_EXCEEDED", "retryAfter": retry_after}
+            )
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return None  # malformed: the protocol handler refuses it on its own terms
+        prepared = view.documents.prepare(payload["query"])
+        name = payload.get("operationName")
+        operation = prepared.operation(name if isinstance(name, str) else None)
+        if prepared.errors or operation is None or prepared.document is None:
+            return None  # execution reports the document's errors
+        variables = payload.get("variables")
+        fragments = {
+            d.name.value: d for d in prepared.document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        cost = operation_cost(operation, fragments, variables if isinstance(variables, dict) else {})
+        budget = self.context.settings.max_query_cost
+        if cost > budget:
+            return GraphQLError(
+                f"query cost {cost} exceeds the budget of {budget}; ask for smaller pages",
+                extensions={"code": "LIMIT_EXCEEDED", "cost": cost, "budget": budget},
+            )
+        return None
+
     def _refuses(self, payload: Any) -> bool:
         return (
             self.connection_acknowledged and self.context.principal is None and not anonymous_may_run(payload)
@@ -155,6 +194,11 @@ class TransportWSHandler(_ConnectionPolicy, BaseGraphQLTransportWSHandler[Contex
         if self._refuses(message.get("payload")):
             await self.websocket.close(*UNAUTHORIZED)
             return
+        if self.connection_acknowledged and message.get("id") not in self.operations:
+            error = await self._admission_error(message.get("payload"))
+            if error is not None:
+                await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+                return
         await super().handle_subscribe(message)
 
     async def shutdown(self) -> None:
@@ -179,6 +223,11 @@ class LegacyWSHandler(_ConnectionPolicy, BaseGraphQLWSHandler[Context, None]):
         if self._refuses(message.get("payload")):
             await self.websocket.close(*UNAUTHORIZED)
             return
+        if self.connection_acknowledged and message.get("id") not in self.tasks:
+            error = await self._admission_error(message.get("payload"))
+            if error is not None:
+                await self.send_message({"type": "error", "id": message["id"], "payload": error.formatted})
+                return
         await super().handle_start(message)
 
     async def cleanup(self) -> None:
