@@ -80,6 +80,22 @@ def anonymous_may_run(payload: Any) -> bool:
     )
 
 
+def init_payload_problem(payload: Any) -> str | None:
+    """What is wrong with a ``connection_init`` payload, in words for the close reason; None when it is
+    well formed (a missing payload is an anonymous connection). Checked before anything reads it."""
+    if payload is None:
+        return None
+    if not isinstance(payload, dict):
+        return "Invalid connection init payload: an object is expected"
+    for name in ("authorization", "Authorization", "tenant"):
+        if name in payload and not isinstance(payload[name], str):
+            return f"Invalid connection init payload: {name} must be a string"
+    return None
+
+
+MALFORMED_INIT = 4400
+
+
 def _seconds_left(context: Context) -> float | None:
     if context.principal is None or context.expires_at is None:
         return None
@@ -187,6 +203,10 @@ class _ConnectionPolicy:
 
 class TransportWSHandler(_ConnectionPolicy, BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        problem = init_payload_problem(message.get("payload"))
+        if problem is not None and not self.connection_init_received:
+            await self.websocket.close(code=MALFORMED_INIT, reason=problem)
+            return
         await super().handle_connection_init(message)
         self._watch_expiry()
 
@@ -216,6 +236,12 @@ class TransportWSHandler(_ConnectionPolicy, BaseGraphQLTransportWSHandler[Contex
 
 class LegacyWSHandler(_ConnectionPolicy, BaseGraphQLWSHandler[Context, None]):
     async def handle_connection_init(self, message: LegacyInitMessage) -> None:
+        problem = init_payload_problem(message.get("payload"))
+        if problem is not None:
+            # The legacy protocol's own refusal, then the same close as the current protocol's.
+            await self.send_message({"type": "connection_error", "payload": {"message": problem}})
+            await self.websocket.close(code=MALFORMED_INIT, reason=problem)
+            return
         await super().handle_connection_init(message)
         self._watch_expiry()
 

@@ -85,3 +85,19 @@ async def test_operations_over_a_websocket_count_against_the_rate_limit(
     assert message["id"] == "one-too-many"
     assert error_of(message)["extensions"]["code"] == "LIMIT_EXCEEDED"
     await socket.close()
+
+
+MALFORMED = [42, "Bearer x", [1], True, {"authorization": 42}, {"Authorization": ["Bearer"]}, {"tenant": 7}]
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT, LEGACY])
+@pytest.mark.parametrize("payload", MALFORMED, ids=[repr(p) for p in MALFORMED])
+async def test_a_malformed_connection_init_closes_with_4400_and_says_why(
+    live: f.LiveApp, protocol: str, payload: Any
+) -> None:
+    socket = await Socket.open(live.url, protocol)
+    await socket.send({"type": "connection_init", "payload": payload})
+    code, reason = await socket.close_reason()
+    assert code == 4400 and reason is not None and reason.startswith("Invalid connection init payload"), (
+        reason
+    )
