@@ -11,7 +11,7 @@ import asyncio
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 
 import strawberry
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from domain.bulletins.public import PublicView, public_tenant, public_view
 from domain.incidents import models as incidents
 from domain.incidents.enums import Visibility
 from domain.outbox import Hub, LiveEvent
+from domain.outbox.hub import Feed, TooManyFeeds
 from domain.tenancy.models import Tenant
 
 AUTH = [IsAuthenticated]
@@ -39,6 +40,24 @@ AUTH = [IsAuthenticated]
 def hub_of(ctx: Context) -> Hub:
     hub: Hub = ctx.request.app.state.hub
     return hub
+
+
+def open_feed(
+    ctx: Context,
+    tenants: Iterable[uuid.UUID],
+    accept: Callable[[LiveEvent], bool],
+    after: Mapping[uuid.UUID, int] | None = None,
+) -> Feed:
+    """The subscription's feed on the process's hub; a caller holds at most
+    ``max_subscriptions_per_principal`` of them at once, over however many connections."""
+    principal = ctx.principal
+    holder = (principal.issuer, principal.subject) if principal is not None else None
+    try:
+        return hub_of(ctx).open(
+            tenants, accept, after, holder=holder, limit=ctx.settings.max_subscriptions_per_principal
+        )
+    except TooManyFeeds as refused:
+        raise ClientError(str(refused), "LIMIT_EXCEEDED") from None
 
 
 async def _narrow(ctx: Context, tenants: frozenset[uuid.UUID], tenant: str | None) -> frozenset[uuid.UUID]:
@@ -149,7 +168,7 @@ class Subscription:
                 and (row.visibility is Visibility.PUBLIC or internal[row.tenant_id])
             )
 
-        async with hub_of(ctx).open(tenants, accept, after=resume) as feed:
+        async with open_feed(ctx, tenants, accept, after=resume) as feed:
             async for event in feed:
                 assert event.incident is not None
                 fresh_loaders()
@@ -169,7 +188,7 @@ class Subscription:
             row = event.bulletin
             return event.is_bulletin_change and row is not None and may_see(ctx, row.tenant_id, row.published)
 
-        async with hub_of(ctx).open(tenants, accept) as feed:
+        async with open_feed(ctx, tenants, accept) as feed:
             async for event in feed:
                 assert event.bulletin is not None and event.bulletin.bulletin_id is not None
                 fresh_loaders()
@@ -189,7 +208,7 @@ class Subscription:
         def accept(event: LiveEvent) -> bool:
             return event.is_status_change and event.tenant_id in tenants
 
-        async with hub_of(ctx).open(tenants, accept) as feed:
+        async with open_feed(ctx, tenants, accept) as feed:
             async for event in feed:
                 change = event.bulletin
                 assert change is not None and change.service_id is not None and change.status is not None
@@ -219,7 +238,7 @@ class Subscription:
             return row is not None and (event.is_status_change or row.published)
 
         # Open the feed before reading the current state: a change committed in between is not missed.
-        async with hub_of(ctx).open([tenant.id], accept) as feed:
+        async with open_feed(ctx, [tenant.id], accept) as feed:
             while True:
                 view = await shared_view(ctx, tenant, feed.delivered[tenant.id])
                 if view is None:

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     token_rate_limit_per_minute: int = Field(default=20, ge=1)
     token_address_rate_limit_per_minute: int = Field(default=60, ge=1)
     max_subscriptions_per_connection: int = 50
+    # Open subscriptions of one caller in one process, over all its connections.
+    max_subscriptions_per_principal: int = Field(default=200, ge=1)
     db_pool_size: int = 10
     # Connections opened beyond the pool when it is exhausted, closed again as soon as they are returned.
     # None by default: under sustained load each request would open and close one (a PostgreSQL backend

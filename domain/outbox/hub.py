@@ -7,7 +7,7 @@ import asyncio
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from types import TracebackType
 
 from domain.background import Worker
@@ -22,6 +22,14 @@ Accept = Callable[[LiveEvent], bool]
 
 class FeedClosed(Exception):
     """The feed was closed: its subscriber left, or the process is shutting down."""
+
+
+class TooManyFeeds(Exception):
+    """The caller holds as many feeds as it may; it must close one before opening another."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} subscriptions at once per caller")
+        self.limit = limit
 
 
 class Hub(Worker):
@@ -51,6 +59,8 @@ class Hub(Worker):
         self.ready = False
         self.dispatched = 0
         self._feeds: dict[uuid.UUID, set[Feed]] = {}
+        # Open feeds per holder (a caller), for the per-caller cap.
+        self._held: dict[Hashable, int] = {}
         # Called with every event dispatched, of every tenant (background tasks that react to changes).
         self.watchers: list[Callable[[LiveEvent], None]] = []
         self._pending: set[uuid.UUID] = set()
@@ -82,21 +92,41 @@ class Hub(Worker):
         tenant_ids: Iterable[uuid.UUID],
         accept: Accept,
         after: Mapping[uuid.UUID, int] | None = None,
+        *,
+        holder: Hashable | None = None,
+        limit: int | None = None,
     ) -> Feed:
         """A feed of the tenants' events that ``accept`` admits: live ones from now on, preceded for
-        the tenants in ``after`` by the stored ones past the given ``seq``."""
+        the tenants in ``after`` by the stored ones past the given ``seq``.
+
+        ``holder`` (a caller) may hold at most ``limit`` open feeds in this process, whatever the
+        connections they came through; past it, ``TooManyFeeds``."""
+        if holder is not None and limit is not None and self._held.get(holder, 0) >= limit:
+            raise TooManyFeeds(limit)
         tenants = frozenset(tenant_ids)
         after = dict(after or {})
         start = {t: after[t] if t in after else self.marks.get(t, 0) for t in tenants}
-        feed = Feed(self, tenants, accept, start, replay=set(after) & tenants)
+        feed = Feed(self, tenants, accept, start, replay=set(after) & tenants, holder=holder)
         for t in tenants:
             self._feeds.setdefault(t, set()).add(feed)
+        if holder is not None:
+            self._held[holder] = self._held.get(holder, 0) + 1
         return feed
+
+    def held_by(self, holder: Hashable) -> int:
+        """How many open feeds ``holder`` has in this process."""
+        return self._held.get(holder, 0)
 
     def subscriber_count(self) -> int:
         return len({feed for feeds in self._feeds.values() for feed in feeds})
 
     def _forget(self, feed: Feed) -> None:
+        if feed.holder is not None:
+            left = self._held.get(feed.holder, 0) - 1
+            if left > 0:
+                self._held[feed.holder] = left
+            else:
+                self._held.pop(feed.holder, None)
         for t in feed.tenants:
             feeds = self._feeds.get(t)
             if feeds is not None:
@@ -186,8 +216,10 @@ class Feed:
         accept: Accept,
         start: dict[uuid.UUID, int],
         replay: set[uuid.UUID],
+        holder: Hashable | None = None,
     ) -> None:
         self.hub = hub
+        self.holder = holder
         self.tenants = tenants
         self.accept = accept
         # The last seq this feed has passed on (or skipped as not for it), per tenant.

@@ -40,9 +40,10 @@ def settings(test_db: TestDatabase) -> Settings:
 @pytest_asyncio.fixture(scope="module")
 async def world(settings: Settings, db: Database) -> World:
     acme = await f.create_tenant(db, "acme")
-    for subject in ("alice", "bob", "carl", "dan"):
+    subjects = ("alice", "bob", "carl", "dan")
+    for subject in subjects:
         await f.add_member(db, acme.id, subject, Role.AGENT)
-    return World(await f.mint_tokens(settings, db, "alice", "bob", "carl", "dan"))
+    return World(await f.mint_tokens(settings, db, *subjects))
 
 
 @pytest.fixture(scope="module")
