@@ -42,6 +42,25 @@ def hub_of(ctx: Context) -> Hub:
     return hub
 
 
+MAX_FOLLOWED_SERVICES = 100
+
+
+def _services(ids: list[strawberry.ID] | None) -> frozenset[uuid.UUID] | None:
+    """The services a subscription follows (None: all). An ID that is not a Service's is the caller's
+    mistake; a service the caller cannot see simply never has an event for them."""
+    if ids is None:
+        return None
+    if len(ids) > MAX_FOLLOWED_SERVICES:
+        raise ClientError(f"follow at most {MAX_FOLLOWED_SERVICES} services", "BAD_USER_INPUT")
+    followed = set()
+    for value in ids:
+        service_id = decode_id(value, "Service")
+        if service_id is None:
+            raise ClientError("`services` holds an ID that is not a Service's", "BAD_USER_INPUT")
+        followed.add(service_id)
+    return frozenset(followed)
+
+
 def open_feed(
     ctx: Context,
     tenants: Iterable[uuid.UUID],
@@ -125,6 +144,7 @@ class Subscription:
             " IncidentEvent.cursor) the stored events past it come first, then live ones, with no gap and"
             " no duplicate. Cursors count per tenant, so `after` needs a single tenant: pass `tenant` or"
             " `incidentId` unless the caller (or its X-Tenant / connection `tenant`) has only one."
+            " With `services` (at most 100), only the events of incidents of those services."
         ),
     )
     async def incident_events(
@@ -133,9 +153,11 @@ class Subscription:
         tenant: strawberry.ID | None = None,
         incident_id: strawberry.ID | None = None,
         after: str | None = None,
+        services: list[strawberry.ID] | None = None,
     ) -> AsyncGenerator[IncidentEvent, None]:
         ctx = info.context
         tenants = await _narrow(ctx, readable_tenants(ctx), tenant)
+        followed = _services(services)
         wanted: uuid.UUID | None = None
         if incident_id is not None:
             wanted = decode_id(incident_id, "Incident")
@@ -165,6 +187,7 @@ class Subscription:
                 row is not None
                 and row.tenant_id in tenants
                 and (wanted is None or row.incident_id == wanted)
+                and (followed is None or event.service_id in followed)
                 and (row.visibility is Visibility.PUBLIC or internal[row.tenant_id])
             )
 
@@ -198,15 +221,25 @@ class Subscription:
                 if row is not None and may_see(ctx, row.tenant_id, row.published):
                     yield Bulletin.from_row(row)
 
-    @fields.subscription(permission_classes=AUTH, description="Every change of a service's status")
+    @fields.subscription(
+        permission_classes=AUTH,
+        description="Every change of a service's status; with `services` (at most 100), of those only",
+    )
     async def service_status_changed(
-        self, info: Info, tenant: strawberry.ID | None = None
+        self, info: Info, tenant: strawberry.ID | None = None, services: list[strawberry.ID] | None = None
     ) -> AsyncGenerator[ServiceStatusChange, None]:
         ctx = info.context
         tenants = await _narrow(ctx, bulletin_readers(ctx), tenant)
+        followed = _services(services)
 
         def accept(event: LiveEvent) -> bool:
-            return event.is_status_change and event.tenant_id in tenants
+            return (
+                event.is_status_change
+                and event.tenant_id in tenants
+                and (
+                    followed is None or (event.bulletin is not None and event.bulletin.service_id in followed)
+                )
+            )
 
         async with open_feed(ctx, tenants, accept) as feed:
             async for event in feed:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from domain.bulletins.models import BulletinEvent, BulletinEventKind
 from domain.db import Database, Scope
-from domain.incidents.models import IncidentEvent
+from domain.incidents.models import Incident, IncidentEvent
 from domain.tenancy.models import TenantCounter
 
 PAGE = 500
@@ -27,6 +27,9 @@ class LiveEvent:
     seq: int
     incident: IncidentEvent | None = None
     bulletin: BulletinEvent | None = None
+    # The service of an incident event's incident, as it is when the event is read: subscribers that
+    # follow some services only filter on it before anything is rendered.
+    service_id: uuid.UUID | None = None
 
     @property
     def is_bulletin_change(self) -> bool:
@@ -58,8 +61,13 @@ async def events_after(
     async with db.transaction(Scope.of([tenant_id]), isolation_level="REPEATABLE READ") as session:
         incident_rows = list(
             (
-                await session.scalars(
-                    select(IncidentEvent)
+                await session.execute(
+                    select(IncidentEvent, Incident.service_id)
+                    .join(
+                        Incident,
+                        (Incident.tenant_id == IncidentEvent.tenant_id)
+                        & (Incident.id == IncidentEvent.incident_id),
+                    )
                     .where(IncidentEvent.tenant_id == tenant_id, IncidentEvent.seq > after_seq)
                     .order_by(IncidentEvent.seq)
                     .limit(limit)
@@ -76,13 +84,13 @@ async def events_after(
                 )
             ).all()
         )
-    events = [LiveEvent(tenant_id, r.seq, incident=r) for r in incident_rows]
+    events = [LiveEvent(tenant_id, r.seq, incident=r, service_id=service) for r, service in incident_rows]
     events += [LiveEvent(tenant_id, r.seq, bulletin=r) for r in bulletin_rows]
     events.sort(key=lambda e: e.seq)
     cap: int | None = None
-    for rows in (incident_rows, bulletin_rows):
-        if len(rows) >= limit:
-            cap = rows[-1].seq if cap is None else min(cap, rows[-1].seq)
+    for seqs in ([r.seq for r, _ in incident_rows], [r.seq for r in bulletin_rows]):
+        if len(seqs) >= limit:
+            cap = seqs[-1] if cap is None else min(cap, seqs[-1])
     if cap is not None:
         events = [e for e in events if e.seq <= cap]
     return events[:limit]

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from api.relay import encode_cursor
+from api.relay import encode_cursor, encode_id
 from auth import Principal
 from domain.bulletins import service as bulletins
 from domain.bulletins.phases import BulletinKind, BulletinPhase, ServiceStatus
@@ -322,6 +322,26 @@ async def test_a_member_downgraded_while_connected_is_disconnected_and_no_one_el
     await carol.close()
 
 
+async def test_a_subscription_follows_only_the_services_it_names(
+    db: Database, live: f.LiveApp, world: World
+) -> None:
+    manager = f.actor("mary", {world.acme: Role.MANAGER})
+    web = await f.create_service(db, manager, world.acme, f"Web {uuid.uuid4().hex[:6]}")
+    on_web = await f.report(db, world.alice, world.acme, "Web is slow", service_id=web.id)
+    on_mail = await f.report(db, world.alice, world.acme, "Mail bounces", service_id=world.service)
+    socket = await Socket.connected(live.url, world.tokens["alice"])
+    query = "subscription($s: [ID!]) { incidentEvents(services: $s) { message incident { title } } }"
+    await subscribed(socket, "1", query, {"s": [encode_id("Service", world.service)]})
+    await incidents.add_comment(db, world.alice, on_web.id, "about the web", Visibility.PUBLIC)
+    await incidents.add_comment(db, world.alice, on_mail.id, "about the mail", Visibility.PUBLIC)
+    data = (await socket.next("1"))["incidentEvents"]
+    assert data == {"message": "about the mail", "incident": {"title": "Mail bounces"}}
+    await socket.subscribe("2", query, {"s": [encode_id("Incident", on_web.id)]})
+    [error] = errors_of(await socket.receive())
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    await socket.close()
+
+
 # ---------------------------------------------------------------- bulletins and service status
 
 
@@ -386,6 +406,38 @@ async def test_every_service_status_change_is_an_event(db: Database, live: f.Liv
     )
     change = (await socket.next("1"))["serviceStatusChanged"]
     assert change["status"] == "OPERATIONAL"
+    await socket.close()
+
+
+async def test_service_status_changes_of_the_named_services_only(
+    db: Database, live: f.LiveApp, world: World
+) -> None:
+    manager = f.actor("mary", {world.acme: Role.MANAGER})
+    other = await f.create_service(db, manager, world.acme, f"Other {uuid.uuid4().hex[:6]}")
+    socket = await Socket.connected(live.url, world.tokens["carol"])
+    query = "subscription($s: [ID!]) { serviceStatusChanged(services: $s) { service { name } status } }"
+    await subscribed(socket, "1", query, {"s": [f.encode_id("Service", world.service)]})
+    [elsewhere] = await bulletins.create_bulletin(
+        db,
+        world.alice,
+        bulletins.NewBulletin(
+            tenant_ids=[world.acme],
+            kind=BulletinKind.INCIDENT,
+            title="Other down",
+            body="Looking into it.",
+            phase=BulletinPhase.INVESTIGATING,
+            affected=[bulletins.Affected(other.id, ServiceStatus.DEGRADED_PERFORMANCE)],
+            publish=True,
+        ),
+    )
+    row = await _bulletin(db, world, "Mail slow", publish=True, status=ServiceStatus.PARTIAL_OUTAGE)
+    change = (await socket.next("1"))["serviceStatusChanged"]
+    assert change == {"service": {"name": "Mail"}, "status": "PARTIAL_OUTAGE"}
+    for done in (row, elsewhere):
+        await bulletins.post_bulletin_update(
+            db, world.alice, bulletins.NewUpdate(done.id, BulletinPhase.RESOLVED, "Fixed.")
+        )
+    assert (await socket.next("1"))["serviceStatusChanged"]["status"] == "OPERATIONAL"
     await socket.close()
 
 
