@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import strawberry
-from sqlalchemy import select
 
 from api import fields
 from api.context import Context, Info
@@ -14,58 +13,31 @@ from api.permissions import IsAuthenticated
 from api.relay import Node
 from api.tenancy.resolve import find_tenant_id
 from domain.intake import keys
-from domain.intake import models as intake
-from domain.webhooks import models as webhooks
-from domain.webhooks.service import may_manage
-
-
-def managed_tenants(ctx: Context) -> frozenset[uuid.UUID]:
-    principal = ctx.actor()
-    return frozenset(t for t in ctx.tenant_ids if may_manage(principal, t))
+from domain.webhooks import service as webhook_service
 
 
 async def integration_key_node(ctx: Context, key: uuid.UUID) -> Node | None:
-    tenants = managed_tenants(ctx)
-    if not tenants:
-        return None
-    async with ctx.db.transaction(ctx.scope) as session:
-        row = await session.scalar(
-            select(intake.IntegrationKey).where(
-                intake.IntegrationKey.id == key, intake.IntegrationKey.tenant_id.in_(tenants)
-            )
-        )
-    return IntegrationKey.from_row(row) if row is not None else None
+    rows = await keys.integration_keys(ctx.db, ctx.actor(), ctx.tenant_ids, key_id=key)
+    return IntegrationKey.from_row(rows[0]) if rows else None
 
 
 async def webhook_endpoint_node(ctx: Context, key: uuid.UUID) -> Node | None:
-    tenants = managed_tenants(ctx)
-    if not tenants:
-        return None
-    async with ctx.db.transaction(ctx.scope) as session:
-        row = await session.scalar(
-            select(webhooks.WebhookEndpoint).where(
-                webhooks.WebhookEndpoint.id == key, webhooks.WebhookEndpoint.tenant_id.in_(tenants)
-            )
-        )
-    return WebhookEndpoint.from_row(row) if row is not None else None
+    rows = await webhook_service.webhook_endpoints(
+        ctx.db, actor=ctx.actor(), tenant_ids=ctx.tenant_ids, endpoint_id=key
+    )
+    return WebhookEndpoint.from_row(rows[0]) if rows else None
 
 
 async def integration_keys(ctx: Context, tenants: frozenset[uuid.UUID]) -> list[IntegrationKey]:
-    rows = await keys.integration_keys(ctx.db, ctx.actor(), tenants & managed_tenants(ctx))
+    rows = await keys.integration_keys(ctx.db, ctx.actor(), tenants & ctx.tenant_ids)
     return [IntegrationKey.from_row(row) for row in rows]
 
 
 async def webhook_endpoints(ctx: Context, tenants: frozenset[uuid.UUID]) -> list[WebhookEndpoint]:
-    allowed = tenants & managed_tenants(ctx)
-    if not allowed:
-        return []
-    async with ctx.db.transaction(ctx.scope) as session:
-        rows = await session.scalars(
-            select(webhooks.WebhookEndpoint)
-            .where(webhooks.WebhookEndpoint.tenant_id.in_(allowed))
-            .order_by(webhooks.WebhookEndpoint.created_at.desc(), webhooks.WebhookEndpoint.id)
-        )
-        return [WebhookEndpoint.from_row(row) for row in rows.all()]
+    rows = await webhook_service.webhook_endpoints(
+        ctx.db, actor=ctx.actor(), tenant_ids=tenants & ctx.tenant_ids
+    )
+    return [WebhookEndpoint.from_row(row) for row in rows]
 
 
 async def _tenants(ctx: Context, tenant: str | None) -> frozenset[uuid.UUID]:

@@ -13,7 +13,7 @@ from domain.catalog.models import Service
 from domain.db import Database, Scope
 from domain.errors import invalid, not_found
 from domain.intake.models import IntegrationKey
-from domain.tenancy.actor import Actor, require_role
+from domain.tenancy.actor import Actor, managed_tenants, require_role
 from domain.tenancy.roles import Role
 from domain.tenancy.roles import Scope as OAuthScope
 
@@ -78,18 +78,18 @@ async def revoke_integration_key(db: Database, *, actor: Actor, key_id: uuid.UUI
 
 
 async def integration_keys(
-    db: Database, actor: Actor, tenant_ids: Collection[uuid.UUID]
+    db: Database, actor: Actor, tenant_ids: Collection[uuid.UUID], *, key_id: uuid.UUID | None = None
 ) -> list[IntegrationKey]:
-    """The keys of the tenants where the actor may manage integrations, newest first."""
-    allowed = [t for t in tenant_ids if actor.can(OAuthScope.MANAGE, t)]
+    """The keys of the tenants among ``tenant_ids`` the actor manages (only ``key_id`` when given),
+    newest first; none elsewhere, as if they did not exist."""
+    allowed = managed_tenants(actor, tenant_ids)
     if not allowed:
         return []
+    statement = select(IntegrationKey).where(IntegrationKey.tenant_id.in_(allowed))
+    if key_id is not None:
+        statement = statement.where(IntegrationKey.id == key_id)
     async with db.transaction(Scope.of(allowed)) as session:
-        rows = await session.scalars(
-            select(IntegrationKey)
-            .where(IntegrationKey.tenant_id.in_(allowed))
-            .order_by(IntegrationKey.created_at.desc(), IntegrationKey.id)
-        )
+        rows = await session.scalars(statement.order_by(IntegrationKey.created_at.desc(), IntegrationKey.id))
         return list(rows.all())
 
 

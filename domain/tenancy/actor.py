@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Protocol
 
 from domain.errors import forbidden, not_found
 from domain.tenancy.roles import Role, at_least
+from domain.tenancy.roles import Scope as OAuthScope
 
 
 class Actor(Protocol):
@@ -43,3 +45,11 @@ def require_role(actor: Actor, tenant_id: uuid.UUID, minimum: Role, scope: str, 
     if not actor.can(scope, tenant_id):
         raise forbidden(f"{what} needs the {scope} scope")
     return role
+
+
+def managed_tenants(actor: Actor, tenant_ids: Iterable[uuid.UUID]) -> frozenset[uuid.UUID]:
+    """The tenants among ``tenant_ids`` whose integrations the actor manages: a MANAGER there, with the
+    manage scope. Integration keys and webhook endpoints are theirs to see, and no one else's."""
+    return frozenset(
+        t for t in tenant_ids if actor.role_in(t) is Role.MANAGER and actor.can(OAuthScope.MANAGE, t)
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -14,7 +14,7 @@ from domain.db import Database, Scope
 from domain.errors import ErrorCode, Problem, Refused, invalid, not_found
 from domain.incidents.enums import IncidentEventKind
 from domain.sealing import SealingError
-from domain.tenancy.actor import Actor, require_role
+from domain.tenancy.actor import Actor, managed_tenants, require_role
 from domain.tenancy.models import TenantCounter
 from domain.tenancy.roles import Role
 from domain.tenancy.roles import Scope as OAuthScope
@@ -153,9 +153,22 @@ async def reseal_webhook_secrets(db: Database, *, box: SecretBox) -> int:
     return moved
 
 
-def may_manage(actor: Actor, tenant_id: uuid.UUID) -> bool:
-    role = actor.role_in(tenant_id)
-    return role is Role.MANAGER and actor.can(OAuthScope.MANAGE, tenant_id)
+async def webhook_endpoints(
+    db: Database, *, actor: Actor, tenant_ids: Iterable[uuid.UUID], endpoint_id: uuid.UUID | None = None
+) -> list[WebhookEndpoint]:
+    """The endpoints of the tenants among ``tenant_ids`` the actor manages (only ``endpoint_id`` when
+    given), newest first; none elsewhere, as if they did not exist."""
+    allowed = managed_tenants(actor, tenant_ids)
+    if not allowed:
+        return []
+    statement = select(WebhookEndpoint).where(WebhookEndpoint.tenant_id.in_(allowed))
+    if endpoint_id is not None:
+        statement = statement.where(WebhookEndpoint.id == endpoint_id)
+    async with db.transaction(Scope.of(allowed)) as session:
+        rows = await session.scalars(
+            statement.order_by(WebhookEndpoint.created_at.desc(), WebhookEndpoint.id)
+        )
+        return list(rows.all())
 
 
 async def recent_deliveries(
