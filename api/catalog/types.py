@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import strawberry
-from sqlalchemy import select, tuple_
 
 from api import fields
 from api.context import Context, Info
@@ -15,6 +14,7 @@ from api.relay import Counted, Node, PageInfo, encode_id
 from api.tenancy.types import InTenant
 from domain.bulletins.phases import ServiceStatus as ServiceStatusValue
 from domain.catalog import models as m
+from domain.catalog.service import ServiceKey, services_by_key
 
 if TYPE_CHECKING:
     pass
@@ -61,17 +61,9 @@ class ServiceConnection(Counted):
     page_info: PageInfo
 
 
-ServiceKey = tuple[uuid.UUID, uuid.UUID]
-
-
 async def load_services(ctx: Context, keys: Sequence[ServiceKey]) -> list[m.Service | None]:
     async with ctx.read() as session:
-        rows = (
-            await session.scalars(
-                select(m.Service).where(tuple_(m.Service.tenant_id, m.Service.id).in_(keys))
-            )
-        ).all()
-    found = {(r.tenant_id, r.id): r for r in rows}
+        found = await services_by_key(session, keys)
     return [found.get(k) for k in keys]
 
 

@@ -11,12 +11,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
-
 from api.context import Context
 from domain.columns import utcnow
 from domain.sla import models as m
-from domain.sla.service import contracts_in_force
+from domain.sla.service import contracts_by_id, contracts_in_force
 from domain.sla.store import Clocks, governing, load_contracts, load_histories, read_clocks
 
 # (tenant_id, incident_id, reported_at): the contract in force at reported_at governs the incident.
@@ -47,8 +45,5 @@ async def load_contracts_in_force(
 async def load_contracts_by_id(ctx: Context, ids: Sequence[uuid.UUID]) -> list[m.SlaContract | None]:
     """Contracts by id; rows outside the request's tenant scope come back as None (RLS)."""
     async with ctx.read() as session:
-        rows = {
-            row.id: row
-            for row in await session.scalars(select(m.SlaContract).where(m.SlaContract.id.in_(ids)))
-        }
+        rows = await contracts_by_id(session, ids)
     return [rows.get(i) for i in ids]

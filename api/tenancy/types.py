@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import select
 
 from api import fields
 from api.context import Context, Info
 from api.relay import Counted, Node, PageInfo, encode_id
 from domain.tenancy import models as m
 from domain.tenancy.roles import Role as RoleEnum
+from domain.tenancy.service import tenants_by_id
 
 if TYPE_CHECKING:
     from api.catalog.types import ServiceConnection
@@ -107,7 +107,7 @@ class Viewer:
 async def load_tenants(ctx: Context, ids: Sequence[uuid.UUID]) -> list[m.Tenant | None]:
     """Tenants by id. The tenants table is a reference table: the caller decides what may be shown."""
     async with ctx.read() as session:
-        rows = {t.id: t for t in (await session.scalars(select(m.Tenant).where(m.Tenant.id.in_(ids)))).all()}
+        rows = await tenants_by_id(session, ids)
     return [rows.get(i) for i in ids]
 
 

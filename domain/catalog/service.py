@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.catalog.models import Service
 from domain.columns import utcnow
@@ -37,3 +40,12 @@ async def create_service(
         if service is None:
             raise invalid("the tenant already has a service with this name", "input", "name")
     return service
+
+
+ServiceKey = tuple[uuid.UUID, uuid.UUID]
+
+
+async def services_by_key(session: AsyncSession, keys: Iterable[ServiceKey]) -> dict[ServiceKey, Service]:
+    """Services by (tenant, id); those outside the session's tenant scope are not found."""
+    rows = await session.scalars(select(Service).where(tuple_(Service.tenant_id, Service.id).in_(list(keys))))
+    return {(service.tenant_id, service.id): service for service in rows}

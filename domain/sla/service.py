@@ -280,3 +280,9 @@ async def contracts_in_force(
         select(SlaContract).where(SlaContract.tenant_id.in_(list(set(tenant_ids))), *in_force_clause(at))
     )
     return {row.tenant_id: row for row in rows}
+
+
+async def contracts_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, SlaContract]:
+    """Contracts by id; those outside the session's tenant scope are not found (row-level security)."""
+    rows = await session.scalars(select(SlaContract).where(SlaContract.id.in_(list(ids))))
+    return {contract.id: contract for contract in rows}

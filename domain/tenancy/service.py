@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -123,3 +124,9 @@ async def add_operator(db: Database, issuer: str, subject: str) -> Operator:
         )
         operator = (await session.execute(statement)).scalar_one()
     return operator
+
+
+async def tenants_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Tenant]:
+    """Tenants by id. The tenants table is a reference table: the caller decides what may be shown."""
+    rows = await session.scalars(select(Tenant).where(Tenant.id.in_(list(ids))))
+    return {tenant.id: tenant for tenant in rows}
