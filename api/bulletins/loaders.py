@@ -1,72 +1,35 @@
-"""Batch loaders for bulletins and service statuses: one statement per request tick, inside the request's
-tenant scope (row-level security)."""
+"""Batch loaders for bulletins and service statuses: one statement per request tick (``domain.bulletins.reads``),
+inside the request's tenant scope (row-level security)."""
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
-
-from sqlalchemy import select, tuple_
 
 from api.context import Context
 from domain.bulletins import models as m
+from domain.bulletins import reads
 from domain.bulletins.phases import ServiceStatus
 from domain.catalog.models import Service
 
-Key = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
+Key = reads.Key
 
 
 async def load_service_statuses(ctx: Context, keys: Sequence[Key]) -> list[ServiceStatus]:
     async with ctx.read() as session:
-        rows = (
-            await session.execute(
-                select(
-                    m.ServiceStatusRow.tenant_id, m.ServiceStatusRow.service_id, m.ServiceStatusRow.status
-                ).where(tuple_(m.ServiceStatusRow.tenant_id, m.ServiceStatusRow.service_id).in_(keys))
-            )
-        ).all()
-    found = {(t, s): status for t, s, status in rows}
-    return [found.get(k, ServiceStatus.OPERATIONAL) for k in keys]
+        return await reads.service_statuses(session, keys)
 
 
 async def load_bulletins(ctx: Context, ids: Sequence[uuid.UUID]) -> list[m.Bulletin | None]:
     async with ctx.read() as session:
-        rows = (await session.scalars(select(m.Bulletin).where(m.Bulletin.id.in_(ids)))).all()
-    found = {r.id: r for r in rows}
-    return [found.get(i) for i in ids]
+        return await reads.bulletins(session, ids)
 
 
 async def load_updates(ctx: Context, keys: Sequence[Key]) -> list[list[m.BulletinUpdate]]:
     async with ctx.read() as session:
-        rows = (
-            await session.scalars(
-                select(m.BulletinUpdate)
-                .where(tuple_(m.BulletinUpdate.tenant_id, m.BulletinUpdate.bulletin_id).in_(keys))
-                .order_by(m.BulletinUpdate.at.desc(), m.BulletinUpdate.id)
-            )
-        ).all()
-    grouped: dict[Key, list[m.BulletinUpdate]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.tenant_id, row.bulletin_id)].append(row)
-    return [grouped[k] for k in keys]
+        return await reads.updates(session, keys)
 
 
 async def load_affected(ctx: Context, keys: Sequence[Key]) -> list[list[tuple[Service, ServiceStatus]]]:
     async with ctx.read() as session:
-        rows = (
-            await session.execute(
-                select(m.BulletinService, Service)
-                .join(
-                    Service,
-                    (Service.tenant_id == m.BulletinService.tenant_id)
-                    & (Service.id == m.BulletinService.service_id),
-                )
-                .where(tuple_(m.BulletinService.tenant_id, m.BulletinService.bulletin_id).in_(keys))
-                .order_by(Service.name, Service.id)
-            )
-        ).all()
-    grouped: dict[Key, list[tuple[Service, ServiceStatus]]] = defaultdict(list)
-    for link, service in rows:
-        grouped[(link.tenant_id, link.bulletin_id)].append((service, link.status))
-    return [grouped[k] for k in keys]
+        return await reads.affected(session, keys)
