@@ -8,69 +8,37 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, tuple_
-
 from api.context import Context
 from domain.incidents import models as m
+from domain.incidents import reads
 from domain.incidents.read_model import INCIDENT
 from domain.reads.catalog import ENTITIES
 from domain.reads.loading import count_related, load_pages
 from domain.reads.selection import Window
 from domain.visibility import Sight
 
-IncidentKey = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
+IncidentKey = reads.IncidentKey
 
 
 async def load_incidents(ctx: Context, keys: Sequence[uuid.UUID]) -> list[m.Incident | None]:
     """Incidents by id; rows outside the request's tenant scope come back as None (RLS)."""
     async with ctx.read() as session:
-        rows = (await session.scalars(select(m.Incident).where(m.Incident.id.in_(keys)))).all()
-    found = {r.id: r for r in rows}
-    return [found.get(k) for k in keys]
+        return await reads.incidents_by_id(session, keys)
 
 
 async def load_responders(ctx: Context, keys: Sequence[IncidentKey]) -> list[list[m.Responder]]:
     async with ctx.read() as session:
-        rows = (
-            await session.scalars(
-                select(m.Responder)
-                .where(tuple_(m.Responder.tenant_id, m.Responder.incident_id).in_(keys))
-                .order_by(m.Responder.added_at, m.Responder.subject)
-            )
-        ).all()
-    grouped: dict[IncidentKey, list[m.Responder]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.tenant_id, row.incident_id)].append(row)
-    return [grouped[k] for k in keys]
+        return await reads.responders(session, keys)
 
 
 async def load_tasks(ctx: Context, keys: Sequence[IncidentKey]) -> list[list[m.IncidentTask]]:
     async with ctx.read() as session:
-        rows = (
-            await session.scalars(
-                select(m.IncidentTask)
-                .where(tuple_(m.IncidentTask.tenant_id, m.IncidentTask.incident_id).in_(keys))
-                .order_by(m.IncidentTask.position)
-            )
-        ).all()
-    grouped: dict[IncidentKey, list[m.IncidentTask]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.tenant_id, row.incident_id)].append(row)
-    return [grouped[k] for k in keys]
+        return await reads.tasks(session, keys)
 
 
 async def load_parent_ids(ctx: Context, keys: Sequence[IncidentKey]) -> list[uuid.UUID | None]:
-    link = m.IncidentLink
     async with ctx.read() as session:
-        rows = (
-            await session.execute(
-                select(link.tenant_id, link.child_id, link.parent_id).where(
-                    tuple_(link.tenant_id, link.child_id).in_(keys)
-                )
-            )
-        ).all()
-    parents = {(t, c): p for t, c, p in rows}
-    return [parents.get(k) for k in keys]
+        return await reads.parent_ids(session, keys)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,63 @@
+"""Batched reads of incidents and what hangs off them, for the edge's loaders: one statement per batch, in
+the session's tenant scope (row-level security decides what is found)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.incidents import models as m
+
+IncidentKey = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
+
+
+async def incidents_by_id(session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[m.Incident | None]:
+    """Incidents by id; rows outside the request's tenant scope come back as None (RLS)."""
+    rows = (await session.scalars(select(m.Incident).where(m.Incident.id.in_(keys)))).all()
+    found = {r.id: r for r in rows}
+    return [found.get(k) for k in keys]
+
+
+async def responders(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[list[m.Responder]]:
+    rows = (
+        await session.scalars(
+            select(m.Responder)
+            .where(tuple_(m.Responder.tenant_id, m.Responder.incident_id).in_(keys))
+            .order_by(m.Responder.added_at, m.Responder.subject)
+        )
+    ).all()
+    grouped: dict[IncidentKey, list[m.Responder]] = defaultdict(list)
+    for row in rows:
+        grouped[(row.tenant_id, row.incident_id)].append(row)
+    return [grouped[k] for k in keys]
+
+
+async def tasks(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[list[m.IncidentTask]]:
+    rows = (
+        await session.scalars(
+            select(m.IncidentTask)
+            .where(tuple_(m.IncidentTask.tenant_id, m.IncidentTask.incident_id).in_(keys))
+            .order_by(m.IncidentTask.position)
+        )
+    ).all()
+    grouped: dict[IncidentKey, list[m.IncidentTask]] = defaultdict(list)
+    for row in rows:
+        grouped[(row.tenant_id, row.incident_id)].append(row)
+    return [grouped[k] for k in keys]
+
+
+async def parent_ids(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[uuid.UUID | None]:
+    link = m.IncidentLink
+    rows = (
+        await session.execute(
+            select(link.tenant_id, link.child_id, link.parent_id).where(
+                tuple_(link.tenant_id, link.child_id).in_(keys)
+            )
+        )
+    ).all()
+    parents = {(t, c): p for t, c, p in rows}
+    return [parents.get(k) for k in keys]
