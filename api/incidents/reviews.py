@@ -6,13 +6,11 @@ Reviews are the staff's: CUSTOMER members see none (``Incident.review`` and ``no
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import select, tuple_
 
 from api import fields
 from api.context import Context, Info
@@ -22,8 +20,8 @@ from api.incidents.mutations import incident_id
 from api.permissions import IsAuthenticated
 from api.relay import Node, encode_id
 from domain.incidents import models as m
+from domain.incidents import reads, reviews
 from domain.incidents import records as r
-from domain.incidents import reviews
 from domain.visibility import Part
 
 if TYPE_CHECKING:
@@ -98,30 +96,14 @@ class IncidentReview(Node):
 
 
 async def load_action_items(ctx: Context, keys: Sequence[Key]) -> list[list[r.ReviewActionItem]]:
-    item = r.ReviewActionItem
     async with ctx.read() as session:
-        rows = (
-            await session.scalars(
-                select(item).where(tuple_(item.tenant_id, item.review_id).in_(keys)).order_by(item.position)
-            )
-        ).all()
-    grouped: dict[Key, list[r.ReviewActionItem]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.tenant_id, row.review_id)].append(row)
-    return [grouped[k] for k in keys]
+        return await reads.action_items(session, keys)
 
 
 async def load_reviews(ctx: Context, keys: Sequence[Key]) -> list[r.IncidentReview | None]:
     """Reviews by their incident's (tenant_id, id)."""
-    review = r.IncidentReview
     async with ctx.read() as session:
-        rows = (
-            await session.scalars(
-                select(review).where(tuple_(review.tenant_id, review.incident_id).in_(keys))
-            )
-        ).all()
-    found = {(row.tenant_id, row.incident_id): row for row in rows}
-    return [found.get(k) for k in keys]
+        return await reads.reviews(session, keys)
 
 
 async def review_of(ctx: Context, incident: m.Incident) -> IncidentReview | None:
@@ -134,7 +116,7 @@ async def review_of(ctx: Context, incident: m.Incident) -> IncidentReview | None
 
 async def review_node(ctx: Context, key: uuid.UUID) -> IncidentReview | None:
     async with ctx.read() as session:
-        row = await session.scalar(select(r.IncidentReview).where(r.IncidentReview.id == key))
+        row = await reads.review_by_id(session, key)
     if row is None or not ctx.sees(row.tenant_id, Part.REVIEW):
         return None
     return IncidentReview.from_row(row)

@@ -11,6 +11,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.incidents import models as m
+from domain.incidents import records as r
 
 IncidentKey = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
 
@@ -61,3 +62,34 @@ async def parent_ids(session: AsyncSession, keys: Sequence[IncidentKey]) -> list
     ).all()
     parents = {(t, c): p for t, c, p in rows}
     return [parents.get(k) for k in keys]
+
+
+async def reviews(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[r.IncidentReview | None]:
+    """Reviews by their incident's (tenant_id, id)."""
+    review = r.IncidentReview
+    rows = (
+        await session.scalars(select(review).where(tuple_(review.tenant_id, review.incident_id).in_(keys)))
+    ).all()
+    found = {(row.tenant_id, row.incident_id): row for row in rows}
+    return [found.get(k) for k in keys]
+
+
+async def review_by_id(session: AsyncSession, review_id: uuid.UUID) -> r.IncidentReview | None:
+    found: r.IncidentReview | None = await session.scalar(
+        select(r.IncidentReview).where(r.IncidentReview.id == review_id)
+    )
+    return found
+
+
+async def action_items(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[list[r.ReviewActionItem]]:
+    """Each review's action items, by the review's (tenant_id, id), in their order."""
+    item = r.ReviewActionItem
+    rows = (
+        await session.scalars(
+            select(item).where(tuple_(item.tenant_id, item.review_id).in_(keys)).order_by(item.position)
+        )
+    ).all()
+    grouped: dict[IncidentKey, list[r.ReviewActionItem]] = defaultdict(list)
+    for row in rows:
+        grouped[(row.tenant_id, row.review_id)].append(row)
+    return [grouped[k] for k in keys]
