@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy import select
-
 from api.catalog.types import Service
 from api.context import Context
 from api.incidents import loaders as incident_loaders
@@ -15,7 +13,9 @@ from api.incidents.types import Incident, IncidentEvent
 from api.relay import Node, parse_id
 from api.tenancy.types import Tenant, load_tenants
 from domain.catalog import models as catalog
+from domain.catalog.service import services_by_id
 from domain.incidents import models as incidents
+from domain.incidents import reads
 from domain.incidents.enums import Visibility
 from domain.visibility import Part
 
@@ -32,18 +32,12 @@ async def _tenant(ctx: Context, key: uuid.UUID) -> Node | None:
 
 async def _services_by_id(ctx: Context, keys: Sequence[uuid.UUID]) -> list[catalog.Service | None]:
     async with ctx.read() as session:
-        rows = {
-            r.id: r
-            for r in (await session.scalars(select(catalog.Service).where(catalog.Service.id.in_(keys))))
-        }
-    return [rows.get(k) for k in keys]
+        return await services_by_id(session, keys)
 
 
 async def _events_by_id(ctx: Context, keys: Sequence[uuid.UUID]) -> list[incidents.IncidentEvent | None]:
-    event = incidents.IncidentEvent
     async with ctx.read() as session:
-        rows = {r.id: r for r in (await session.scalars(select(event).where(event.id.in_(keys))))}
-    return [rows.get(k) for k in keys]
+        return await reads.events_by_id(session, keys)
 
 
 async def _service(ctx: Context, key: uuid.UUID) -> Node | None:

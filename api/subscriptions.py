@@ -14,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 
 import strawberry
-from sqlalchemy import select
 
 from api import fields
 from api.bulletins import loaders as bulletin_loaders
@@ -28,7 +27,7 @@ from api.permissions import IsAuthenticated
 from api.relay import decode_cursor, decode_id
 from api.tenancy.resolve import find_tenant_id
 from domain.bulletins.public import PublicView, public_tenant, public_view
-from domain.incidents import models as incidents
+from domain.incidents import reads
 from domain.incidents.enums import Visibility
 from domain.outbox import Hub, LiveEvent
 from domain.outbox.hub import Feed, TooManyFeeds
@@ -161,14 +160,11 @@ class Subscription:
         wanted: uuid.UUID | None = None
         if incident_id is not None:
             wanted = decode_id(incident_id, "Incident")
-            async with ctx.read() as session:
-                owner = (
-                    await session.scalar(
-                        select(incidents.Incident.tenant_id).where(incidents.Incident.id == wanted)
-                    )
-                    if wanted is not None
-                    else None
-                )
+            owner = None
+            if wanted is not None:
+                async with ctx.read() as session:
+                    [found] = await reads.incidents_by_id(session, [wanted])
+                owner = found.tenant_id if found is not None else None
             if owner is None or owner not in tenants:
                 raise ClientError("incident not found", "NOT_FOUND")
             tenants = frozenset({owner})

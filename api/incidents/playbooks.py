@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import select, tuple_
 
 from api import fields
 from api.context import Context, Info
@@ -24,7 +23,7 @@ from api.tenancy.resolve import find_tenant_id, resolve_tenant
 from api.tenancy.types import InTenant
 from domain.errors import not_found
 from domain.incidents import models as m
-from domain.incidents import playbooks
+from domain.incidents import playbooks, reads
 from domain.incidents import records as r
 from domain.visibility import Part
 
@@ -80,13 +79,7 @@ def staff_in(ctx: Context, tenant_id: uuid.UUID) -> bool:
 
 async def load_models(ctx: Context, keys: Sequence[ModelKey]) -> list[r.IncidentModel | None]:
     async with ctx.read() as session:
-        rows = (
-            await session.scalars(
-                select(r.IncidentModel).where(tuple_(r.IncidentModel.tenant_id, r.IncidentModel.id).in_(keys))
-            )
-        ).all()
-    found = {(row.tenant_id, row.id): row for row in rows}
-    return [found.get(k) for k in keys]
+        return await reads.models_by_key(session, keys)
 
 
 async def model_of(ctx: Context, incident: m.Incident) -> IncidentModel | None:
@@ -99,7 +92,7 @@ async def model_of(ctx: Context, incident: m.Incident) -> IncidentModel | None:
 
 async def model_node(ctx: Context, key: uuid.UUID) -> IncidentModel | None:
     async with ctx.read() as session:
-        row = await session.scalar(select(r.IncidentModel).where(r.IncidentModel.id == key))
+        row = await reads.model_by_id(session, key)
     if row is None or not staff_in(ctx, row.tenant_id):
         return None
     return IncidentModel.from_row(row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
@@ -49,3 +49,11 @@ async def services_by_key(session: AsyncSession, keys: Iterable[ServiceKey]) -> 
     """Services by (tenant, id); those outside the session's tenant scope are not found."""
     rows = await session.scalars(select(Service).where(tuple_(Service.tenant_id, Service.id).in_(list(keys))))
     return {(service.tenant_id, service.id): service for service in rows}
+
+
+async def services_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Service | None]:
+    """Services by id; those outside the session's tenant scope are not found."""
+    rows = {
+        service.id: service for service in await session.scalars(select(Service).where(Service.id.in_(ids)))
+    }
+    return [rows.get(i) for i in ids]

@@ -93,3 +93,25 @@ async def action_items(session: AsyncSession, keys: Sequence[IncidentKey]) -> li
     for row in rows:
         grouped[(row.tenant_id, row.review_id)].append(row)
     return [grouped[k] for k in keys]
+
+
+async def events_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[m.IncidentEvent | None]:
+    rows = {
+        e.id: e for e in await session.scalars(select(m.IncidentEvent).where(m.IncidentEvent.id.in_(ids)))
+    }
+    return [rows.get(i) for i in ids]
+
+
+async def models_by_key(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[r.IncidentModel | None]:
+    """Incident models by (tenant_id, id)."""
+    model = r.IncidentModel
+    rows = (await session.scalars(select(model).where(tuple_(model.tenant_id, model.id).in_(keys)))).all()
+    found = {(row.tenant_id, row.id): row for row in rows}
+    return [found.get(k) for k in keys]
+
+
+async def model_by_id(session: AsyncSession, model_id: uuid.UUID) -> r.IncidentModel | None:
+    found: r.IncidentModel | None = await session.scalar(
+        select(r.IncidentModel).where(r.IncidentModel.id == model_id)
+    )
+    return found
