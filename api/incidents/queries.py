@@ -17,6 +17,7 @@ from api.relay import PageRequest, SortKey, decode_id, read_page
 from api.tenancy.resolve import find_tenant_id, resolve_tenant
 from domain.errors import Refused
 from domain.incidents import models as m
+from domain.incidents import reads
 from domain.incidents.queries import NEWEST_FIRST, IncidentQuery, sort_by
 from domain.tenancy.roles import Scope as OAuthScope
 from domain.visibility import Sight, sight_in
@@ -132,9 +133,5 @@ async def incident_by_number(ctx: Context, tenant: str | None, number: str) -> I
     if tenant_id not in readable_tenants(ctx):
         return None
     async with ctx.read() as session:
-        row = await session.scalar(
-            select(m.Incident).where(
-                m.Incident.tenant_id == tenant_id, m.Incident.number == int(match.group(1))
-            )
-        )
+        row = await reads.incident_by_number(session, tenant_id, int(match.group(1)))
     return Incident.from_row(row) if row is not None else None

@@ -115,3 +115,11 @@ async def model_by_id(session: AsyncSession, model_id: uuid.UUID) -> r.IncidentM
         select(r.IncidentModel).where(r.IncidentModel.id == model_id)
     )
     return found
+
+
+async def incident_by_number(session: AsyncSession, tenant_id: uuid.UUID, number: int) -> m.Incident | None:
+    """The tenant's incident with this number (INC-42 is number 42)."""
+    found: m.Incident | None = await session.scalar(
+        select(m.Incident).where(m.Incident.tenant_id == tenant_id, m.Incident.number == number)
+    )
+    return found
