@@ -63,8 +63,7 @@ class ServiceConnection(Counted):
 
 async def load_services(ctx: Context, keys: Sequence[ServiceKey]) -> list[m.Service | None]:
     async with ctx.read() as session:
-        found = await services_by_key(session, keys)
-    return [found.get(k) for k in keys]
+        return await services_by_key(session, keys)
 
 
 async def service_by_key(ctx: Context, tenant_id: uuid.UUID, service_id: uuid.UUID | None) -> Service | None:

@@ -45,5 +45,4 @@ async def load_contracts_in_force(
 async def load_contracts_by_id(ctx: Context, ids: Sequence[uuid.UUID]) -> list[m.SlaContract | None]:
     """Contracts by id; rows outside the request's tenant scope come back as None (RLS)."""
     async with ctx.read() as session:
-        rows = await contracts_by_id(session, ids)
-    return [rows.get(i) for i in ids]
+        return await contracts_by_id(session, ids)

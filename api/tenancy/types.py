@@ -107,8 +107,7 @@ class Viewer:
 async def load_tenants(ctx: Context, ids: Sequence[uuid.UUID]) -> list[m.Tenant | None]:
     """Tenants by id. The tenants table is a reference table: the caller decides what may be shown."""
     async with ctx.read() as session:
-        rows = await tenants_by_id(session, ids)
-    return [rows.get(i) for i in ids]
+        return await tenants_by_id(session, ids)
 
 
 async def tenant_by_id(ctx: Context, tenant_id: uuid.UUID) -> Tenant:

@@ -4,12 +4,12 @@ the session's tenant scope (row-level security decides what is found)."""
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.batches import all_each, one_each
 from domain.bulletins import models as m
 from domain.bulletins.phases import ServiceStatus
 from domain.catalog.models import Service
@@ -30,39 +30,28 @@ async def service_statuses(session: AsyncSession, keys: Sequence[Key]) -> list[S
 
 
 async def bulletins(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[m.Bulletin | None]:
-    rows = (await session.scalars(select(m.Bulletin).where(m.Bulletin.id.in_(ids)))).all()
-    found = {r.id: r for r in rows}
-    return [found.get(i) for i in ids]
+    rows = await session.scalars(select(m.Bulletin).where(m.Bulletin.id.in_(ids)))
+    return one_each(ids, rows, lambda row: row.id)
 
 
 async def updates(session: AsyncSession, keys: Sequence[Key]) -> list[list[m.BulletinUpdate]]:
-    rows = (
-        await session.scalars(
-            select(m.BulletinUpdate)
-            .where(tuple_(m.BulletinUpdate.tenant_id, m.BulletinUpdate.bulletin_id).in_(keys))
-            .order_by(m.BulletinUpdate.at.desc(), m.BulletinUpdate.id)
-        )
-    ).all()
-    grouped: dict[Key, list[m.BulletinUpdate]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.tenant_id, row.bulletin_id)].append(row)
-    return [grouped[k] for k in keys]
+    rows = await session.scalars(
+        select(m.BulletinUpdate)
+        .where(tuple_(m.BulletinUpdate.tenant_id, m.BulletinUpdate.bulletin_id).in_(keys))
+        .order_by(m.BulletinUpdate.at.desc(), m.BulletinUpdate.id)
+    )
+    return all_each(keys, rows, lambda row: (row.tenant_id, row.bulletin_id))
 
 
 async def affected(session: AsyncSession, keys: Sequence[Key]) -> list[list[tuple[Service, ServiceStatus]]]:
-    rows = (
-        await session.execute(
-            select(m.BulletinService, Service)
-            .join(
-                Service,
-                (Service.tenant_id == m.BulletinService.tenant_id)
-                & (Service.id == m.BulletinService.service_id),
-            )
-            .where(tuple_(m.BulletinService.tenant_id, m.BulletinService.bulletin_id).in_(keys))
-            .order_by(Service.name, Service.id)
+    rows = await session.execute(
+        select(m.BulletinService, Service)
+        .join(
+            Service,
+            (Service.tenant_id == m.BulletinService.tenant_id) & (Service.id == m.BulletinService.service_id),
         )
-    ).all()
-    grouped: dict[Key, list[tuple[Service, ServiceStatus]]] = defaultdict(list)
-    for link, service in rows:
-        grouped[(link.tenant_id, link.bulletin_id)].append((service, link.status))
-    return [grouped[k] for k in keys]
+        .where(tuple_(m.BulletinService.tenant_id, m.BulletinService.bulletin_id).in_(keys))
+        .order_by(Service.name, Service.id)
+    )
+    linked = all_each(keys, rows, lambda pair: (pair[0].tenant_id, pair[0].bulletin_id))
+    return [[(service, link.status) for link, service in pairs] for pairs in linked]

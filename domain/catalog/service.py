@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.batches import one_each
 from domain.catalog.models import Service
 from domain.columns import utcnow
 from domain.db import Database, Scope
@@ -45,15 +46,13 @@ async def create_service(
 ServiceKey = tuple[uuid.UUID, uuid.UUID]
 
 
-async def services_by_key(session: AsyncSession, keys: Iterable[ServiceKey]) -> dict[ServiceKey, Service]:
+async def services_by_key(session: AsyncSession, keys: Sequence[ServiceKey]) -> list[Service | None]:
     """Services by (tenant, id); those outside the session's tenant scope are not found."""
-    rows = await session.scalars(select(Service).where(tuple_(Service.tenant_id, Service.id).in_(list(keys))))
-    return {(service.tenant_id, service.id): service for service in rows}
+    rows = await session.scalars(select(Service).where(tuple_(Service.tenant_id, Service.id).in_(keys)))
+    return one_each(keys, rows, lambda row: (row.tenant_id, row.id))
 
 
 async def services_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Service | None]:
     """Services by id; those outside the session's tenant scope are not found."""
-    rows = {
-        service.id: service for service in await session.scalars(select(Service).where(Service.id.in_(ids)))
-    }
-    return [rows.get(i) for i in ids]
+    rows = await session.scalars(select(Service).where(Service.id.in_(ids)))
+    return one_each(ids, rows, lambda row: row.id)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
+from domain.batches import one_each
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.errors import ErrorCode, Problem, Refused
@@ -282,7 +283,7 @@ async def contracts_in_force(
     return {row.tenant_id: row for row in rows}
 
 
-async def contracts_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, SlaContract]:
+async def contracts_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[SlaContract | None]:
     """Contracts by id; those outside the session's tenant scope are not found (row-level security)."""
-    rows = await session.scalars(select(SlaContract).where(SlaContract.id.in_(list(ids))))
-    return {contract.id: contract for contract in rows}
+    rows = await session.scalars(select(SlaContract).where(SlaContract.id.in_(ids)))
+    return one_each(ids, rows, lambda row: row.id)

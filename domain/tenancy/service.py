@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.batches import one_each
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
@@ -126,7 +127,7 @@ async def add_operator(db: Database, issuer: str, subject: str) -> Operator:
     return operator
 
 
-async def tenants_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Tenant]:
+async def tenants_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Tenant | None]:
     """Tenants by id. The tenants table is a reference table: the caller decides what may be shown."""
-    rows = await session.scalars(select(Tenant).where(Tenant.id.in_(list(ids))))
-    return {tenant.id: tenant for tenant in rows}
+    rows = await session.scalars(select(Tenant).where(Tenant.id.in_(ids)))
+    return one_each(ids, rows, lambda row: row.id)
