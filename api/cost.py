@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from api.graphql.documents import fragments_of
 from api.relay import DEFAULT_PAGE
 
 
@@ -38,9 +39,7 @@ class QueryCostLimiter(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None:
-            fragments = {
-                d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-            }
+            fragments = fragments_of(document)
             variables = context.variables or {}
             for definition in document.definitions:
                 if not isinstance(definition, OperationDefinitionNode):

@@ -10,6 +10,8 @@ from limits.storage import storage_from_string
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from auth import Principal
+
 
 class BodyTooLarge(Exception):
     pass
@@ -76,6 +78,13 @@ class PrincipalRateLimit:
     def __init__(self, per_minute: int, storage_url: str) -> None:
         self.item = limits.RateLimitItemPerMinute(per_minute)
         self.limiter = FixedWindowRateLimiter(storage_from_string(storage_url))
+
+    async def admit(self, principal: Principal | None, client: tuple[str, int] | None) -> tuple[bool, int]:
+        """Count one request (or WebSocket operation) of a caller: the principal, or the client's
+        address when anonymous. Whether it may go on, and the seconds to wait when not."""
+        if principal is not None:
+            return await self.allow(f"{principal.issuer} {principal.subject}")
+        return await self.allow(f"ip {client[0] if client else None}")
 
     async def allow(self, who: str) -> tuple[bool, int]:
         """Whether ``who`` may go on, and the seconds to wait when not."""

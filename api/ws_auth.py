@@ -23,7 +23,7 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
-from graphql import FieldNode, FragmentDefinitionNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -149,13 +149,9 @@ class _ConnectionPolicy:
         (every operation counts, as every request does) and the query cost budget (a subscription's
         selection is resolved on every event, so it is priced like a query's). None: it may start."""
         view = self.view
-        principal = self.context.principal
-        if principal is not None:
-            who = f"{principal.issuer} {principal.subject}"
-        else:
-            client = getattr(self.websocket, "client", None)
-            who = f"ip {client[0] if client else None}"
-        allowed, retry_after = await view.rate_limit.allow(who)
+        allowed, retry_after = await view.rate_limit.admit(
+            self.context.principal, getattr(self.websocket, "client", None)
+        )
         if not allowed:
             return GraphQLError(
                 "rate limit exceeded", extensions={"code": "LIMIT_EXCEEDED", "retryAfter": retry_after}
@@ -165,13 +161,10 @@ class _ConnectionPolicy:
         prepared = view.documents.prepare(payload["query"])
         name = payload.get("operationName")
         operation = prepared.operation(name if isinstance(name, str) else None)
-        if prepared.errors or operation is None or prepared.document is None:
+        if prepared.errors or operation is None:
             return None  # execution reports the document's errors
         variables = payload.get("variables")
-        fragments = {
-            d.name.value: d for d in prepared.document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        cost = operation_cost(operation, fragments, variables if isinstance(variables, dict) else {})
+        cost = operation_cost(operation, prepared.fragments, variables if isinstance(variables, dict) else {})
         budget = self.context.settings.max_query_cost
         if cost > budget:
             return GraphQLError(

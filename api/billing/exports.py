@@ -233,7 +233,7 @@ class ReportExports:
                 return unauthorized()
             if principal is None:
                 return unauthorized("an access token is required")
-            allowed, retry_after = await self.rate_limit.allow(f"{principal.issuer} {principal.subject}")
+            allowed, retry_after = await self.rate_limit.admit(principal, None)
             if not allowed:
                 return too_many_requests(retry_after)
             ctx = Context(

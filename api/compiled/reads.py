@@ -124,9 +124,7 @@ class CompiledReads:
         )
         if isinstance(coerced, list):  # the executor reports the variables' errors
             return None, None
-        fragments = {
-            d.name.value: d for d in prepared.document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
+        fragments = prepared.fragments
         if self._cost(prepared, operation_name, operation, fragments, variables) > self.max_cost:
             return None, None
         structure_names = prepared.plans.get(("structure", operation_name))

@@ -13,6 +13,7 @@ before that check runs.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ class Prepared:
     document: DocumentNode | None
     errors: list[GraphQLError]
     plans: dict[Any, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def fragments(self) -> dict[str, FragmentDefinitionNode]:
+        return fragments_of(self.document) if self.document is not None else {}
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
         """The operation to run: the one named, or the only one."""
@@ -107,10 +112,15 @@ class Documents:
         return Prepared(text, document, list(errors))
 
 
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    """The document's fragment definitions by name."""
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
 def _oversized(document: DocumentNode) -> GraphQLError | None:
     """The first linear limit the document breaks, if any (see the module's docstring), or an empty
     selection, which the grammar forbids."""
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    fragments = fragments_of(document)
     for node in _selection_sets(document):
         if not node.selections:  # the grammar asks for one at least; graphql-core's parser lets it pass
             return GraphQLError("Syntax Error: a selection set selects at least one field", nodes=[node])
