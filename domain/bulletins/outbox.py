@@ -1,6 +1,6 @@
 """Writing bulletin live events and keeping service statuses, inside a bulletin use case's transaction.
 
-A bulletin use case first locks the counters of the tenants it touches (``lock_tenants``). That lock
+A bulletin use case first locks the counters of the tenants it touches (``events.lock_counters``). That lock
 serialises every bulletin change of a tenant, so the status each one derives from the tenant's
 bulletins sees every earlier change, and it numbers the tenant's events in commit order.
 """
@@ -25,12 +25,7 @@ from domain.bulletins.models import (
     ServiceStatusRow,
 )
 from domain.bulletins.phases import ServiceStatus
-from domain.events import announce, lock_counters, next_event_seq
-
-
-async def lock_tenants(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> None:
-    """Hold the tenants' counter rows until commit (in a fixed order, so two broadcasts cannot deadlock)."""
-    await lock_counters(session, tenant_ids)
+from domain.events import announce, next_event_seq
 
 
 async def _record(session: AsyncSession, event: BulletinEvent) -> BulletinEvent:

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import events
 from domain.bulletins import outbox, phases
 from domain.bulletins.models import Bulletin, BulletinService, BulletinUpdate
 from domain.bulletins.phases import BulletinKind, BulletinPhase, ServiceStatus
@@ -144,7 +145,7 @@ async def create_bulletin(db: Database, actor: Actor, new: NewBulletin) -> list[
     _check_affected(new.affected)
     now = utcnow()
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
-        await outbox.lock_tenants(session, tenant_ids)
+        await events.lock_counters(session, tenant_ids)
         incident_tenant = None
         if new.incident_id is not None:
             incident_tenant = await session.scalar(
@@ -212,7 +213,7 @@ async def _broadcast_for_update(
     first = await session.scalar(select(Bulletin).where(Bulletin.id == bulletin_id))
     if first is None or actor.role_in(first.tenant_id) is None:
         raise not_found("bulletin", "input", "id")
-    await outbox.lock_tenants(
+    await events.lock_counters(
         session,
         (
             await session.scalars(
@@ -355,7 +356,7 @@ async def advance_maintenance(db: Database, now: datetime | None = None) -> tupl
             )
             continue
         async with db.transaction(Scope.of([tenant_id])) as session:
-            await outbox.lock_tenants(session, [tenant_id])
+            await events.lock_counters(session, [tenant_id])
             row = await session.scalar(
                 select(Bulletin)
                 .where(Bulletin.tenant_id == tenant_id, Bulletin.id == bulletin_id)
