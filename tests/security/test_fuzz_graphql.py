@@ -90,6 +90,7 @@ def _scalars(world: MarkedWorld) -> dict[str, st.SearchStrategy[Any]]:
     return {
         "ID": _id_values(world),
         "DateTime": st.datetimes(timezones=st.just(UTC)).map(lambda d: nodes.String(d.isoformat())),
+        "Date": st.dates().map(lambda d: nodes.String(d.isoformat())),
         "JSON": st.just(nodes.String("{}")),
     }
 
