@@ -2,7 +2,9 @@
 
 A tool configured for PagerDuty works by changing only its URL: same request body, same answers.
 
-- 202 ``{"status": "success", "message": "Event processed", "dedup_key": "..."}``;
+- 202 ``{"status": "success", "message": "Event processed", "dedup_key": "..."}`` once the event is stored;
+  it is applied right after, in order per tenant (``domain.intake.worker``), and what became of it is kept
+  in the integration key's alert log (``IntegrationKey.recentAlerts``);
 - 400 ``{"status": "invalid event", "message": "Event object is invalid", "errors": [...]}``;
 - 429 ``{"status": "throttle event", "message": "..."}`` with ``Retry-After`` when a routing key sends
   more than ``intake_rate_limit_per_minute`` events (counted per replica unless ``rate_limit_storage``
@@ -14,8 +16,6 @@ the event belongs to.
 
 from __future__ import annotations
 
-import logging
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -24,11 +24,9 @@ from api import bodies
 from api.limits import PrincipalRateLimit
 from domain.db import Database
 from domain.intake.alerts import InvalidEvent, parse_event
-from domain.intake.keys import find_routing_key
-from domain.intake.service import handle
+from domain.intake.inbox import AlertInbox, UnknownKey, Unstorable
+from domain.intake.worker import AlertWorker
 from domain.settings import Settings
-
-log = logging.getLogger(__name__)
 
 ENQUEUE_PATH = "/v2/enqueue"
 # PagerDuty refuses events over 512 KB.
@@ -45,6 +43,8 @@ def invalid_event(*errors: str) -> JSONResponse:
 class AlertIntake:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
+        self.worker = AlertWorker(db)
+        self.inbox = AlertInbox(db, stored=self.worker.wake)
         self.rate_limit = PrincipalRateLimit(
             settings.intake_rate_limit_per_minute, settings.rate_limit_storage
         )
@@ -76,18 +76,13 @@ class AlertIntake:
                 status_code=429,
                 headers={"Retry-After": str(retry_after)},
             )
-        key = await find_routing_key(self.db, event.routing_key)
-        if key is None:
+        try:
+            accepted = await self.inbox.accept(event, document)
+        except UnknownKey:
             return invalid_event("'routing_key' is not a known integration key")
-        outcome = await handle(self.db, key, event)
-        log.info(
-            "alert %s for tenant %s: %s (dedup_key %s)",
-            event.action.value,
-            key.tenant_id,
-            outcome.message,
-            outcome.dedup_key,
-        )
+        except Unstorable:
+            return invalid_event("Event object could not be stored")
         return JSONResponse(
-            {"status": "success", "message": outcome.message, "dedup_key": outcome.dedup_key},
+            {"status": "success", "message": "Event processed", "dedup_key": accepted.dedup_key},
             status_code=202,
         )

@@ -40,14 +40,15 @@ class Scope:
 
     ``subject``/``issuer`` admit the caller's own membership rows and ``client_id`` one OAuth client row,
     whatever their tenant: that is how authentication finds a principal before it knows its tenants.
-    ``routing_key`` admits the one integration key the alert intake was called with.
+    ``routing_keys`` admits the integration keys the alert intake was called with (none of them holds a
+    comma: the setting lists them separated by commas).
     """
 
     tenant_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     issuer: str | None = None
     subject: str | None = None
     client_id: str | None = None
-    routing_key: str | None = None
+    routing_keys: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def of(cls, tenant_ids: Iterable[uuid.UUID]) -> Scope:
@@ -76,7 +77,7 @@ def _scope_values(scope: Scope) -> dict[str, str]:
         "iss": scope.issuer or "",
         "sub": scope.subject or "",
         "cid": scope.client_id or "",
-        "rk": scope.routing_key or "",
+        "rk": ",".join(sorted(scope.routing_keys)),
     }
 
 
@@ -86,7 +87,7 @@ _READ_SCOPE = "incidentdesk.read_scope"
 def _tenant_list(scope: Scope) -> str:
     """The scope's tenants as the setting holds them. Canonical UUIDs only (hex digits and dashes): the
     list is written into a statement's text."""
-    if scope.issuer or scope.subject or scope.client_id or scope.routing_key:
+    if scope.issuer or scope.subject or scope.client_id or scope.routing_keys:
         raise ValueError("compiled reads run in a tenant scope only")
     return ",".join(sorted(str(uuid.UUID(str(t))) for t in scope.tenant_ids))
 

@@ -257,6 +257,15 @@ def owner_sql(target: TestDatabase | Engine, sql: str, params: Mapping[str, Any]
             engine.dispose()
 
 
+def alerts_applied(target: TestDatabase | Engine) -> None:
+    """Wait until every alert the intake accepted has been applied: ``POST /v2/enqueue`` answers once the
+    alert is stored, and the alert worker applies it right after."""
+    eventually(
+        lambda: owner_sql(target, "SELECT count(*) = 0 FROM alerts WHERE processed_at IS NULL")[0][0],
+        "every accepted alert applied",
+    )
+
+
 # ---------------------------------------------------------------- HTTP
 
 

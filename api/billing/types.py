@@ -11,7 +11,6 @@ import strawberry
 
 from api import fields
 from api.context import Info
-from api.incidents import loaders as incident_loaders
 from api.relay import Node, encode_id
 from api.tenancy.types import InTenant
 from domain.billing import periods
@@ -30,10 +29,9 @@ WorkReportGrouping = r.WorkGrouping
 
 
 async def _incident(info: Info, incident_id: uuid.UUID) -> Incident | None:
-    from api.incidents.types import Incident
+    from api.incidents.types import incident_by_id
 
-    row = await info.context.loader("incident_by_id", incident_loaders.load_incidents).load(incident_id)
-    return Incident.from_row(row) if row is not None else None
+    return await incident_by_id(info, incident_id)
 
 
 @strawberry.type(name="WorkLogEntry", description="Time spent on an incident; staff only")

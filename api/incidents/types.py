@@ -6,6 +6,7 @@ through the request's DataLoaders (api/incidents/loaders.py), never by lazy load
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -372,3 +373,9 @@ class TimelineEdge:
 class TimelineConnection(Counted):
     edges: list[TimelineEdge]
     page_info: PageInfo
+
+
+async def incident_by_id(info: Info, incident_id: uuid.UUID) -> Incident | None:
+    """An incident through the request's loader; None when outside the caller's tenant scope."""
+    row = await info.context.loader("incident_by_id", loaders.load_incidents).load(incident_id)
+    return Incident.from_row(row) if row is not None else None

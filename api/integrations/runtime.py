@@ -47,6 +47,7 @@ class Integrations:
         if hub is not None:
             self.webhooks.watch(hub)
         self.webhooks.start()
+        self.intake.worker.start()
         self._purge = asyncio.create_task(purge_forever(self.database), name="idempotency-purge")
 
     async def stop(self) -> None:
@@ -55,4 +56,5 @@ class Integrations:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._purge
             self._purge = None
+        await self.intake.worker.stop()
         await self.webhooks.stop()

@@ -14,12 +14,14 @@ from api.context import Context, Info
 from api.errors import ClientError
 from api.relay import MAX_PAGE, Node, encode_id
 from api.tenancy.types import InTenant
+from domain.intake import keys
 from domain.intake import models as intake
 from domain.webhooks import models as webhooks
 from domain.webhooks import service
 
 if TYPE_CHECKING:
     from api.catalog.types import Service
+    from api.incidents.types import Incident
 
 DEFAULT_DELIVERIES = 20
 
@@ -50,6 +52,57 @@ class IntegrationKey(Node, InTenant):
         from api.catalog.types import service_by_key
 
         return await service_by_key(info.context, self.row.tenant_id, self.row.service_id)
+
+    @fields.field(
+        description="The alert log: the newest alerts accepted with this key first (at most 100), with"
+        " what became of each. Kept for 7 days."
+    )
+    async def recent_alerts(self, info: Info, first: int | None = None) -> list[ReceivedAlert]:
+        size = DEFAULT_DELIVERIES if first is None else first
+        if not 0 <= size <= MAX_PAGE:
+            raise ClientError(f"first must be between 0 and {MAX_PAGE}", "LIMIT_EXCEEDED")
+        rows = await keys.alert_log(info.context.db, key=self.row, limit=size)
+        return [ReceivedAlert.from_row(row) for row in rows]
+
+
+@strawberry.type(
+    name="ReceivedAlert",
+    description="An alert POST /v2/enqueue accepted (answered 202), and what became of it once applied",
+)
+class ReceivedAlert:
+    action: str = strawberry.field(description="trigger, acknowledge or resolve")
+    dedup_key: str
+    summary: str | None
+    received_at: datetime
+    processed_at: datetime | None = strawberry.field(description="Null while it waits to be applied")
+    outcome: str | None = strawberry.field(
+        description="What applying it did, e.g. 'Event processed; no open incident has this dedup_key'"
+    )
+    row: strawberry.Private[intake.Alert]
+
+    @classmethod
+    def from_row(cls, row: intake.Alert) -> ReceivedAlert:
+        payload = row.body.get("payload")
+        summary = payload.get("summary") if isinstance(payload, dict) else None
+        return cls(
+            action=row.action,
+            dedup_key=row.dedup_key,
+            summary=summary.strip() if isinstance(summary, str) else None,
+            received_at=row.received_at,
+            processed_at=row.processed_at,
+            outcome=row.outcome,
+            row=row,
+        )
+
+    @fields.field(description="The incident it opened, counted on, acknowledged or resolved")
+    async def incident(
+        self, info: Info
+    ) -> Annotated[Incident, strawberry.lazy("api.incidents.types")] | None:
+        from api.incidents.types import incident_by_id
+
+        if self.row.incident_id is None:
+            return None
+        return await incident_by_id(info, self.row.incident_id)
 
 
 @strawberry.type(name="WebhookAttempt", description="One delivery attempt, as the delivery log keeps it")

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import visibility
 from domain.columns import utcnow
@@ -31,6 +32,7 @@ from domain.incidents.unit import (
     step,
 )
 from domain.tenancy.actor import Actor
+from domain.tenancy.roles import Role
 
 
 async def put_incident_on_hold(
@@ -148,21 +150,45 @@ async def resolve_incident(
     notes = required_text(notes, MAX_TEXT, "input", "notes")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
-        accepted = step(incident, actor, role, Operation.RESOLVE)
-        before = incident.status
-        incident.resolution_code = code
-        incident.resolution_notes = notes
-        incident.resolved_by = actor.subject
-        await commit_step(
+        await resolve(
             session,
-            incident,
-            accepted,
-            actor,
-            message=notes,
-            data={"code": code.value, "cascadeToChildren": cascade_to_children},
+            actor=actor,
+            incident=incident,
+            role=role,
+            code=code,
+            notes=notes,
+            cascade_to_children=cascade_to_children,
         )
-        await relations.flow_from_parent(session, incident, before, cascade_resolution=cascade_to_children)
     return incident
+
+
+async def resolve(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    incident: Incident,
+    role: Role,
+    code: ResolutionCode,
+    notes: str,
+    cascade_to_children: bool = True,
+) -> None:
+    """Resolve an incident loaded for update, inside the caller's transaction (the alert intake applies
+    many alerts in one). ``notes`` are checked by the caller. Raises ``Refused`` before writing anything
+    when the step is not allowed."""
+    accepted = step(incident, actor, role, Operation.RESOLVE)
+    before = incident.status
+    incident.resolution_code = code
+    incident.resolution_notes = notes
+    incident.resolved_by = actor.subject
+    await commit_step(
+        session,
+        incident,
+        accepted,
+        actor,
+        message=notes,
+        data={"code": code.value, "cascadeToChildren": cascade_to_children},
+    )
+    await relations.flow_from_parent(session, incident, before, cascade_resolution=cascade_to_children)
 
 
 async def reopen_incident(db: Database, actor: Actor, incident_id: uuid.UUID, reason: str) -> Incident:
@@ -268,6 +294,7 @@ __all__ = [
     "put_incident_on_hold",
     "rate_incident",
     "reopen_incident",
+    "resolve",
     "resolve_incident",
     "resume_incident",
     "set_task",

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.errors import invalid
@@ -54,6 +56,7 @@ __all__ = [
     "MAX_TITLE",
     "Classification",
     "NewIncident",
+    "acknowledge",
     "acknowledge_incident",
     "add_comment",
     "assign_incident",
@@ -221,10 +224,16 @@ async def acknowledge_incident(
 ) -> Incident:
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
-        before = incident.status
-        await commit_step(session, incident, step(incident, actor, role, Operation.ACKNOWLEDGE), actor)
-        await relations.flow_from_parent(session, incident, before)
+        await acknowledge(session, actor=actor, incident=incident, role=role)
     return incident
+
+
+async def acknowledge(session: AsyncSession, *, actor: Actor, incident: Incident, role: Role) -> None:
+    """Acknowledge an incident loaded for update, inside the caller's transaction (the alert intake
+    applies many alerts in one). Raises ``Refused`` before writing anything when the step is not allowed."""
+    before = incident.status
+    await commit_step(session, incident, step(incident, actor, role, Operation.ACKNOWLEDGE), actor)
+    await relations.flow_from_parent(session, incident, before)
 
 
 async def add_comment(

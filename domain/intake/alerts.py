@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -131,23 +132,38 @@ class _Reader:
         return value
 
 
-def _holds_nul(value: Any) -> bool:
-    """Whether a NUL character hides anywhere in a decoded JSON document (PostgreSQL text cannot hold it)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
+def _unstorable(document: Any) -> str | None:
+    """What in a decoded JSON document PostgreSQL could not store, if anything: a NUL character or a lone
+    surrogate in a string, or a number that is not finite (Python's decoder reads NaN and Infinity).
+    Walked without recursion: a document may nest as deep as the decoder allowed."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "Strings must not contain NUL characters"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "Strings must be valid Unicode (no lone surrogates)"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return "Numbers must be finite"
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
 
 
 def parse_event(body: Any) -> AlertEvent:
     """Read an Events API v2 body; raises InvalidEvent listing every problem found."""
     if not isinstance(body, dict):
         raise InvalidEvent(["Event object must be a JSON object"])
-    if _holds_nul(body):
-        raise InvalidEvent(["Strings must not contain NUL characters"])
+    problem = _unstorable(body)
+    if problem is not None:
+        raise InvalidEvent([problem])
     errors: list[str] = []
     read = _Reader(errors)
     routing_key = read.text(body, "routing_key", required=True, limit=64)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from domain.catalog.models import Service
 from domain.db import Database, Scope
 from domain.errors import invalid, not_found
-from domain.intake.models import IntegrationKey
+from domain.intake.models import Alert, IntegrationKey
 from domain.tenancy.actor import Actor, managed_tenants, require_role
 from domain.tenancy.roles import Role
 from domain.tenancy.roles import Scope as OAuthScope
@@ -93,21 +93,6 @@ async def integration_keys(
         return list(rows.all())
 
 
-async def find_routing_key(db: Database, routing_key: str) -> IntegrationKey | None:
-    """The active key with this routing key, whatever its tenant (the intake knows nothing else)."""
-    async with db.transaction(Scope(routing_key=routing_key)) as session:
-        rows = (
-            await session.scalars(
-                select(IntegrationKey)
-                .where(IntegrationKey.routing_key == routing_key, IntegrationKey.active.is_(True))
-                .limit(2)
-            )
-        ).all()
-    # 128 random bits make a clash across tenants practically impossible; if one ever happened, the key
-    # would name no tenant for sure, and is refused rather than guessed.
-    return rows[0] if len(rows) == 1 else None
-
-
 @dataclass(frozen=True)
 class IntegrationActor:
     """The system actor an integration key acts as inside its tenant: an AGENT that may write incidents
@@ -146,3 +131,16 @@ class IntegrationActor:
 _INTEGRATION_SCOPES = frozenset(
     {OAuthScope.INCIDENTS_READ, OAuthScope.INCIDENTS_WRITE, OAuthScope.ALERTS_WRITE}
 )
+
+
+async def alert_log(db: Database, *, key: IntegrationKey, limit: int) -> list[Alert]:
+    """The alerts accepted with ``key``, newest first: what arrived and what became of each. The caller
+    holds the key, so it may see them (a MANAGER of the key's tenant)."""
+    async with db.transaction(Scope.of([key.tenant_id])) as session:
+        rows = await session.scalars(
+            select(Alert)
+            .where(Alert.tenant_id == key.tenant_id, Alert.integration_key_id == key.id)
+            .order_by(Alert.position.desc())
+            .limit(limit)
+        )
+        return list(rows.all())

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKeyConstraint, Index, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    String,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.columns import TenantOwned, timestamp, utcnow
@@ -39,3 +51,37 @@ class IntegrationKey(TenantOwned, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = timestamp(default=utcnow)
+
+
+class Alert(TenantOwned, Base):
+    """An alert as the intake accepted it, before and after it was applied: the inbox the intake answers
+    from (202 once the row is stored) and the integration's alert log.
+
+    ``body`` is the Events API v2 body without its routing key (the key is a credential and is not kept
+    twice); ``dedup_key`` is the one answered, made by the intake when a trigger came without one.
+    ``position`` orders the alerts of a tenant as they were accepted.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "integration_key_id"],
+            ["integration_keys.tenant_id", "integration_keys.id"],
+            ondelete="CASCADE",
+            name="fk_alerts_integration_key",
+        ),
+        Index("ix_alerts_pending", "tenant_id", "position", postgresql_where=text("processed_at IS NULL")),
+        Index("ix_alerts_log", "tenant_id", "integration_key_id", "position"),
+        Index("ix_alerts_processed", "processed_at"),
+    )
+
+    position: Mapped[int] = mapped_column(BigInteger, Identity(always=False))
+    integration_key_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    action: Mapped[str] = mapped_column(String(32))
+    dedup_key: Mapped[str] = mapped_column(String(255))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = timestamp()
+    processed_at: Mapped[datetime | None] = timestamp(nullable=True)
+    # What became of it, in the words the intake used to answer with ("Event processed; ...").
+    outcome: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import Engine, create_engine, pool, text
 
 from domain.db import Database, to_sync_url
 from domain.settings import Settings
@@ -65,26 +65,46 @@ async def world(db: Database, settings: Settings) -> World:
     return World(acme.id, globex.id, str(f.encode_id("Service", service.id)), tokens)
 
 
+@dataclass
+class Intake(f.LiveApp):
+    """The served app, and the owner's view of the alert inbox to wait on."""
+
+    owner: Engine | None = None
+
+
 @pytest.fixture(scope="module")
-def live(test_db: TestDatabase, settings: Settings, world: World) -> Iterator[f.LiveApp]:
+def live(test_db: TestDatabase, settings: Settings, world: World) -> Iterator[Intake]:
+    owner = f.owner_engine(test_db)
     with f.app_server(test_db, settings) as served:
-        yield served
+        yield Intake(url=served.url, app=served.app, settings=served.settings, owner=owner)
+    owner.dispose()
 
 
-def create_key(live: f.LiveApp, token: str, **input: Any) -> dict[str, Any]:
+def create_key(live: Intake, token: str, **input: Any) -> dict[str, Any]:
     result: dict[str, Any] = live.gql_ok(token, CREATE_KEY, {"input": input})["createIntegrationKey"]
     return result
 
 
-def routing_key(live: f.LiveApp, world: World, name: str | None = None, **extra: Any) -> str:
+def routing_key(live: Intake, world: World, name: str | None = None, **extra: Any) -> str:
     made = create_key(live, world.tokens["mia"], name=name or f"key-{uuid.uuid4().hex[:8]}", **extra)
     assert made["userErrors"] == []
     key: str = made["integrationKey"]["routingKey"]
     return key
 
 
-def enqueue(live: f.LiveApp, body: Any) -> httpx.Response:
-    return httpx.post(f"{live.url}/v2/enqueue", json=body, timeout=30)
+def enqueue(live: Intake, body: Any) -> httpx.Response:
+    """Post one event and wait until it has been applied (the intake answers once it is stored)."""
+    response = httpx.post(f"{live.url}/v2/enqueue", json=body, timeout=30)
+    assert live.owner is not None
+    f.alerts_applied(live.owner)
+    return response
+
+
+def alert_log(live: Intake, token: str, key_id: str) -> list[dict[str, Any]]:
+    query = """query($id: ID!) { node(id: $id) { ... on IntegrationKey { recentAlerts(first: 10) {
+        action dedupKey summary receivedAt processedAt outcome incident { number } } } } }"""
+    log: list[dict[str, Any]] = live.gql_ok(token, query, {"id": key_id})["node"]["recentAlerts"]
+    return log
 
 
 def alert(
@@ -98,14 +118,14 @@ def alert(
     return body
 
 
-def incidents_matching(live: f.LiveApp, token: str, word: str) -> list[dict[str, Any]]:
+def incidents_matching(live: Intake, token: str, word: str) -> list[dict[str, Any]]:
     query = f"""query($q: String!) {{ incidents(first: 5, filter: {{search: $q}}) {{
         edges {{ node {{ {INCIDENT_FIELDS} }} }} }} }}"""
     data = live.gql_ok(token, query, {"q": word})
     return [edge["node"] for edge in data["incidents"]["edges"]]
 
 
-def only_incident(live: f.LiveApp, token: str, word: str) -> dict[str, Any]:
+def only_incident(live: Intake, token: str, word: str) -> dict[str, Any]:
     found = incidents_matching(live, token, word)
     assert len(found) == 1, found
     return found[0]
@@ -122,9 +142,7 @@ def word() -> str:
 # ---------------------------------------------------------------- integration keys
 
 
-def test_a_manager_creates_an_integration_key_for_the_tenant_or_a_service(
-    live: f.LiveApp, world: World
-) -> None:
+def test_a_manager_creates_an_integration_key_for_the_tenant_or_a_service(live: Intake, world: World) -> None:
     made = create_key(live, world.tokens["mia"], name="Alertmanager", serviceId=world.database_service)
     assert made["userErrors"] == []
     key = made["integrationKey"]
@@ -153,14 +171,14 @@ def test_a_manager_creates_an_integration_key_for_the_tenant_or_a_service(
     ],
 )
 def test_creating_an_integration_key_is_refused(
-    live: f.LiveApp, world: World, who: str, input: dict[str, Any], code: str, field: list[str] | None
+    live: Intake, world: World, who: str, input: dict[str, Any], code: str, field: list[str] | None
 ) -> None:
     made = create_key(live, world.tokens[who], **input)
     assert made["integrationKey"] is None
     assert [(e["code"], e["field"]) for e in made["userErrors"]] == [(code, field)]
 
 
-def test_a_key_name_is_unique_per_tenant(live: f.LiveApp, world: World) -> None:
+def test_a_key_name_is_unique_per_tenant(live: Intake, world: World) -> None:
     routing_key(live, world, "Grafana")
     again = create_key(live, world.tokens["mia"], name="Grafana")
     assert [(e["code"], e["field"]) for e in again["userErrors"]] == [("INVALID", ["input", "name"])]
@@ -169,7 +187,7 @@ def test_a_key_name_is_unique_per_tenant(live: f.LiveApp, world: World) -> None:
 # ---------------------------------------------------------------- trigger, repeat, acknowledge, resolve
 
 
-def test_a_trigger_opens_a_monitoring_incident(live: f.LiveApp, world: World) -> None:
+def test_a_trigger_opens_a_monitoring_incident(live: Intake, world: World) -> None:
     key = routing_key(live, world, "Zabbix", serviceId=world.database_service)
     w = word()
     seen = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)
@@ -200,7 +218,7 @@ def test_a_trigger_opens_a_monitoring_incident(live: f.LiveApp, world: World) ->
     assert created["data"]["dedupKey"] == f"lag-{w}" and created["data"]["source"] == "MONITORING"
 
 
-def test_a_repeat_of_an_open_alert_is_counted_on_its_incident(live: f.LiveApp, world: World) -> None:
+def test_a_repeat_of_an_open_alert_is_counted_on_its_incident(live: Intake, world: World) -> None:
     key = routing_key(live, world)
     w = word()
     for _ in range(3):
@@ -214,9 +232,10 @@ def test_a_repeat_of_an_open_alert_is_counted_on_its_incident(live: f.LiveApp, w
 
 
 def test_without_a_dedup_key_the_server_makes_one_and_it_acknowledges_and_resolves(
-    live: f.LiveApp, world: World
+    live: Intake, world: World
 ) -> None:
-    key = routing_key(live, world)
+    made = create_key(live, world.tokens["mia"], name=f"key-{uuid.uuid4().hex[:8]}")
+    key, key_id = made["integrationKey"]["routingKey"], made["integrationKey"]["id"]
     w = word()
     answer = enqueue(live, alert(key, f"Checkout errors {w}")).json()
     dedup = answer["dedup_key"]
@@ -226,10 +245,22 @@ def test_without_a_dedup_key_the_server_makes_one_and_it_acknowledges_and_resolv
     assert acked.status_code == 202 and acked.json()["dedup_key"] == dedup
     incident = only_incident(live, world.tokens["alex"], w)
     assert incident["status"] == "IN_PROGRESS" and incident["respondedAt"] is not None
-    # A second acknowledge finds nothing left to do, and says so with a 202 like PagerDuty.
+    # A second acknowledge is accepted like PagerDuty's, finds nothing left to do, and the alert log
+    # says so.
     again = enqueue(live, {"routing_key": key, "event_action": "acknowledge", "dedup_key": dedup})
-    assert again.status_code == 202 and "already acknowledged" in again.json()["message"]
+    assert again.status_code == 202 and again.json()["message"] == "Event processed"
     assert only_incident(live, world.tokens["alex"], w)["version"] == incident["version"]
+    log = alert_log(live, world.tokens["mia"], key_id)
+    assert [(entry["action"], entry["dedupKey"]) for entry in log] == [
+        ("acknowledge", dedup),
+        ("acknowledge", dedup),
+        ("trigger", dedup),
+    ]
+    assert log[0]["outcome"] == "Event processed; the incident is already acknowledged"
+    assert log[1]["outcome"] == "Event processed"
+    assert log[2]["summary"] == f"Checkout errors {w}"
+    assert {entry["incident"]["number"] for entry in log} == {incident["number"]}
+    assert all(entry["processedAt"] >= entry["receivedAt"] for entry in log)
 
     resolved = enqueue(
         live,
@@ -256,7 +287,7 @@ def test_without_a_dedup_key_the_server_makes_one_and_it_acknowledges_and_resolv
     assert sorted(i["status"] for i in both) == ["NEW", "RESOLVED"]
 
 
-def test_resolve_without_a_payload_uses_the_incident_title(live: f.LiveApp, world: World) -> None:
+def test_resolve_without_a_payload_uses_the_incident_title(live: Intake, world: World) -> None:
     key = routing_key(live, world)
     w = word()
     enqueue(live, alert(key, f"Queue stuck {w}", dedup=w))
@@ -266,16 +297,26 @@ def test_resolve_without_a_payload_uses_the_incident_title(live: f.LiveApp, worl
     assert w in incident["resolution"]["notes"]
 
 
-def test_acknowledge_or_resolve_of_an_unknown_alert_changes_nothing(live: f.LiveApp, world: World) -> None:
-    key = routing_key(live, world)
+def test_acknowledge_or_resolve_of_an_unknown_alert_changes_nothing(live: Intake, world: World) -> None:
+    made = create_key(live, world.tokens["mia"], name=f"key-{uuid.uuid4().hex[:8]}")
+    key, key_id = made["integrationKey"]["routingKey"], made["integrationKey"]["id"]
     for action in ("acknowledge", "resolve"):
         response = enqueue(live, {"routing_key": key, "event_action": action, "dedup_key": "never-seen"})
         assert response.status_code == 202
         assert response.json()["dedup_key"] == "never-seen"
-        assert "no open incident" in response.json()["message"]
+    log = alert_log(live, world.tokens["mia"], key_id)
+    assert [(entry["action"], entry["outcome"], entry["incident"]) for entry in log] == [
+        ("resolve", "Event processed; no open incident has this dedup_key", None),
+        ("acknowledge", "Event processed; no open incident has this dedup_key", None),
+    ]
+    # The alert log is the key's MANAGER's: an AGENT and another tenant see no key at all.
+    for other in ("alex", "gina"):
+        assert live.gql_ok(
+            world.tokens[other], "query($id: ID!) { node(id: $id) { id } }", {"id": key_id}
+        ) == {"node": None}
 
 
-def test_a_matching_incident_model_is_applied(live: f.LiveApp, world: World) -> None:
+def test_a_matching_incident_model_is_applied(live: Intake, world: World) -> None:
     w = word()
     made = live.gql_ok(
         world.tokens["mia"],
@@ -303,7 +344,7 @@ def test_a_matching_incident_model_is_applied(live: f.LiveApp, world: World) -> 
     assert kinds(incident) == ["CREATED", "MODEL_APPLIED"]
 
 
-def test_a_key_acts_only_in_its_own_tenant(live: f.LiveApp, world: World) -> None:
+def test_a_key_acts_only_in_its_own_tenant(live: Intake, world: World) -> None:
     made = create_key(live, world.tokens["gina"], name="Datadog")
     key = made["integrationKey"]["routingKey"]
     w = word()
@@ -337,7 +378,7 @@ def test_a_key_acts_only_in_its_own_tenant(live: f.LiveApp, world: World) -> Non
         (alert("0" * 32, "nobody's key"), "'routing_key' is not a known integration key"),
     ],
 )
-def test_invalid_events_answer_400_with_errors(live: f.LiveApp, body: Any, error: str) -> None:
+def test_invalid_events_answer_400_with_errors(live: Intake, body: Any, error: str) -> None:
     response = enqueue(live, body)
     assert response.status_code == 400
     answer = response.json()
@@ -345,7 +386,7 @@ def test_invalid_events_answer_400_with_errors(live: f.LiveApp, body: Any, error
     assert error in answer["errors"]
 
 
-def test_a_body_that_is_not_json_answers_400(live: f.LiveApp) -> None:
+def test_a_body_that_is_not_json_answers_400(live: Intake) -> None:
     response = httpx.post(
         f"{live.url}/v2/enqueue", content=b"{nope", headers={"content-type": "application/json"}
     )
@@ -353,7 +394,7 @@ def test_a_body_that_is_not_json_answers_400(live: f.LiveApp) -> None:
     assert response.json()["errors"] == ["Event object is not valid JSON"]
 
 
-def test_a_routing_key_sending_too_fast_is_throttled(live: f.LiveApp, world: World) -> None:
+def test_a_routing_key_sending_too_fast_is_throttled(live: Intake, world: World) -> None:
     key = routing_key(live, world)
     other = routing_key(live, world)
     body = {"routing_key": key, "event_action": "acknowledge", "dedup_key": "nothing"}
@@ -371,7 +412,7 @@ def test_a_routing_key_sending_too_fast_is_throttled(live: f.LiveApp, world: Wor
 
 
 async def test_fifty_identical_triggers_at_once_open_one_incident(
-    live: f.LiveApp, world: World, test_db: TestDatabase
+    live: Intake, world: World, test_db: TestDatabase
 ) -> None:
     key = await asyncio.to_thread(routing_key, live, world)
     w = word()
@@ -381,6 +422,7 @@ async def test_fifty_identical_triggers_at_once_open_one_incident(
         responses = await asyncio.gather(*(http.post("/v2/enqueue", json=body) for _ in range(50)))
     assert [r.status_code for r in responses] == [202] * 50
     assert {r.json()["dedup_key"] for r in responses} == {f"array-{w}"}
+    await asyncio.to_thread(f.alerts_applied, test_db)
     rows = f.owner_sql(
         test_db,
         "SELECT count(*), max(alert_count), max(version) FROM incidents WHERE alert_dedup_key = :k",
@@ -393,7 +435,7 @@ async def test_fifty_identical_triggers_at_once_open_one_incident(
 
 
 def test_an_alert_aborted_as_a_deadlock_is_applied_on_the_next_try(
-    live: f.LiveApp, world: World, test_db: TestDatabase
+    live: Intake, world: World, test_db: TestDatabase
 ) -> None:
     # PostgreSQL aborts the first try of this alert's transaction as it would a deadlock (a sequence
     # counts tries, since it survives the rollback); the intake runs it again, and it lands once.
