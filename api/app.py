@@ -21,11 +21,12 @@ from api import exposure, status_page
 from api.availability import DatabaseUnavailable
 from api.billing.exports import ReportExports
 from api.exposure import InsecureSettings
-from api.graphql.quick import QuickAnswers
 from api.graphql_view import GraphQLEndpoint
+from api.intake import ENQUEUE_PATH
 from api.integrations.runtime import Integrations
 from api.limits import BodySizeLimit
 from api.metrics import HttpMetrics, Metrics
+from api.quick import QuickAnswers
 from api.request_id import RequestId
 from api.schema import build_schema
 from auth import Authority
@@ -56,7 +57,7 @@ async def going_away() -> None:
 
 class Service(Starlette):
     """The app: Starlette, with the queries compiled reads answer taken at the door, ahead of the
-    middleware stack (``api/graphql/quick.py``); everything else goes through the stack."""
+    middleware stack (``api/quick.py``); everything else goes through the stack."""
 
     quick: QuickAnswers | None = None
 
@@ -177,7 +178,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         lifespan=lifespan,
     )
     app.quick = QuickAnswers(
-        graphql, metrics, max_body_bytes=settings.max_body_bytes, cors=bool(settings.cors_origin_list())
+        {"/graphql": graphql, ENQUEUE_PATH: integrations.intake},
+        metrics,
+        max_body_bytes=settings.max_body_bytes,
+        cors=bool(settings.cors_origin_list()),
     )
     app.state.settings = settings
     app.state.database = database

@@ -33,9 +33,9 @@ from api.compiled.reads import CompiledReads
 from api.context import Context, RequestReads
 from api.graphql.documents import Prepared
 from api.graphql.persisted import PersistedQueries, Refusal
-from api.graphql.quick import replaying
 from api.graphql.recent import RecentQueries
 from api.limits import RATE_LIMITED, PrincipalRateLimit
+from api.quick import replaying
 from api.relay import parse_id
 from api.schema import Schema
 from api.ws_auth import LegacyWSHandler, TransportWSHandler
@@ -142,6 +142,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     # Anonymous connections run only the public status; connections close when their token expires.
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    # Answered at the door when compiled reads cover them (``api/quick.py``).
+    methods = ("GET", "POST")
 
     def __init__(
         self,
@@ -257,7 +259,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self, scope: Scope, headers: dict[bytes, bytes], body: bytes
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         """The answer to a query compiled reads cover, or None for the whole stack to answer
-        (``api/graphql/quick.py``)."""
+        (``api/quick.py``)."""
         admitted = await self._admit(scope, headers)
         if isinstance(admitted, Refused):
             return admitted.status, admitted.body, admitted.headers

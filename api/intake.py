@@ -11,17 +11,24 @@ A tool configured for PagerDuty works by changing only its URL: same request bod
   points at a shared store).
 
 The routing key is the only credential, as with PagerDuty: it names the tenant (and maybe the service)
-the event belongs to.
+the event belongs to. Alerts come in storms, so most are answered at the door (``api/quick.py``); the
+route below answers the rest (a streamed body, an ``Origin`` header) the same way.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from api import bodies
 from api.limits import PrincipalRateLimit
+from api.quick import Answer
+from domain.access import AccessNotices
 from domain.db import Database
 from domain.intake.alerts import InvalidEvent, parse_event
 from domain.intake.inbox import AlertInbox, UnknownKey, Unstorable
@@ -32,19 +39,24 @@ ENQUEUE_PATH = "/v2/enqueue"
 # PagerDuty refuses events over 512 KB.
 MAX_EVENT_BYTES = 512 * 1024
 
+# (status, JSON document, extra headers)
+Reply = tuple[int, dict[str, Any], dict[str, str]]
 
-def invalid_event(*errors: str) -> JSONResponse:
-    return JSONResponse(
-        {"status": "invalid event", "message": "Event object is invalid", "errors": list(errors)},
-        status_code=400,
-    )
+
+def invalid_event(*errors: str) -> Reply:
+    return 400, {"status": "invalid event", "message": "Event object is invalid", "errors": list(errors)}, {}
+
+
+TOO_LARGE = invalid_event(f"Event is too large (maximum is {MAX_EVENT_BYTES} bytes)")
 
 
 class AlertIntake:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    methods = ("POST",)
+
+    def __init__(self, db: Database, settings: Settings, notices: AccessNotices | None = None) -> None:
         self.db = db
         self.worker = AlertWorker(db)
-        self.inbox = AlertInbox(db, stored=self.worker.wake)
+        self.inbox = AlertInbox(db, notices=notices, stored=self.worker.wake)
         self.rate_limit = PrincipalRateLimit(
             settings.intake_rate_limit_per_minute, settings.rate_limit_storage
         )
@@ -57,7 +69,19 @@ class AlertIntake:
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_EVENT_BYTES:
-                return invalid_event(f"Event is too large (maximum is {MAX_EVENT_BYTES} bytes)")
+                status, document, headers = TOO_LARGE
+                break
+        else:
+            status, document, headers = await self.reply(body)
+        return JSONResponse(document, status_code=status, headers=headers)
+
+    async def quick_answer(self, scope: Scope, headers: dict[bytes, bytes], body: bytes) -> Answer:
+        status, document, extra = TOO_LARGE if len(body) > MAX_EVENT_BYTES else await self.reply(body)
+        # The bytes Starlette's JSONResponse would send.
+        payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        return status, payload, [(name.encode(), value.encode()) for name, value in extra.items()]
+
+    async def reply(self, body: bytes) -> Reply:
         try:
             document = bodies.loads(body)
         except bodies.MalformedBody:
@@ -68,13 +92,13 @@ class AlertIntake:
             return invalid_event(*invalid.errors)
         allowed, retry_after = await self.rate_limit.allow(f"routing_key {event.routing_key}")
         if not allowed:
-            return JSONResponse(
+            return (
+                429,
                 {
                     "status": "throttle event",
                     "message": "Requests for this service are arriving too quickly. Please retry later.",
                 },
-                status_code=429,
-                headers={"Retry-After": str(retry_after)},
+                {"Retry-After": str(retry_after)},
             )
         try:
             accepted = await self.inbox.accept(event, document)
@@ -82,7 +106,4 @@ class AlertIntake:
             return invalid_event("'routing_key' is not a known integration key")
         except Unstorable:
             return invalid_event("Event object could not be stored")
-        return JSONResponse(
-            {"status": "success", "message": "Event processed", "dedup_key": accepted.dedup_key},
-            status_code=202,
-        )
+        return 202, {"status": "success", "message": "Event processed", "dedup_key": accepted.dedup_key}, {}

@@ -1,8 +1,9 @@
 """Access notices: when may a replica trust what it has cached about who may see what.
 
 Principals (a token's memberships and operator status) and tenant slugs are cached per replica, so that
-a request with a known token touches no database before its own reads. The tables behind them
-(memberships, operators, tenants, OAuth clients) notify ``incidentdesk_access`` when a transaction
+a request with a known token touches no database before its own reads; the alert intake caches routing
+keys the same way. The tables behind them (memberships, operators, tenants, OAuth clients, integration
+keys) notify ``incidentdesk_access`` when a transaction
 changing them commits (migration 0007's triggers), whoever changed them and however. The process's
 LISTEN connection relays each notice here, and every cache built on ``AccessNotices`` drops what it holds.
 

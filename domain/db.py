@@ -140,6 +140,8 @@ def is_unavailable(error: BaseException) -> bool:
     as opposed to anything about the request: the caller may retry the same request later."""
     if isinstance(error, ConnectionError | OSError | TimeoutError):
         return True
+    if isinstance(error, asyncpg_errors.ConnectionDoesNotExistError | asyncpg_errors.InterfaceError):
+        return True  # the driver's own, from statements run past SQLAlchemy (``Database.write``)
     if not isinstance(error, DBAPIError):
         return False
     if error.connection_invalidated:
@@ -224,37 +226,52 @@ class Database:
         The request's whole read path, straight to the driver: usually one round trip. The statement
         runs alone in its own implicit transaction, so its scope cannot be transaction-local: it is set
         on the connection (and kept in the pooled connection's ``info``), and set again only when the
-        next compiled read on that connection has another scope. That setting outlives the read, so
-        nothing else may run statements outside a transaction on pooled connections: everything else
-        goes through sessions, whose every transaction sets its own scope first (``_apply_scope``),
-        overriding it. A read that fails for a dead connection is tried once more on a fresh one (it
-        wrote nothing)."""
-        ids = _tenant_list(scope)
+        next statement run this way on that connection has another scope. That setting outlives the
+        statement, so nothing else may run statements outside a transaction on pooled connections:
+        everything else goes through sessions, whose every transaction sets its own scope first
+        (``_apply_scope``), overriding it. A read that fails for a dead connection is tried once more on
+        a fresh one (it wrote nothing)."""
         for attempt in (1, 2):
-            # The pool's connection itself, without an engine Connection around it: nothing here needs
-            # one, and a read this short feels its cost.
-            raw = await self.engine.raw_connection()
             try:
-                driver: Any = raw.driver_connection
-                if raw.info.get(_READ_SCOPE) != ids:
-                    setting = _read_scope(ids)
-                    for observe in self.statement_observers:
-                        observe(setting)
-                    raw.info.pop(_READ_SCOPE, None)
-                    await driver.execute(setting)
-                    raw.info[_READ_SCOPE] = ids
-                for observe in self.statement_observers:
-                    observe(statement)
-                found: str | None = await driver.fetchval(statement, *values)
+                found: str | None = await self._scoped(
+                    scope, statement, lambda driver: driver.fetchval(statement, *values)
+                )
                 return found
             except (OSError, asyncpg_errors.ConnectionDoesNotExistError, asyncpg_errors.InterfaceError):
-                await greenlet_spawn(raw.invalidate)
                 if attempt == 2:
                     raise
-            finally:
-                # Back to the pool (a closed or invalidated one is only discarded).
-                await greenlet_spawn(raw.close)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def write(self, scope: Scope, statement: str, values: Sequence[Any]) -> None:
+        """Run one write statement in ``scope``, as its own transaction (committed when this returns),
+        the way ``read_json`` runs a read: one round trip, two when the connection's scope changes.
+        For the alert intake's group commit, where a transaction's own statements would cost more than
+        the rows. Not tried again on a dead connection: the write may have committed."""
+        await self._scoped(scope, statement, lambda driver: driver.execute(statement, *values))
+
+    async def _scoped(self, scope: Scope, statement: str, call: Callable[[Any], Awaitable[T]]) -> T:
+        ids = _tenant_list(scope)
+        # The pool's connection itself, without an engine Connection around it: nothing here needs one,
+        # and a statement this short feels its cost.
+        raw = await self.engine.raw_connection()
+        try:
+            driver: Any = raw.driver_connection
+            if raw.info.get(_READ_SCOPE) != ids:
+                setting = _read_scope(ids)
+                for observe in self.statement_observers:
+                    observe(setting)
+                raw.info.pop(_READ_SCOPE, None)
+                await driver.execute(setting)
+                raw.info[_READ_SCOPE] = ids
+            for observe in self.statement_observers:
+                observe(statement)
+            return await call(driver)
+        except (OSError, asyncpg_errors.ConnectionDoesNotExistError, asyncpg_errors.InterfaceError):
+            await greenlet_spawn(raw.invalidate)
+            raise
+        finally:
+            # Back to the pool (a closed or invalidated one is only discarded).
+            await greenlet_spawn(raw.close)
 
     async def all_tenant_ids(self) -> frozenset[uuid.UUID]:
         """Every tenant, for system work (auto-close, scanners) that spans tenants by design."""

@@ -24,7 +24,8 @@ class Integrations:
         self.settings = settings
         self.database = database
         self.authority = authority
-        self.intake = AlertIntake(database, settings)
+        # Routing keys are cached under the same access notices as the authority's principals.
+        self.intake = AlertIntake(database, settings, authority.access)
         self.webhooks = WebhookWorker(database, settings, global_id=encode_id)
         self._purge: asyncio.Task[None] | None = None
 
@@ -47,7 +48,10 @@ class Integrations:
         if hub is not None:
             self.webhooks.watch(hub)
         self.webhooks.start()
-        self.intake.worker.start()
+        import os
+
+        if not os.environ.get("TMP_NOWORKER"):
+            self.intake.worker.start()
         self._purge = asyncio.create_task(purge_forever(self.database), name="idempotency-purge")
 
     async def stop(self) -> None:

@@ -3,13 +3,15 @@
 A monitoring tool in an alert storm sends hundreds of events a second, and PagerDuty's contract is that a
 202 means "accepted", not "applied". So the intake only checks the routing key and stores the event; every
 event that arrives while a store is under way waits for the next one, and that one stores them all in one
-transaction (group commit): one key lookup and one multi-row INSERT for the lot, whatever their tenants.
-An event is answered only once its row has committed, so nothing answered 202 is ever lost.
+statement (group commit): one INSERT for the lot, whatever their tenants, committed on its own (routing
+keys are cached per replica under the access notices' rules, so a known key costs no lookup). An event is
+answered only once its row has committed, so nothing answered 202 is ever lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import uuid
@@ -17,13 +19,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+import asyncpg.exceptions as asyncpg_errors  # type: ignore[import-untyped]  # asyncpg ships no types
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from domain.access import AccessCache, AccessNotices
 from domain.columns import utcnow
-from domain.db import Database, Scope, is_transient, is_unavailable, retrying, widen_scope
+from domain.db import Database, Scope, is_transient, is_unavailable, retrying
 from domain.intake.alerts import AlertEvent
-from domain.intake.models import Alert, IntegrationKey
+from domain.intake.models import IntegrationKey
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +64,19 @@ class _Waiting:
 class AlertInbox:
     """Group commit of accepted alerts. ``stored`` is called after each store (the worker's wake-up)."""
 
-    def __init__(self, db: Database, *, stored: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        notices: AccessNotices | None = None,
+        stored: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
         self.stored = stored
+        # Routing keys found, under the access notices' rules: a key revoked anywhere is heard at commit.
+        self._known: AccessCache[str, tuple[uuid.UUID, uuid.UUID]] | None = (
+            AccessCache(notices) if notices is not None else None
+        )
         self._waiting: list[_Waiting] = []
         self._storing: asyncio.Task[None] | None = None
         self.stores = 0
@@ -88,7 +102,7 @@ class AlertInbox:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
                 try:
                     answers = await self._store(batch)
-                except DBAPIError as error:
+                except (DBAPIError, asyncpg_errors.PostgresError) as error:
                     if is_unavailable(error) or is_transient(error):
                         _fail(batch, error)
                         continue
@@ -113,11 +127,11 @@ class AlertInbox:
     async def _store_alone(self, waiting: _Waiting) -> Accepted | Exception:
         try:
             [answer] = await self._store([waiting])
-        except DBAPIError as error:
+        except (DBAPIError, asyncpg_errors.PostgresError) as error:
             if is_unavailable(error):
                 return error
             log.warning("an alert could not be stored: %s", error)
-            return Unstorable(str(error.orig))
+            return Unstorable(str(error))
         return answer
 
     async def _store(self, batch: Sequence[_Waiting]) -> list[Accepted | Exception]:
@@ -125,45 +139,73 @@ class AlertInbox:
 
     async def _store_once(self, batch: Sequence[_Waiting]) -> list[Accepted | Exception]:
         self.stores += 1
-        asked = frozenset(w.event.routing_key for w in batch if _KEY_SHAPE.fullmatch(w.event.routing_key))
+        keys = await self._keys({w.event.routing_key for w in batch})
         now = utcnow()
         answers: list[Accepted | Exception] = []
-        async with self.db.transaction(Scope(routing_keys=asked)) as session:
-            found = await session.execute(
+        columns: list[list[Any]] = [[] for _ in range(7)]
+        for waiting in batch:
+            found = keys.get(waiting.event.routing_key)
+            if found is None:
+                answers.append(UnknownKey())
+                continue
+            tenant_id, key_id = found
+            row = (
+                tenant_id,
+                uuid.uuid4(),
+                key_id,
+                waiting.event.action.value,
+                waiting.dedup_key,
+                json.dumps(waiting.body),
+                now,
+            )
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+            answers.append(Accepted(waiting.dedup_key))
+        if columns[0]:
+            await self.db.write(Scope.of(columns[0]), _STORE, columns)
+        return answers
+
+    async def _keys(self, routing_keys: set[str]) -> dict[str, tuple[uuid.UUID, uuid.UUID]]:
+        """(tenant, key id) of each active key among ``routing_keys``; from the cache when it knows."""
+        found: dict[str, tuple[uuid.UUID, uuid.UUID]] = {}
+        asked = set()
+        for routing_key in routing_keys:
+            if not _KEY_SHAPE.fullmatch(routing_key):
+                continue
+            known = self._known.get(routing_key) if self._known is not None else None
+            if known is not None:
+                found[routing_key] = known
+            else:
+                asked.add(routing_key)
+        if not asked:
+            return found
+        generation = self._known.generation() if self._known is not None else 0
+        async with self.db.transaction(Scope(routing_keys=frozenset(asked))) as session:
+            rows = await session.execute(
                 select(IntegrationKey.routing_key, IntegrationKey.tenant_id, IntegrationKey.id).where(
                     IntegrationKey.routing_key.in_(asked), IntegrationKey.active.is_(True)
                 )
             )
-            keys: dict[str, list[tuple[uuid.UUID, uuid.UUID]]] = {}
-            for routing_key, tenant_id, key_id in found:
-                keys.setdefault(routing_key, []).append((tenant_id, key_id))
-            rows: list[dict[str, Any]] = []
-            tenants: set[uuid.UUID] = set()
-            for waiting in batch:
-                # 128 random bits make a clash across tenants practically impossible; if one ever
-                # happened, the key would name no tenant for sure, and is refused rather than guessed.
-                named = keys.get(waiting.event.routing_key, [])
-                if len(named) != 1:
-                    answers.append(UnknownKey())
-                    continue
-                [(tenant_id, key_id)] = named
-                tenants.add(tenant_id)
-                rows.append(
-                    {
-                        "tenant_id": tenant_id,
-                        "id": uuid.uuid4(),
-                        "integration_key_id": key_id,
-                        "action": waiting.event.action.value,
-                        "dedup_key": waiting.dedup_key,
-                        "body": waiting.body,
-                        "received_at": now,
-                    }
-                )
-                answers.append(Accepted(waiting.dedup_key))
-            if rows:
-                await widen_scope(session, tenants)
-                await session.execute(insert(Alert), rows)
-        return answers
+            named: dict[str, list[tuple[uuid.UUID, uuid.UUID]]] = {}
+            for routing_key, tenant_id, key_id in rows:
+                named.setdefault(routing_key, []).append((tenant_id, key_id))
+        for routing_key, keys in named.items():
+            # 128 random bits make a clash across tenants practically impossible; if one ever happened,
+            # the key would name no tenant for sure, and is refused rather than guessed.
+            if len(keys) == 1:
+                found[routing_key] = keys[0]
+                if self._known is not None:
+                    self._known.put(routing_key, keys[0], generation)
+        return found
+
+
+# One statement, one round trip, for the whole batch (``Database.write``): a column per array.
+_STORE = (
+    "INSERT INTO alerts (tenant_id, id, integration_key_id, action, dedup_key, body, received_at)"
+    " SELECT tenant_id, id, integration_key_id, action, dedup_key, CAST(body AS jsonb), received_at"
+    " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],"
+    " $7::timestamptz[]) AS alert(tenant_id, id, integration_key_id, action, dedup_key, body, received_at)"
+)
 
 
 def _fail(batch: Sequence[_Waiting], error: BaseException) -> None:

@@ -5,7 +5,9 @@ meanwhile); a worker on every replica then applies them per tenant in order, man
 rows stay as the integration's alert log (what arrived, when, and what became of it) until pruned.
 
 The intake looks up every routing key of a batch at once: ``app.routing_key`` now holds a comma-separated
-list (the intake only ever asks for keys made of letters, digits, ``-`` and ``_``).
+list (the intake only ever asks for keys made of letters, digits, ``-`` and ``_``). It keeps the keys it
+found, so integration keys now send access notices like the other tables behind a replica's caches
+(migration 0007): a key revoked anywhere is refused everywhere from its commit on.
 
 Revision ID: 0011
 Revises: 0010
@@ -66,9 +68,14 @@ def upgrade() -> None:
     _key_lookup(
         "routing_key = ANY (string_to_array(NULLIF(current_setting('app.routing_key', true), ''), ','))"
     )
+    op.execute(
+        "CREATE TRIGGER access_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON integration_keys"
+        " FOR EACH STATEMENT EXECUTE FUNCTION incidentdesk_notify_access()"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER IF EXISTS access_changed ON integration_keys")
     _key_lookup("routing_key = NULLIF(current_setting('app.routing_key', true), '')")
     disable_tenant_rls("alerts")
     op.drop_index("ix_alerts_processed", table_name="alerts")

@@ -1,30 +1,41 @@
-"""Queries answered at the door: the hot path of every portal, ahead of the middleware stack.
+"""Requests answered at the door, ahead of the middleware stack: the hot paths.
 
-A GraphQL query over HTTP that compiled reads answer needs none of what the stack around the endpoint
-does for other requests (idempotency keys, CORS, the executor's error handling): ``QuickAnswers`` runs
-before it, does what such a request does need itself (the body cap, a request id, the metrics, the
-endpoint's authentication and rate limit), and answers. Whatever it does not answer goes on through the
-whole stack exactly as before, with the body replayed and the caller's admission remembered, so nothing
-is checked or counted twice.
+A GraphQL query over HTTP that compiled reads answer, and an alert posted to the intake, need none of
+what the stack does for other requests (idempotency keys, CORS, Starlette's request objects and error
+handling), and both come by the thousand. ``QuickAnswers`` runs before the stack, does what such a
+request does need itself (the body cap, a request id, the metrics; the door itself authenticates and
+rate-limits), and answers. Whatever a door does not answer goes on through the whole stack exactly as
+before, with the body replayed (and, for GraphQL, the caller's admission remembered), so nothing is
+checked or counted twice.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.types import Message, Receive, Scope, Send
 
 from api.request_id import HEADER, chosen_id, current_request_id
 
 if TYPE_CHECKING:
-    from api.graphql_view import GraphQLEndpoint
     from api.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-PATH = "/graphql"
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
+
+
+class Door(Protocol):
+    """An endpoint that answers some requests at the door: (status, JSON body, extra headers), or None
+    for the whole stack to answer."""
+
+    @property
+    def methods(self) -> Collection[str]: ...
+
+    async def quick_answer(self, scope: Scope, headers: dict[bytes, bytes], body: bytes) -> Answer | None: ...
 
 
 def replaying(body: bytes) -> Receive:
@@ -43,15 +54,18 @@ def replaying(body: bytes) -> Receive:
 
 class QuickAnswers:
     def __init__(
-        self, endpoint: GraphQLEndpoint, metrics: Metrics, *, max_body_bytes: int, cors: bool
+        self, doors: Mapping[str, Door], metrics: Metrics, *, max_body_bytes: int, cors: bool
     ) -> None:
-        self.endpoint = endpoint
+        self.doors = dict(doors)
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.cors = cors
 
     def takes(self, scope: Scope) -> bool:
-        return scope["type"] == "http" and scope["path"] == PATH and scope["method"] in ("GET", "POST")
+        if scope["type"] != "http":
+            return False
+        door = self.doors.get(scope["path"])
+        return door is not None and scope["method"] in door.methods
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """None when the request is answered; else the channel the rest of the app reads its body from."""
@@ -71,7 +85,7 @@ class QuickAnswers:
         request_id = chosen_id(headers.get(HEADER.encode()))
         token = current_request_id.set(request_id)
         try:
-            answer = await self.endpoint.quick_answer(scope, headers, body)
+            answer = await self.doors[scope["path"]].quick_answer(scope, headers, body)
         except Exception:
             # A fault is the whole stack's to answer (masked, logged): it meets the same request again.
             log.exception("answering at the door failed; the stack answers instead")
@@ -94,7 +108,7 @@ class QuickAnswers:
             }
         )
         await send({"type": "http.response.body", "body": payload})
-        self.metrics.record(scope["method"], PATH, status, time.perf_counter() - started)
+        self.metrics.record(scope["method"], scope["path"], status, time.perf_counter() - started)
         return None
 
 
