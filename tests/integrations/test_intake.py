@@ -469,3 +469,22 @@ def test_an_alert_aborted_as_a_deadlock_is_applied_on_the_next_try(
             connection.execute(text("DROP FUNCTION deadlock_once()"))
             connection.execute(text("DROP SEQUENCE intake_tries"))
         owner.dispose()
+
+
+def test_a_body_postgresql_could_not_store_answers_400_and_stores_nothing(live: Intake, world: World) -> None:
+    key = routing_key(live, world)
+    w = word()
+    for raw in (
+        b'{"routing_key": "%s", "event_action": "trigger", "dedup_key": "%s",'
+        b' "payload": {"summary": "x", "source": "y", "severity": "info", "custom_details": NaN}}',
+        b'{"routing_key": "%s", "event_action": "trigger", "dedup_key": "%s",'
+        b' "payload": {"summary": "\\ud800", "source": "y", "severity": "info"}}',
+    ):
+        response = httpx.post(
+            f"{live.url}/v2/enqueue",
+            content=raw % (key.encode(), w.encode()),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 400, response.text
+    assert live.owner is not None
+    assert f.owner_sql(live.owner, "SELECT count(*) FROM alerts WHERE dedup_key = :d", {"d": w})[0][0] == 0

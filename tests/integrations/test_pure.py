@@ -28,6 +28,7 @@ from domain.webhooks.signing import SecretBox, message_body, new_secret, retry_d
 from domain.webhooks.targets import UnsafeTarget, is_public, parse_target
 
 KEY = "0123456789abcdef0123456789abcdef"
+PAYLOAD = {"summary": "Disk full on db-1", "source": "db-1.example", "severity": "critical"}
 
 
 def trigger(**overrides: object) -> dict[str, object]:
@@ -100,6 +101,14 @@ def test_acknowledge_and_resolve_need_only_a_dedup_key() -> None:
         (trigger(images="nope"), "'images' must be an array of at most 50 objects"),
         (trigger(routing_key="a\x00b"), "Strings must not contain NUL characters"),
         (trigger(dedup_key="x\x00"), "Strings must not contain NUL characters"),
+        # What Python's decoder reads and PostgreSQL cannot store: refused here, never a failed store.
+        (trigger(client="\ud800 lone"), "Strings must be valid Unicode (no lone surrogates)"),
+        (
+            trigger(payload={**PAYLOAD, "custom_details": {"deep": [[{"\udfff": 1}]]}}),
+            "Strings must be valid Unicode (no lone surrogates)",
+        ),
+        (trigger(payload={**PAYLOAD, "custom_details": {"load": float("nan")}}), "Numbers must be finite"),
+        (trigger(payload={**PAYLOAD, "custom_details": [float("-inf")]}), "Numbers must be finite"),
         (
             {"routing_key": KEY, "event_action": "acknowledge"},
             "'dedup_key' is required for event_action acknowledge",
