@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -488,3 +489,26 @@ def test_a_body_postgresql_could_not_store_answers_400_and_stores_nothing(live: 
         assert response.status_code == 400, response.text
     assert live.owner is not None
     assert f.owner_sql(live.owner, "SELECT count(*) FROM alerts WHERE dedup_key = :d", {"d": w})[0][0] == 0
+
+
+def test_the_door_and_the_stack_answer_alike(live: Intake, world: World) -> None:
+    # Most alerts are answered at the door, ahead of the middleware stack; a streamed body (no
+    # Content-Length) goes through the stack. Both give the same answers.
+    key = routing_key(live, world)
+
+    def streamed(data: bytes) -> Iterator[bytes]:
+        yield data[:10]
+        yield data[10:]
+
+    for event in (
+        {"routing_key": key, "event_action": "acknowledge", "dedup_key": word()},
+        {"routing_key": key, "event_action": "nudge"},
+        {"routing_key": "0" * 32, "event_action": "resolve", "dedup_key": "x"},
+    ):
+        data = json.dumps(event).encode()
+        headers = {"content-type": "application/json", "x-request-id": "door-or-stack"}
+        door = httpx.post(f"{live.url}/v2/enqueue", content=data, headers=headers)
+        stack = httpx.post(f"{live.url}/v2/enqueue", content=streamed(data), headers=headers)
+        assert "content-length" not in stack.request.headers
+        assert (door.status_code, door.json()) == (stack.status_code, stack.json())
+        assert door.headers["x-request-id"] == stack.headers["x-request-id"] == "door-or-stack"
