@@ -28,6 +28,7 @@ from api.error_log import log_errors
 from api.errors import MASKED_MESSAGE, should_mask
 from api.exposure import AnonymousIntrospection
 from api.graphql.documents import Documents, PreparedDocuments
+from api.graphql.shared_render import SharedEventRendering
 from api.incidents.handling import HandlingMutations
 from api.incidents.major import MajorMutations
 from api.incidents.mutations import IncidentMutations
@@ -211,6 +212,8 @@ class Schema(strawberry.Schema):
             subscription=Subscription,
             types=[Incident, IncidentModel, IncidentReview, Bulletin, WorkLogEntry],
             scalar_overrides={datetime: DateTime},
+            # A live event is executed once per group of subscribers who see it alike.
+            execution_context_class=SharedEventRendering,
             config=StrawberryConfig(
                 auto_camel_case=True, disable_field_suggestions=not settings.field_suggestions_enabled
             ),

@@ -2,12 +2,14 @@
 
 Each subscription opens a ``Feed`` on the hub for the tenants the caller may read, with a filter that
 re-checks, for every event, the caller's tenant scope and what the caller may see (a CUSTOMER never
-receives INTERNAL events or unpublished bulletins). Every event is resolved with loaders of its own.
+receives INTERNAL events or unpublished bulletins). Every event is resolved with loaders of its own, once
+per group of subscribers who see it alike (``api/graphql/shared_render.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 import weakref
 from collections import OrderedDict
@@ -21,6 +23,7 @@ from api.bulletins.types import Bulletin, PublicStatus, ServiceStatusChange, bul
 from api.catalog.types import Service, load_services
 from api.context import Context, Info, fresh_loaders
 from api.errors import ClientError
+from api.graphql.shared_render import mark_event
 from api.incidents.queries import readable_tenants
 from api.incidents.types import IncidentEvent
 from api.permissions import IsAuthenticated
@@ -92,10 +95,12 @@ async def _narrow(ctx: Context, tenants: frozenset[uuid.UUID], tenant: str | Non
 # that seq was dispatched shows at least that event.
 # Reads older than a few seconds are not shared: not every change of the page is an event (a new service).
 _VIEWS: weakref.WeakKeyDictionary[
-    Hub, OrderedDict[tuple[uuid.UUID, int], tuple[float, asyncio.Future[PublicView | None]]]
+    Hub, OrderedDict[tuple[uuid.UUID, int], tuple[float, int, asyncio.Future[PublicView | None]]]
 ] = weakref.WeakKeyDictionary()
 _VIEWS_KEPT = 256
 _VIEWS_FRESH_SECONDS = 2.0
+# Names each read apart, so that its viewers share its rendering too (``mark_event``).
+_READS = itertools.count(1)
 
 
 async def _read_view(ctx: Context, tenant: Tenant) -> PublicView | None:
@@ -105,26 +110,28 @@ async def _read_view(ctx: Context, tenant: Tenant) -> PublicView | None:
     return await public_view(ctx.db, current)
 
 
-async def shared_view(ctx: Context, tenant: Tenant, seq: int) -> PublicView | None:
-    """The tenant's public page as of at least ``seq``; None once the tenant switched its page off."""
+async def shared_view(ctx: Context, tenant: Tenant, seq: int) -> tuple[int, PublicView | None]:
+    """The tenant's public page as of at least ``seq`` and the number of the read that made it; None
+    once the tenant switched its page off."""
     views = _VIEWS.setdefault(hub_of(ctx), OrderedDict())
     key = (tenant.id, seq)
     loop = asyncio.get_running_loop()
-    read_at, reading = views.get(key) or (0.0, None)
+    read_at, number, reading = views.get(key) or (0.0, 0, None)
     if reading is None or (reading.done() and loop.time() - read_at > _VIEWS_FRESH_SECONDS):
         # A task of its own: a viewer leaving mid-read does not cancel the others' read.
         reading = asyncio.ensure_future(_read_view(ctx, tenant))
-        views[key] = (loop.time(), reading)
+        number = next(_READS)
+        views[key] = (loop.time(), number, reading)
         views.move_to_end(key)
         while len(views) > _VIEWS_KEPT:
             views.popitem(last=False)
 
         def forget_failure(done: asyncio.Future[PublicView | None]) -> None:
-            if (done.cancelled() or done.exception() is not None) and views.get(key, (0, None))[1] is done:
+            if (done.cancelled() or done.exception() is not None) and views.get(key, (0, 0, None))[2] is done:
                 del views[key]
 
         reading.add_done_callback(forget_failure)
-    return await asyncio.shield(reading)
+    return number, await asyncio.shield(reading)
 
 
 def _cursor_seq(after: str) -> int:
@@ -191,7 +198,7 @@ class Subscription:
             async for event in feed:
                 assert event.incident is not None
                 fresh_loaders()
-                yield IncidentEvent.from_row(event.incident)
+                yield mark_event(IncidentEvent.from_row(event.incident), (event.tenant_id, event.seq))
 
     @fields.subscription(
         permission_classes=AUTH,
@@ -215,7 +222,7 @@ class Subscription:
                     event.bulletin.bulletin_id
                 )
                 if row is not None and may_see(ctx, row.tenant_id, row.published):
-                    yield Bulletin.from_row(row)
+                    yield mark_event(Bulletin.from_row(row), (event.tenant_id, event.seq))
 
     @fields.subscription(
         permission_classes=AUTH,
@@ -248,7 +255,8 @@ class Subscription:
                 if row is not None:
                     service = Service.from_row(row)
                     service.known_status = change.status
-                    yield ServiceStatusChange(service=service, status=change.status, at=change.at)
+                    change_type = ServiceStatusChange(service=service, status=change.status, at=change.at)
+                    yield mark_event(change_type, (event.tenant_id, event.seq))
 
     @fields.subscription(
         description=(
@@ -269,8 +277,9 @@ class Subscription:
         # Open the feed before reading the current state: a change committed in between is not missed.
         async with open_feed(ctx, [tenant.id], accept) as feed:
             while True:
-                view = await shared_view(ctx, tenant, feed.delivered[tenant.id])
+                read, view = await shared_view(ctx, tenant, feed.delivered[tenant.id])
                 if view is None:
                     return
-                yield PublicStatus.from_view(view)
+                # Its viewers share the read, and so its rendering.
+                yield mark_event(PublicStatus.from_view(view), ("public status", read))
                 await feed.batch()  # however many changes arrived together, one fresh state

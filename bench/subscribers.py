@@ -6,7 +6,7 @@ subscribers to ``incidentEvents``, then commits comments at a steady rate and pr
 latency from commit to receipt (p50, p99, max) over every delivery, and how many deliveries were lost
 or repeated. Exits non-zero when any event was lost or repeated.
 
-    python bench/subscribers.py [--subscribers 2000] [--rate 1] [--seconds 10]
+    python bench/subscribers.py [--subscribers 2000] [--rate 1] [--seconds 10] [--nested]
 
 Every event goes to every subscriber, so the server delivers subscribers x rate results per second; the
 latency of the last subscriber of an event is the time one process takes to render and send it to all of
@@ -50,6 +50,11 @@ from domain.tenancy.roles import Role
 ROOT = Path(__file__).resolve().parents[1]
 ISSUER = "https://incidentdesk.bench"
 SUBSCRIPTION = 'subscription { incidentEvents(tenant: "bench") { message } }'
+# What a portal selects: the event, its incident and the incident's service (nested reads per event).
+NESTED = (
+    'subscription { incidentEvents(tenant: "bench") { message kind at'
+    " incident { number title status priority service { name } } } }"
+)
 
 
 # ---------------------------------------------------------------- database and server
@@ -98,6 +103,9 @@ def server(owner_url: str, app_url: str) -> Iterator[str]:
         "INCIDENTDESK_APP_DATABASE_URL": app_url,
         "INCIDENTDESK_PUBLIC_URL": ISSUER,
         "INCIDENTDESK_MAX_SUBSCRIPTIONS_PER_CONNECTION": "1",
+        # Every subscriber here is one caller: its cap and rate limit are raised past them.
+        "INCIDENTDESK_MAX_SUBSCRIPTIONS_PER_PRINCIPAL": "1000000",
+        "INCIDENTDESK_RATE_LIMIT_PER_MINUTE": "1000000",
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
@@ -221,7 +229,7 @@ class Subscriber:
                     await self.connection.send('{"type":"pong"}')
 
 
-async def open_subscriber(url: str, token: str) -> Subscriber:
+async def open_subscriber(url: str, token: str, query: str) -> Subscriber:
     connection = await connect(
         url.replace("http://", "ws://") + "/graphql",
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
@@ -235,16 +243,16 @@ async def open_subscriber(url: str, token: str) -> Subscriber:
     ack = json.loads(await asyncio.wait_for(connection.recv(), 60))
     if ack.get("type") != "connection_ack":
         raise RuntimeError(f"not acknowledged: {ack}")
-    await connection.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
+    await connection.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
     return Subscriber(connection)
 
 
-async def open_all(url: str, token: str, count: int, concurrency: int = 100) -> list[Subscriber]:
+async def open_all(url: str, token: str, count: int, query: str, concurrency: int = 100) -> list[Subscriber]:
     gate = asyncio.Semaphore(concurrency)
 
     async def one() -> Subscriber:
         async with gate:
-            return await open_subscriber(url, token)
+            return await open_subscriber(url, token, query)
 
     return await asyncio.gather(*(one() for _ in range(count)))
 
@@ -278,7 +286,8 @@ async def run(args: argparse.Namespace) -> int:
         seeded = await seed(app_url)
         with server(owner_url, app_url) as url:
             began = time.monotonic()
-            subscribers = await open_all(url, seeded.token, args.subscribers)
+            query = NESTED if args.nested else SUBSCRIPTION
+            subscribers = await open_all(url, seeded.token, args.subscribers, query)
             listeners = [asyncio.create_task(s.listen()) for s in subscribers]
             print(f"{len(subscribers)} subscribers connected in {time.monotonic() - began:.1f}s", flush=True)
 
@@ -334,6 +343,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1.0, help="events committed per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to commit")
     parser.add_argument("--grace", type=float, default=30.0, help="seconds to wait for stragglers")
+    parser.add_argument(
+        "--nested", action="store_true", help="select the incident and its service, as portals do"
+    )
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
+from api.graphql.shared_render import RENDERS
 from api.relay import encode_cursor, encode_id
 from auth import Principal
 from domain.bulletins import service as bulletins
@@ -530,3 +531,46 @@ async def test_closed_connections_leave_no_feed_behind(live: f.LiveApp, world: W
     for socket in sockets:
         await socket.close()
     await eventually_async(lambda: hub.subscriber_count() == 0, "every feed closed")
+
+
+# ---------------------------------------------------------------- one render per group
+
+
+async def test_an_event_is_rendered_once_for_subscribers_who_see_it_alike(
+    settings: Settings, db: Database, live: f.LiveApp, world: World
+) -> None:
+    customers = [f"viewer-{n}" for n in range(6)]
+    for name in customers:
+        await f.add_member(db, world.acme, name, Role.CUSTOMER)
+    tokens = await f.mint_tokens(settings, db, *customers)
+    sockets = []
+    for n, name in enumerate(customers):
+        socket = await Socket.connected(live.url, tokens[name], TRANSPORT if n % 2 else LEGACY)
+        await subscribed(socket, "1", EVENTS, {})
+        sockets.append(socket)
+    agent = await Socket.connected(live.url, world.tokens["alice"])
+    await subscribed(agent, "1", EVENTS, {"tenant": "acme"})
+    # The same customers' document with another variable is another group.
+    other = await Socket.connected(live.url, tokens[customers[0]])
+    await subscribed(other, "2", EVENTS, {"tenant": "acme"})
+
+    before = RENDERS.executions
+    await comment(db, world, "rendered once per group")
+    answers = [(await socket.next("1"))["incidentEvents"] for socket in sockets]
+    staff = (await agent.next("1"))["incidentEvents"]
+    assert (await other.next("2"))["incidentEvents"] == answers[0]
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0]["message"] == "rendered once per group" and answers[0]["incident"]["number"]
+    assert staff["id"] == answers[0]["id"]
+    # Six customers alike, one with other variables, one agent: three renders, not eight.
+    assert RENDERS.executions - before == 3
+
+    # An internal note reaches the agent only, rendered for the agent alone.
+    before = RENDERS.executions
+    await comment(db, world, "internal, never shared", Visibility.INTERNAL)
+    assert (await agent.next("1"))["incidentEvents"]["visibility"] == "INTERNAL"
+    for socket in sockets:
+        await socket.nothing_more()
+    assert RENDERS.executions - before == 1
+    for socket in [*sockets, agent, other]:
+        await socket.close()

@@ -1,0 +1,117 @@
+"""Live events rendered once for everyone who would see them alike.
+
+An event reaches every subscriber whose feed accepts it, and each subscriber's operation executes its
+selection set for it: field resolvers, and a read for every nested field (the incident, its service).
+During an outage a thousand customers of one tenant watch the same page with the same document, so the
+same answer was computed a thousand times. Subscribers with the same document, operation, variables and
+sight get the same answer, so the first to execute it shares the result with the others: one execution
+per event and group, not per subscriber.
+
+Sight is everything an answer can depend on besides the event: the tenants of the request (after any
+``X-Tenant`` or connection ``tenant``), the caller's role in each, its scopes, and whether it is an
+operator or an OAuth client. Two subscribers share a render only if all of it is equal, so a render never
+shows anyone more than their own execution would have; an anonymous viewer of a public status page
+shares only with other anonymous viewers.
+
+Events opt in: a subscription marks what it yields with ``mark_event`` and the key of the committed event
+it stands for. Anything unmarked is executed per subscriber as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import OrderedDict
+from collections.abc import Awaitable, Hashable
+from typing import Any, cast
+
+from graphql import ExecutionResult, OperationType
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from api.context import Context
+
+_EVENT_KEY = "_incidentdesk_event_key"
+# Renders kept for subscribers still on their way to an event (a slow one catching up finds its render
+# here as long as fewer than this many renders came after it).
+KEPT = 4096
+
+
+def mark_event(value: Any, key: Hashable) -> Any:
+    """Mark ``value`` (about to be yielded by a subscription) as the rendering of the committed event
+    ``key``, e.g. ``(tenant_id, seq)``; returns it."""
+    setattr(value, _EVENT_KEY, key)
+    return value
+
+
+def sight_of(context: Any) -> Hashable | None:
+    """What a subscriber's answers depend on besides the event; None when it is not a known context."""
+    if not isinstance(context, Context):
+        return None
+    principal = context.principal
+    if principal is None:
+        return ("anonymous", context.tenant_ids)
+    roles = frozenset((tenant, principal.role_in(tenant)) for tenant in context.tenant_ids)
+    return (roles, principal.scopes, principal.is_operator, principal.is_client)
+
+
+class Renders:
+    """The renders of recent events, by (event, document, operation, variables, sight)."""
+
+    def __init__(self, capacity: int = KEPT) -> None:
+        self.capacity = capacity
+        self.executions = 0
+        self._results: OrderedDict[Hashable, asyncio.Future[ExecutionResult]] = OrderedDict()
+
+    def get(self, key: Hashable) -> asyncio.Future[ExecutionResult] | None:
+        return self._results.get(key)
+
+    def keep(self, key: Hashable, result: asyncio.Future[ExecutionResult]) -> None:
+        self._results[key] = result
+        while len(self._results) > self.capacity:
+            self._results.popitem(last=False)
+
+        def forget_failure(done: asyncio.Future[ExecutionResult]) -> None:
+            # A render that failed outright (not one with field errors, which is an answer) is not kept:
+            # the next subscriber executes for itself.
+            if (done.cancelled() or done.exception() is not None) and self._results.get(key) is done:
+                del self._results[key]
+
+        result.add_done_callback(forget_failure)
+
+
+RENDERS = Renders()
+
+
+class SharedEventRendering(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, sharing the execution of a marked subscription event within its group.
+
+    A subscription's per-event executor is a copy of the operation's executor with the event as its root
+    value (``build_per_event_executor``); this is where its execution is looked up or made."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        key = self._render_key()
+        if key is None:
+            return super().execute_operation(serially)
+        shared = RENDERS.get(key)
+        if shared is None:
+            made = super().execute_operation(serially)
+            if not inspect.isawaitable(made):
+                return made
+            RENDERS.executions += 1
+            # A task of its own: the subscriber that started it leaving does not cancel it for the others.
+            shared = asyncio.ensure_future(cast("Awaitable[ExecutionResult]", made))
+            RENDERS.keep(key, shared)
+        return asyncio.shield(shared)
+
+    def _render_key(self) -> Hashable | None:
+        event = getattr(self.root_value, _EVENT_KEY, None)
+        if event is None or self.operation.operation is not OperationType.SUBSCRIPTION:
+            return None
+        sight = sight_of(self.context_value)
+        source = self.operation.loc.source.body if self.operation.loc is not None else None
+        if sight is None or source is None:
+            return None
+        name = self.operation.name.value if self.operation.name is not None else None
+        coerced = self.variable_values.coerced if self.variable_values is not None else {}
+        variables = tuple(sorted((name, repr(value)) for name, value in coerced.items()))
+        return (event, source, name, variables, sight)
