@@ -175,6 +175,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # No "server: uvicorn" on every response: it tells a prober what runs here, and costs a header.
         "server_header": False,
         "http": UVICORN_HTTP,
+        # Live messages are small and go to thousands of sockets: compressing each one for each socket
+        # costs more CPU than it saves bandwidth (``INCIDENTDESK_WS_COMPRESSION`` turns it on).
+        "ws_per_message_deflate": settings.ws_compression,
         # SIGTERM: stop accepting, let requests in flight finish within this grace, then stop.
         "timeout_graceful_shutdown": max(1, round(settings.shutdown_grace_seconds)),
     }

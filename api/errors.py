@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError
+from strawberry.extensions import MaskErrors
 
 from domain.db import is_unavailable, retrying
 from domain.errors import ErrorCode, Refused
@@ -107,3 +108,16 @@ def should_mask(error: GraphQLError) -> bool:
 def refused_as_error(refused: Refused) -> ClientError:
     problem = refused.problems[0]
     return ClientError(problem.message, problem.code.value)
+
+
+class MaskServerErrors(MaskErrors):
+    """Strawberry's ``MaskErrors``, without its checks on the results that carry no error: every live
+    result goes through ``on_stream_result``, once per subscriber, and the check is a runtime protocol
+    ``isinstance``, which costs more than rendering a small event."""
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        if any(getattr(result, name, None) for name in ("errors", "incremental", "completed")):
+            yield from super().on_stream_result(result)
+            return
+        self._stream_result_processed = True
+        yield None

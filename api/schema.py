@@ -8,7 +8,6 @@ from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -25,7 +24,7 @@ from api.catalog.types import ServiceConnection
 from api.context import Info
 from api.cost import QueryCostLimiter, SubscriptionsOverWebSocket
 from api.error_log import log_errors
-from api.errors import MASKED_MESSAGE, should_mask
+from api.errors import MASKED_MESSAGE, MaskServerErrors, should_mask
 from api.exposure import AnonymousIntrospection
 from api.graphql.documents import Documents, PreparedDocuments
 from api.graphql.shared_render import SharedEventRendering
@@ -225,7 +224,7 @@ class Schema(strawberry.Schema):
                 lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
                 SubscriptionsOverWebSocket,
                 *([] if settings.anonymous_introspection_enabled else [AnonymousIntrospection]),
-                lambda: MaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
+                lambda: MaskServerErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
             ],
         )
         self.documents = Documents(self._schema, settings)

@@ -107,8 +107,10 @@ def server(owner_url: str, app_url: str) -> Iterator[str]:
         "INCIDENTDESK_MAX_SUBSCRIPTIONS_PER_PRINCIPAL": "1000000",
         "INCIDENTDESK_RATE_LIMIT_PER_MINUTE": "1000000",
     }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    # Served as in production: ``incidentdesk serve``, one process.
+    command = [sys.executable, "-m", "api.cli", "serve", "--workers", "1", "--no-migrate"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    env["INCIDENTDESK_LOG_LEVEL"] = "WARNING"
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:

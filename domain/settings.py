@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = 50
     # Open subscriptions of one caller in one process, over all its connections.
     max_subscriptions_per_principal: int = Field(default=200, ge=1)
+    # permessage-deflate on WebSockets (off: live messages are small and compressed per socket).
+    ws_compression: bool = False
     db_pool_size: int = 10
     # Connections opened beyond the pool when it is exhausted, closed again as soon as they are returned.
     # None by default: under sustained load each request would open and close one (a PostgreSQL backend

@@ -101,6 +101,9 @@ class SharedEventRendering(StrawberryGraphQLCoreExecutionContext):
             # A task of its own: the subscriber that started it leaving does not cancel it for the others.
             shared = asyncio.ensure_future(cast("Awaitable[ExecutionResult]", made))
             RENDERS.keep(key, shared)
+        elif shared.done() and not shared.cancelled() and shared.exception() is None:
+            # Rendered already: the answer itself, with no future to wait on.
+            return shared.result()
         return asyncio.shield(shared)
 
     def _render_key(self) -> Hashable | None:
