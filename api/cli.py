@@ -242,11 +242,11 @@ async def cmd_tenant_create(args: argparse.Namespace, settings: Settings, owner_
         tenant = await create_tenant(
             rt.database,
             None,
-            args.slug,
-            args.name,
-            args.timezone,
-            args.public_status_page,
-            args.auto_close_days,
+            slug=args.slug,
+            name=args.name,
+            timezone=args.timezone,
+            public_status_page=args.public_status_page,
+            auto_close_days=args.auto_close_days,
         )
     _print_json(
         {
@@ -274,7 +274,12 @@ async def cmd_member_add(args: argparse.Namespace, settings: Settings, owner_url
     async with runtime(settings, owner_url) as rt:
         tenant = await tenant_for_slug(rt.database, args.tenant)
         membership = await add_member(
-            rt.database, None, tenant.id, args.issuer or settings.public_url, args.subject, Role(args.role)
+            rt.database,
+            None,
+            tenant_id=tenant.id,
+            issuer=args.issuer or settings.public_url,
+            subject=args.subject,
+            role=Role(args.role),
         )
     _print_json(
         {

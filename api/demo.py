@@ -125,14 +125,23 @@ async def ensure_tenant(db: Database, spec: TenantSpec) -> Tenant:
         existing = await tenant_by_slug(session, spec.slug)
     if existing is not None:
         return existing
-    return await create_tenant(db, None, spec.slug, spec.name, spec.timezone, spec.public_status_page)
+    return await create_tenant(
+        db,
+        None,
+        slug=spec.slug,
+        name=spec.name,
+        timezone=spec.timezone,
+        public_status_page=spec.public_status_page,
+    )
 
 
 async def ensure_person(db: Database, issuer: str, person: PersonSpec, tenants: Mapping[str, Tenant]) -> None:
     if person.operator:
         await add_operator(db, issuer, person.subject)
     for slug, role in person.roles.items():
-        await add_member(db, None, tenants[slug].id, issuer, person.subject, role)
+        await add_member(
+            db, None, tenant_id=tenants[slug].id, issuer=issuer, subject=person.subject, role=role
+        )
 
 
 async def actor_for(authority: Authority, subject: str, ttl_seconds: int) -> tuple[str, Principal]:
@@ -153,7 +162,9 @@ async def ensure_services(
         existing = {name: service_id for name, service_id in rows}
     for name, description in services:
         if name not in existing:
-            existing[name] = (await create_service(db, manager, tenant.id, name, description)).id
+            existing[name] = (
+                await create_service(db, manager, tenant_id=tenant.id, name=name, description=description)
+            ).id
     return existing
 
 
@@ -200,17 +211,30 @@ def _new(
 async def _pick_up(db: Database, agent: Principal, incident: Incident, *, group: str, public: str) -> None:
     """An agent takes an incident: acknowledge, assign to self, a public update and an internal note."""
     await incidents.acknowledge_incident(db, agent, incident.id, None)
-    await incidents.assign_incident(db, agent, incident.id, None, agent.subject, group)
-    await incidents.add_comment(db, agent, incident.id, public, Visibility.PUBLIC)
+    await incidents.assign_incident(
+        db,
+        agent,
+        incident_id=incident.id,
+        expected_version=None,
+        assignee=agent.subject,
+        assignment_group=group,
+    )
+    await incidents.add_comment(db, agent, incident_id=incident.id, body=public, visibility=Visibility.PUBLIC)
     await incidents.add_comment(
-        db, agent, incident.id, "Checked the dashboards; notes follow here.", Visibility.INTERNAL
+        db,
+        agent,
+        incident_id=incident.id,
+        body="Checked the dashboards; notes follow here.",
+        visibility=Visibility.INTERNAL,
     )
 
 
 async def _resolve(db: Database, agent: Principal, incident: Incident, notes: str, minutes: int) -> None:
     await incidents.acknowledge_incident(db, agent, incident.id, None)
     await worklog.log_work(db, agent, incident_id=incident.id, minutes=minutes, note="Diagnosis and fix")
-    await handling.resolve_incident(db, agent, incident.id, None, ResolutionCode.FIXED, notes)
+    await handling.resolve_incident(
+        db, agent, incident_id=incident.id, expected_version=None, code=ResolutionCode.FIXED, notes=notes
+    )
 
 
 async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[str, uuid.UUID]) -> int:
@@ -251,16 +275,20 @@ async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[
         ),
     )
     await incidents.add_comment(
-        db, reporter, slow.id, "It happened again this morning for two colleagues.", Visibility.PUBLIC
+        db,
+        reporter,
+        incident_id=slow.id,
+        body="It happened again this morning for two colleagues.",
+        visibility=Visibility.PUBLIC,
     )
     await incidents.acknowledge_incident(db, cast.agent, slow.id, None)
     await handling.put_incident_on_hold(
         db,
         cast.agent,
-        slow.id,
-        None,
-        HoldReason.AWAITING_CUSTOMER,
-        "Could you send us the addresses that were affected and roughly when?",
+        incident_id=slow.id,
+        expected_version=None,
+        reason=HoldReason.AWAITING_CUSTOMER,
+        note="Could you send us the addresses that were affected and roughly when?",
     )
 
     search = await incidents.report_incident(
@@ -276,9 +304,9 @@ async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[
     await incidents.classify_incident(
         db,
         cast.agent,
-        search.id,
-        None,
-        incidents.Classification(category="data", impact=Impact.MEDIUM, urgency=Urgency.HIGH),
+        incident_id=search.id,
+        expected_version=None,
+        change=incidents.Classification(category="data", impact=Impact.MEDIUM, urgency=Urgency.HIGH),
     )
 
     invoice = await incidents.report_incident(
@@ -307,7 +335,9 @@ async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[
     await demo_work.seed_work(db, cast.agent, cast.manager, [checkout, slow, invoice, outage])
     await _resolve(db, cast.agent, outage, "A failed deployment was rolled back.", 30)
     if cast.customer is not None:
-        await handling.rate_incident(db, cast.customer, outage.id, 5, "Quick and clear updates, thank you.")
+        await handling.rate_incident(
+            db, cast.customer, incident_id=outage.id, score=5, comment="Quick and clear updates, thank you."
+        )
         await handling.close_incident(db, cast.customer, outage.id, None)
     return 5
 
@@ -335,9 +365,9 @@ async def seed_globex(db: Database, tenant: Tenant, cast: Cast, services: Mappin
     await handling.escalate_incident(
         db,
         cast.agent,
-        vpn.id,
-        None,
-        handling.Escalation(
+        incident_id=vpn.id,
+        expected_version=None,
+        escalation=handling.Escalation(
             note="Looks like a firmware defect; opened a case with the vendor.",
             vendor="Concentrator vendor",
             vendor_ticket="CV-20931",
@@ -367,7 +397,11 @@ async def seed_globex(db: Database, tenant: Tenant, cast: Cast, services: Mappin
         ),
     )
     await handling.cancel_incident(
-        db, cast.manager, printer.id, None, "The copier's own address book was wrong; fixed locally."
+        db,
+        cast.manager,
+        incident_id=printer.id,
+        expected_version=None,
+        reason="The copier's own address book was wrong; fixed locally.",
     )
     return 3
 
@@ -392,9 +426,11 @@ async def seed_provider(db: Database, tenant: Tenant, cast: Cast, services: Mapp
     await handling.escalate_incident(
         db,
         cast.agent,
-        loss.id,
-        None,
-        handling.Escalation(note="Carrier informed.", vendor="Transit carrier", vendor_ticket="TC-48213"),
+        incident_id=loss.id,
+        expected_version=None,
+        escalation=handling.Escalation(
+            note="Carrier informed.", vendor="Transit carrier", vendor_ticket="TC-48213"
+        ),
     )
     await incidents.report_incident(
         db,

@@ -160,7 +160,7 @@ class IdempotencyKeys:
             await self.app(scope, replay, send)
             return
         request_hash = fingerprint(document, headers.get("x-tenant"), rights_of(principal))
-        outcome = await idempotency.claim(self.db, owner, key, request_hash, self.ttl)
+        outcome = await idempotency.claim(self.db, owner, key=key, request_hash=request_hash, ttl=self.ttl)
         if isinstance(outcome, idempotency.Replay):
             await _replayed(outcome)(scope, replay, send)
             return
@@ -213,7 +213,9 @@ class IdempotencyKeys:
         if not 200 <= status < 300 or reports_a_fault(body):
             await _shielded(idempotency.release(self.db, owner, key))
             return
-        await _shielded(idempotency.complete(self.db, owner, key, status, content_type, body))
+        await _shielded(
+            idempotency.complete(self.db, owner, key=key, status=status, content_type=content_type, body=body)
+        )
 
 
 async def purge_forever(db: Database) -> None:

@@ -403,14 +403,20 @@ async def _tenants_and_people(app_url: str, size: Size) -> list[uuid.UUID]:
             tenant = await tenancy.create_tenant(
                 db,
                 None,
-                tenant_slug(index),
-                f"Bench customer {index:03d}",
-                TIMEZONES[index % len(TIMEZONES)],
+                slug=tenant_slug(index),
+                name=f"Bench customer {index:03d}",
+                timezone=TIMEZONES[index % len(TIMEZONES)],
             )
             ids.append(tenant.id)
-            await tenancy.add_member(db, None, tenant.id, ISSUER, AGENT, Role.AGENT)
-            await tenancy.add_member(db, None, tenant.id, ISSUER, MANAGER, Role.MANAGER)
-        await tenancy.add_member(db, None, ids[0], ISSUER, CUSTOMER, Role.CUSTOMER)
+            await tenancy.add_member(
+                db, None, tenant_id=tenant.id, issuer=ISSUER, subject=AGENT, role=Role.AGENT
+            )
+            await tenancy.add_member(
+                db, None, tenant_id=tenant.id, issuer=ISSUER, subject=MANAGER, role=Role.MANAGER
+            )
+        await tenancy.add_member(
+            db, None, tenant_id=ids[0], issuer=ISSUER, subject=CUSTOMER, role=Role.CUSTOMER
+        )
         return ids
     finally:
         await db.dispose()

@@ -141,7 +141,7 @@ async def seed(app_url: str, clients: int, data_dir: str) -> list[Member]:
     members = []
     try:
         tenants = {
-            slug: await tenancy.create_tenant(db, None, slug, slug.title(), "UTC")
+            slug: await tenancy.create_tenant(db, None, slug=slug, name=slug.title(), timezone="UTC")
             for slug in ("acme", "globex")
         }
         roles = [Role.CUSTOMER] * 6 + [Role.AGENT] * 3 + [Role.MANAGER]
@@ -149,7 +149,9 @@ async def seed(app_url: str, clients: int, data_dir: str) -> list[Member]:
             slug = ("acme", "globex")[i % 2]
             role = roles[i % len(roles)]
             subject = f"soak-{i}"
-            await tenancy.add_member(db, None, tenants[slug].id, ISSUER, subject, role)
+            await tenancy.add_member(
+                db, None, tenant_id=tenants[slug].id, issuer=ISSUER, subject=subject, role=role
+            )
             members.append(Member(slug, role, await authority.mint(subject, ttl_seconds=86_400)))
     finally:
         await authority.aclose()

@@ -149,8 +149,10 @@ async def seed(app_url: str) -> Seed:
     db = create_database(app_url, pool_size=2)
     settings = Settings(app_database_url=app_url, public_url=ISSUER)
     try:
-        tenant = await tenancy.create_tenant(db, None, "bench", "Bench", "UTC")
-        await tenancy.add_member(db, None, tenant.id, ISSUER, "bench-agent", Role.AGENT)
+        tenant = await tenancy.create_tenant(db, None, slug="bench", name="Bench", timezone="UTC")
+        await tenancy.add_member(
+            db, None, tenant_id=tenant.id, issuer=ISSUER, subject="bench-agent", role=Role.AGENT
+        )
         agent = Agent(frozenset({tenant.id}))
         incident = await incidents.report_incident(
             db, agent, incidents.NewIncident(tenant_id=tenant.id, title="Benchmark", description="")
@@ -190,7 +192,9 @@ class Committer:
 
     async def _comment(self, db: Database, body: str) -> None:
         agent = Agent(frozenset({self.seed.tenant}))
-        await incidents.add_comment(db, agent, self.seed.incident, body, Visibility.PUBLIC)
+        await incidents.add_comment(
+            db, agent, incident_id=self.seed.incident, body=body, visibility=Visibility.PUBLIC
+        )
         self.committed[body] = time.monotonic()
 
     def run(self, bodies: list[str], rate: float) -> None:

@@ -102,7 +102,7 @@ def _key_filter(owner: Owner, key: str) -> list[ColumnElement[bool]]:
 
 
 async def claim(
-    db: Database, owner: Owner, key: str, request_hash: str, ttl: timedelta, *, now: datetime | None = None
+    db: Database, owner: Owner, *, key: str, request_hash: str, ttl: timedelta, now: datetime | None = None
 ) -> Outcome:
     """Take ``key`` for this request, or say what became of its earlier use."""
     now = now or utcnow()
@@ -153,7 +153,7 @@ async def claim(
 
 
 async def complete(
-    db: Database, owner: Owner, key: str, status: int, content_type: str | None, body: str
+    db: Database, owner: Owner, *, key: str, status: int, content_type: str | None, body: str
 ) -> None:
     """Keep the first request's response for replay."""
     async with db.transaction(Scope.of([owner.tenant_id])) as session:

@@ -124,7 +124,12 @@ async def create_tenant(
 ) -> Tenant:
     """A tenant, created as the command line does (trusted as an operator)."""
     return await tenancy_service.create_tenant(
-        db, None, slug, name or slug.replace("-", " ").title(), timezone, public_status_page
+        db,
+        None,
+        slug=slug,
+        name=name or slug.replace("-", " ").title(),
+        timezone=timezone,
+        public_status_page=public_status_page,
     )
 
 
@@ -132,7 +137,9 @@ async def add_member(
     db: Database, tenant_id: uuid.UUID, subject: str, role: Role, *, issuer: str = ISSUER
 ) -> Membership:
     """Grant ``role`` in the tenant to (issuer, subject); granting again changes the role."""
-    return await tenancy_service.add_member(db, None, tenant_id, issuer, subject, role)
+    return await tenancy_service.add_member(
+        db, None, tenant_id=tenant_id, issuer=issuer, subject=subject, role=role
+    )
 
 
 async def add_operator(db: Database, subject: str, *, issuer: str = ISSUER) -> Operator:
@@ -198,7 +205,9 @@ async def create_service(
     db: Database, manager: Principal, tenant_id: uuid.UUID, name: str, description: str | None = None
 ) -> Service:
     """A service of the tenant's catalogue; ``manager`` must be a MANAGER of the tenant."""
-    return await catalog_service.create_service(db, manager, tenant_id, name, description)
+    return await catalog_service.create_service(
+        db, manager, tenant_id=tenant_id, name=name, description=description
+    )
 
 
 async def report(

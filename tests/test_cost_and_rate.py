@@ -22,11 +22,13 @@ SETTINGS = Settings(max_query_cost=500, rate_limit_per_minute=8)
 
 @pytest_asyncio.fixture(scope="module")
 async def tokens(db: Database) -> AsyncIterator[dict[str, str]]:
-    tenant = await tenancy.create_tenant(db, None, "costly", "Costly", "UTC")
+    tenant = await tenancy.create_tenant(db, None, slug="costly", name="Costly", timezone="UTC")
     authority = Authority(SETTINGS, db)
     minted = {}
     for subject in ("ann", "ben"):
-        await tenancy.add_member(db, None, tenant.id, SETTINGS.public_url, subject, Role.AGENT)
+        await tenancy.add_member(
+            db, None, tenant_id=tenant.id, issuer=SETTINGS.public_url, subject=subject, role=Role.AGENT
+        )
         minted[subject] = await authority.mint(subject)
     await authority.aclose()
     yield minted

@@ -35,7 +35,9 @@ class CatalogMutations:
 
         async def run() -> m.Service:
             tenant_id = await resolve_tenant(ctx, input.tenant, "input", "tenant")
-            return await service.create_service(ctx.db, ctx.actor(), tenant_id, input.name, input.description)
+            return await service.create_service(
+                ctx.db, ctx.actor(), tenant_id=tenant_id, name=input.name, description=input.description
+            )
 
         row, errors = await attempt(run)
         return ServicePayload(service=Service.from_row(row) if row else None, user_errors=errors)

@@ -95,7 +95,12 @@ class HandlingMutations:
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
             return await handling.put_incident_on_hold(
-                ctx.db, ctx.actor(), target, input.expected_version, input.reason, input.note
+                ctx.db,
+                ctx.actor(),
+                incident_id=target,
+                expected_version=input.expected_version,
+                reason=input.reason,
+                note=input.note,
             )
 
         return await _answer(run)
@@ -117,7 +122,11 @@ class HandlingMutations:
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
             return await handling.apply_workaround(
-                ctx.db, ctx.actor(), target, input.expected_version, input.workaround
+                ctx.db,
+                ctx.actor(),
+                incident_id=target,
+                expected_version=input.expected_version,
+                workaround=input.workaround,
             )
 
         return await _answer(run)
@@ -139,7 +148,11 @@ class HandlingMutations:
                 hierarchical=bool(input.hierarchical),
             )
             return await handling.escalate_incident(
-                ctx.db, ctx.actor(), target, input.expected_version, escalation
+                ctx.db,
+                ctx.actor(),
+                incident_id=target,
+                expected_version=input.expected_version,
+                escalation=escalation,
             )
 
         return await _answer(run)
@@ -155,7 +168,13 @@ class HandlingMutations:
             target = incident_id(input.id, "input", "id")
             cascade = True if input.cascade_to_children is None else input.cascade_to_children
             return await handling.resolve_incident(
-                ctx.db, ctx.actor(), target, input.expected_version, input.code, input.notes, cascade
+                ctx.db,
+                ctx.actor(),
+                incident_id=target,
+                expected_version=input.expected_version,
+                code=input.code,
+                notes=input.notes,
+                cascade_to_children=cascade,
             )
 
         return await _answer(run)
@@ -187,7 +206,11 @@ class HandlingMutations:
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
             return await handling.cancel_incident(
-                ctx.db, ctx.actor(), target, input.expected_version, input.reason
+                ctx.db,
+                ctx.actor(),
+                incident_id=target,
+                expected_version=input.expected_version,
+                reason=input.reason,
             )
 
         return await _answer(run)
@@ -198,7 +221,9 @@ class HandlingMutations:
 
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
-            return await handling.rate_incident(ctx.db, ctx.actor(), target, input.score, input.comment)
+            return await handling.rate_incident(
+                ctx.db, ctx.actor(), incident_id=target, score=input.score, comment=input.comment
+            )
 
         return await _answer(run)
 

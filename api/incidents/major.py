@@ -53,7 +53,11 @@ class MajorMutations:
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
             return await major.declare_major_incident(
-                ctx.db, ctx.actor(), target, input.expected_version, input.commander
+                ctx.db,
+                ctx.actor(),
+                incident_id=target,
+                expected_version=input.expected_version,
+                commander=input.commander,
             )
 
         return incident_payload(*await attempt(run))
@@ -66,7 +70,9 @@ class MajorMutations:
 
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
-            return await major.add_responder(ctx.db, ctx.actor(), target, input.subject, input.role)
+            return await major.add_responder(
+                ctx.db, ctx.actor(), incident_id=target, subject=input.subject, role=input.role
+            )
 
         return incident_payload(*await attempt(run))
 
@@ -93,7 +99,12 @@ class MajorMutations:
                     raise not_found("tenant", "input", "tenants", str(index))
                 tenants.append(found)
             return await major.affect_tenants(
-                ctx.db, ctx.actor(), target, tenants, input.public_title, input.public_description
+                ctx.db,
+                ctx.actor(),
+                incident_id=target,
+                tenant_ids=tenants,
+                public_title=input.public_title,
+                public_description=input.public_description,
             )
 
         rows, errors = await attempt(run)

@@ -141,7 +141,11 @@ class IncidentMutations:
             )
             target = incident_id(input.id, "input", "id")
             return await service.classify_incident(
-                ctx.db, ctx.actor(), target, input.expected_version, change
+                ctx.db,
+                ctx.actor(),
+                incident_id=target,
+                expected_version=input.expected_version,
+                change=change,
             )
 
         return incident_payload(*await attempt(run))
@@ -153,7 +157,12 @@ class IncidentMutations:
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
             return await service.assign_incident(
-                ctx.db, ctx.actor(), target, input.expected_version, input.assignee, input.assignment_group
+                ctx.db,
+                ctx.actor(),
+                incident_id=target,
+                expected_version=input.expected_version,
+                assignee=input.assignee,
+                assignment_group=input.assignment_group,
             )
 
         return incident_payload(*await attempt(run))
@@ -177,7 +186,9 @@ class IncidentMutations:
         async def run() -> EventRow:
             target = incident_id(input.id, "input", "id")
             visibility = input.visibility or VisibilityValue.PUBLIC
-            return await service.add_comment(ctx.db, ctx.actor(), target, input.body, visibility)
+            return await service.add_comment(
+                ctx.db, ctx.actor(), incident_id=target, body=input.body, visibility=visibility
+            )
 
         event, errors = await attempt(run)
         return CommentPayload(

@@ -79,7 +79,9 @@ class IntegrationMutations:
                 service_id = decode_id(input.service_id, "Service")
                 if service_id is None:
                     raise not_found("service", "input", "serviceId")
-            return await keys.create_integration_key(ctx.db, ctx.actor(), tenant_id, input.name, service_id)
+            return await keys.create_integration_key(
+                ctx.db, ctx.actor(), tenant_id=tenant_id, name=input.name, service_id=service_id
+            )
 
         row, errors = await attempt(run)
         return IntegrationKeyPayload(
@@ -100,9 +102,9 @@ class IntegrationMutations:
             return await webhooks.create_webhook_endpoint(
                 ctx.db,
                 ctx.actor(),
-                tenant_id,
-                input.url,
-                input.event_kinds,
+                tenant_id=tenant_id,
+                url=input.url,
+                event_kinds=input.event_kinds,
                 box=SecretBox.for_settings(ctx.settings),
                 allow_private_targets=ctx.settings.webhook_allow_private_targets,
             )

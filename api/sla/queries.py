@@ -70,7 +70,7 @@ async def sla_report(ctx: Context, tenant: str | None, start: datetime, end: dat
     """The report of one tenant; refusals are top-level errors since the report itself is not nullable."""
     try:
         tenant_id = await resolve_tenant(ctx, tenant, "tenant")
-        figures = await report.sla_report(ctx.db, ctx.actor(), tenant_id, start, end)
+        figures = await report.sla_report(ctx.db, ctx.actor(), tenant_id=tenant_id, start=start, end=end)
     except Refused as refused:
         raise refused_as_error(refused) from None
     return SlaReport.from_report(figures)

@@ -54,11 +54,11 @@ class TenancyMutations:
             return await service.create_tenant(
                 ctx.db,
                 ctx.actor(),
-                input.slug,
-                input.name,
-                input.timezone,
-                bool(input.public_status_page),
-                3 if input.auto_close_days is None else input.auto_close_days,
+                slug=input.slug,
+                name=input.name,
+                timezone=input.timezone,
+                public_status_page=bool(input.public_status_page),
+                auto_close_days=3 if input.auto_close_days is None else input.auto_close_days,
             )
 
         row, errors = await attempt(run)
@@ -77,7 +77,12 @@ class TenancyMutations:
                 raise not_found("tenant", "input", "tenant")
             issuer = input.issuer or ctx.settings.public_url
             membership = await service.add_member(
-                ctx.db, ctx.actor(), tenant_id, issuer, input.subject, input.role
+                ctx.db,
+                ctx.actor(),
+                tenant_id=tenant_id,
+                issuer=issuer,
+                subject=input.subject,
+                role=input.role,
             )
             async with ctx.db.transaction(ctx.scope) as session:
                 tenant = await session.get(m.Tenant, tenant_id)

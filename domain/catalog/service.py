@@ -20,7 +20,7 @@ from domain.tenancy.roles import Scope as OAuthScope
 
 
 async def create_service(
-    db: Database, actor: Actor, tenant_id: uuid.UUID, name: str, description: str | None
+    db: Database, actor: Actor, *, tenant_id: uuid.UUID, name: str, description: str | None
 ) -> Service:
     require_role(actor, tenant_id, Role.MANAGER, OAuthScope.MANAGE, what="creating a service")
     name = name.strip()

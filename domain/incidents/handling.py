@@ -38,6 +38,7 @@ from domain.tenancy.roles import Role
 async def put_incident_on_hold(
     db: Database,
     actor: Actor,
+    *,
     incident_id: uuid.UUID,
     expected_version: int | None,
     reason: HoldReason,
@@ -67,7 +68,7 @@ async def resume_incident(
 
 
 async def apply_workaround(
-    db: Database, actor: Actor, incident_id: uuid.UUID, expected_version: int | None, workaround: str
+    db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None, workaround: str
 ) -> Incident:
     text = required_text(workaround, MAX_TEXT, "input", "workaround")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
@@ -88,7 +89,12 @@ class Escalation:
 
 
 async def escalate_incident(
-    db: Database, actor: Actor, incident_id: uuid.UUID, expected_version: int | None, escalation: Escalation
+    db: Database,
+    actor: Actor,
+    *,
+    incident_id: uuid.UUID,
+    expected_version: int | None,
+    escalation: Escalation,
 ) -> Incident:
     """Functional escalation (a more skilled group, or a vendor with its ticket reference) and/or
     hierarchical escalation (flagged for the managers)."""
@@ -140,6 +146,7 @@ async def escalate_incident(
 async def resolve_incident(
     db: Database,
     actor: Actor,
+    *,
     incident_id: uuid.UUID,
     expected_version: int | None,
     code: ResolutionCode,
@@ -223,7 +230,7 @@ async def close_incident(
 
 
 async def cancel_incident(
-    db: Database, actor: Actor, incident_id: uuid.UUID, expected_version: int | None, reason: str
+    db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None, reason: str
 ) -> Incident:
     """Withdraw an incident that is no incident after all (its reporter or staff); terminal."""
     reason = required_text(reason, MAX_TEXT, "input", "reason")
@@ -236,7 +243,7 @@ async def cancel_incident(
 
 
 async def rate_incident(
-    db: Database, actor: Actor, incident_id: uuid.UUID, score: int, comment: str | None
+    db: Database, actor: Actor, *, incident_id: uuid.UUID, score: int, comment: str | None
 ) -> Incident:
     """The reporter's satisfaction, once, after resolution: 1 (poor) to 5 (excellent)."""
     if not 1 <= score <= 5:

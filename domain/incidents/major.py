@@ -57,7 +57,7 @@ async def _check_staff_member(session: AsyncSession, tenant_id: uuid.UUID, subje
 
 
 async def declare_major_incident(
-    db: Database, actor: Actor, incident_id: uuid.UUID, expected_version: int | None, commander: str
+    db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None, commander: str
 ) -> Incident:
     """Declare a major incident (MANAGER) and name its Incident Commander, the swarm's first responder."""
     commander = required_text(commander, MAX_NAME, "input", "commander")
@@ -103,7 +103,7 @@ async def _responder(session: AsyncSession, incident: Incident, subject: str) ->
 
 
 async def add_responder(
-    db: Database, actor: Actor, incident_id: uuid.UUID, subject: str, role: ResponderRole
+    db: Database, actor: Actor, *, incident_id: uuid.UUID, subject: str, role: ResponderRole
 ) -> Incident:
     """Add a member of the tenant's staff to the swarm with a role (or change their role)."""
     subject = required_text(subject, MAX_NAME, "input", "subject")
@@ -174,6 +174,7 @@ def _check_tenant_rights(actor: Actor, tenant_ids: Sequence[uuid.UUID]) -> None:
 async def affect_tenants(
     db: Database,
     actor: Actor,
+    *,
     incident_id: uuid.UUID,
     tenant_ids: Sequence[uuid.UUID],
     public_title: str,

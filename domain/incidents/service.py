@@ -132,7 +132,12 @@ async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incid
 
 
 async def classify_incident(
-    db: Database, actor: Actor, incident_id: uuid.UUID, expected_version: int | None, change: Classification
+    db: Database,
+    actor: Actor,
+    *,
+    incident_id: uuid.UUID,
+    expected_version: int | None,
+    change: Classification,
 ) -> Incident:
     category = clean_text(change.category, 100, "input", "category")
     reason = clean_text(change.override_reason, 500, "input", "overrideReason")
@@ -186,6 +191,7 @@ def classification_of(incident: Incident) -> dict[str, Any]:
 async def assign_incident(
     db: Database,
     actor: Actor,
+    *,
     incident_id: uuid.UUID,
     expected_version: int | None,
     assignee: str | None,
@@ -237,7 +243,7 @@ async def acknowledge(session: AsyncSession, *, actor: Actor, incident: Incident
 
 
 async def add_comment(
-    db: Database, actor: Actor, incident_id: uuid.UUID, body: str, visibility: Visibility
+    db: Database, actor: Actor, *, incident_id: uuid.UUID, body: str, visibility: Visibility
 ) -> IncidentEvent:
     """A comment; a CUSTOMER's answer to an incident AWAITING_CUSTOMER resumes it. A staff PUBLIC comment
     is copied to the incident's children."""

@@ -29,7 +29,7 @@ def new_routing_key() -> str:
 
 
 async def create_integration_key(
-    db: Database, actor: Actor, tenant_id: uuid.UUID, name: str, service_id: uuid.UUID | None
+    db: Database, actor: Actor, *, tenant_id: uuid.UUID, name: str, service_id: uuid.UUID | None
 ) -> IntegrationKey:
     require_role(actor, tenant_id, Role.MANAGER, OAuthScope.MANAGE, what="creating an integration key")
     name = (name or "").strip()

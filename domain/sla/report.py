@@ -138,7 +138,7 @@ def counted_in(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
 
 
 async def sla_report(
-    db: Database, actor: Actor, tenant_id: uuid.UUID, start: datetime, end: datetime
+    db: Database, actor: Actor, *, tenant_id: uuid.UUID, start: datetime, end: datetime
 ) -> SlaReport:
     """The tenant's report; any member whose token carries ``sla:read`` (customers included) may read it."""
     check_readable(actor, tenant_id)

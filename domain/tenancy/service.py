@@ -38,6 +38,7 @@ MAX_AUTO_CLOSE_DAYS = 90
 async def create_tenant(
     db: Database,
     actor: Actor | None,
+    *,
     slug: str,
     name: str,
     timezone: str,
@@ -90,7 +91,7 @@ async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
 
 
 async def add_member(
-    db: Database, actor: Actor | None, tenant_id: uuid.UUID, issuer: str, subject: str, role: Role
+    db: Database, actor: Actor | None, *, tenant_id: uuid.UUID, issuer: str, subject: str, role: Role
 ) -> Membership:
     """Grant ``role`` in a tenant to (issuer, subject); granting again changes the role."""
     if actor is not None and not actor.is_operator:

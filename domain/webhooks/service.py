@@ -51,10 +51,10 @@ def _kinds(event_kinds: Sequence[str]) -> list[str]:
 async def create_webhook_endpoint(
     db: Database,
     actor: Actor,
+    *,
     tenant_id: uuid.UUID,
     url: str,
     event_kinds: Sequence[str],
-    *,
     box: SecretBox,
     allow_private_targets: bool,
 ) -> CreatedEndpoint:

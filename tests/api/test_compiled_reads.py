@@ -132,20 +132,37 @@ async def _enrich(
     for tenant_id, incident_id in opened:
         by_tenant.setdefault(tenant_id, []).append(incident_id)
     first_acme = by_tenant[acme][0]
-    await major.declare_major_incident(db, mallory, first_acme, None, "mallory")
-    await major.add_responder(db, mallory, first_acme, "alice", ResponderRole.TECHNICAL_LEAD)
+    await major.declare_major_incident(
+        db, mallory, incident_id=first_acme, expected_version=None, commander="mallory"
+    )
+    await major.add_responder(
+        db, mallory, incident_id=first_acme, subject="alice", role=ResponderRole.TECHNICAL_LEAD
+    )
     if len(by_tenant[acme]) > 1:
         await relations.link_incidents(db, mallory, first_acme, by_tenant[acme][1:2])
     outage = by_tenant[provider][0]
-    await major.declare_major_incident(db, mallory, outage, None, "mallory")
-    await major.affect_tenants(
-        db, mallory, outage, [acme, globex], "Network trouble", "Packet loss upstream."
+    await major.declare_major_incident(
+        db, mallory, incident_id=outage, expected_version=None, commander="mallory"
     )
-    await incidents.add_comment(db, mallory, outage, "Carrier is rerouting.", Visibility.PUBLIC)
+    await major.affect_tenants(
+        db,
+        mallory,
+        incident_id=outage,
+        tenant_ids=[acme, globex],
+        public_title="Network trouble",
+        public_description="Packet loss upstream.",
+    )
+    await incidents.add_comment(
+        db, mallory, incident_id=outage, body="Carrier is rerouting.", visibility=Visibility.PUBLIC
+    )
     unfinished = "SELECT tenant_id, id FROM incidents WHERE status NOT IN ('CLOSED', 'CANCELLED')"
     for tenant_id, incident_id in f.owner_sql(test_db, unfinished):
         await incidents.add_comment(
-            db, mallory, incident_id, f"internal note {tenant_id}", Visibility.INTERNAL
+            db,
+            mallory,
+            incident_id=incident_id,
+            body=f"internal note {tenant_id}",
+            visibility=Visibility.INTERNAL,
         )
         f.owner_sql(
             test_db,

@@ -108,7 +108,9 @@ async def world(test_db: Any, db: Database, settings: Settings) -> World:
         )
         assignee = ["bob", None, "dora", None][(i // 2) % 4]
         if assignee:
-            await incident_service.assign_incident(db, alice, row.id, None, assignee, None)
+            await incident_service.assign_incident(
+                db, alice, incident_id=row.id, expected_version=None, assignee=assignee, assignment_group=None
+            )
         seeded.append(
             Seeded(
                 id=row.id,

@@ -68,10 +68,18 @@ async def world(db: Database, settings: Settings, test_db: Any) -> World:
     globex_service = await f.create_service(db, gina, globex.id, "Portal")
 
     mine = await f.report(db, carol, acme.id, "Mail is down", "since 9:00")
-    note = await incident_service.add_comment(db, alice, mine.id, "relay 3 is suspect", Visibility.INTERNAL)
-    reply = await incident_service.add_comment(db, alice, mine.id, "we are on it", Visibility.PUBLIC)
+    note = await incident_service.add_comment(
+        db, alice, incident_id=mine.id, body="relay 3 is suspect", visibility=Visibility.INTERNAL
+    )
+    reply = await incident_service.add_comment(
+        db, alice, incident_id=mine.id, body="we are on it", visibility=Visibility.PUBLIC
+    )
     await incident_service.classify_incident(
-        db, alice, mine.id, None, incident_service.Classification(category="mail")
+        db,
+        alice,
+        incident_id=mine.id,
+        expected_version=None,
+        change=incident_service.Classification(category="mail"),
     )
     theirs = await f.report(db, gus, globex.id, "Portal slow", "globex only")
     for i in range(2):  # globex's incident is not number 1, unlike acme's

@@ -360,10 +360,19 @@ async def test_the_sla_csv_has_the_figures_of_the_sla_report_and_a_row_per_incid
         made.append(await f.report(db, carol, world.acme, title, impact=impact, urgency=urgency))
     for incident in made[:2]:
         await incidents.acknowledge_incident(db, alice, incident.id, None)
-        await handling.resolve_incident(db, alice, incident.id, None, ResolutionCode.FIXED, "fixed")
-    await handling.rate_incident(db, carol, made[1].id, 4, None)
+        await handling.resolve_incident(
+            db,
+            alice,
+            incident_id=incident.id,
+            expected_version=None,
+            code=ResolutionCode.FIXED,
+            notes="fixed",
+        )
+    await handling.rate_incident(db, carol, incident_id=made[1].id, score=4, comment=None)
     cancelled = await f.report(db, carol, world.acme, "Never mind")
-    await handling.cancel_incident(db, carol, cancelled.id, None, "not an incident")
+    await handling.cancel_incident(
+        db, carol, incident_id=cancelled.id, expected_version=None, reason="not an incident"
+    )
     with owner.begin() as connection:  # a breach, as the scanner would have recorded it
         connection.execute(
             text("UPDATE incident_sla SET response_breached = true WHERE incident_id = :i"), {"i": made[3].id}

@@ -68,7 +68,9 @@ async def resolved(
     db: Database, reporter: Principal, agent: Principal, tenant: uuid.UUID, title: str
 ) -> Incident:
     reported = await f.report(db, reporter, tenant, title)
-    return await handling.resolve_incident(db, agent, reported.id, None, ResolutionCode.FIXED, "fixed")
+    return await handling.resolve_incident(
+        db, agent, incident_id=reported.id, expected_version=None, code=ResolutionCode.FIXED, notes="fixed"
+    )
 
 
 def resolved_ago(owner: Engine, incident_id: uuid.UUID, days: float) -> None:
@@ -127,8 +129,12 @@ async def test_a_major_incident_waits_for_its_published_review(
 ) -> None:
     s = setup
     reported = await f.report(db, s.carol, s.acme, "major one")
-    await major.declare_major_incident(db, s.mona, reported.id, None, "alice")
-    await handling.resolve_incident(db, s.alice, reported.id, None, ResolutionCode.FIXED, "fixed")
+    await major.declare_major_incident(
+        db, s.mona, incident_id=reported.id, expected_version=None, commander="alice"
+    )
+    await handling.resolve_incident(
+        db, s.alice, incident_id=reported.id, expected_version=None, code=ResolutionCode.FIXED, notes="fixed"
+    )
     resolved_ago(owner, reported.id, 10)
     assert await close_due_incidents(db, utcnow()) == 0
     assert row(owner, reported.id)["status"] == "RESOLVED"
@@ -144,13 +150,27 @@ async def test_children_close_with_a_closed_parent(db: Database, owner: Engine, 
     parent = await f.report(db, s.alice, s.acme, "parent")
     children = [await f.report(db, s.carol, s.acme, f"child {n}") for n in range(2)]
     await relations.link_incidents(db, s.alice, parent.id, [c.id for c in children])
-    await handling.resolve_incident(db, s.alice, parent.id, None, ResolutionCode.FIXED, "fixed centrally")
+    await handling.resolve_incident(
+        db,
+        s.alice,
+        incident_id=parent.id,
+        expected_version=None,
+        code=ResolutionCode.FIXED,
+        notes="fixed centrally",
+    )
     # One child rejects the resolution and is resolved again later, on its own.
     await handling.reopen_incident(db, s.carol, children[0].id, "not for me")
     resolved_ago(owner, parent.id, 4)
     assert await close_due_incidents(db, utcnow()) == 2  # the parent, and the child it resolved
     assert [row(owner, c.id)["status"] for c in children] == ["IN_PROGRESS", "CLOSED"]
-    await handling.resolve_incident(db, s.alice, children[0].id, None, ResolutionCode.FIXED, "fixed too")
+    await handling.resolve_incident(
+        db,
+        s.alice,
+        incident_id=children[0].id,
+        expected_version=None,
+        code=ResolutionCode.FIXED,
+        notes="fixed too",
+    )
     # Its own delay has not passed, but its parent is closed: it closes with it.
     assert await close_due_incidents(db, utcnow()) == 1
     assert row(owner, children[0].id)["status"] == "CLOSED"

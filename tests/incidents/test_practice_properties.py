@@ -58,31 +58,51 @@ Run = Callable[[Database, Principal, uuid.UUID, int | None], Awaitable[Any]]
 
 OPERATIONS: dict[str, Run] = {
     "acknowledge": lambda db, who, i, v: service.acknowledge_incident(db, who, i, v),
-    "assign": lambda db, who, i, v: service.assign_incident(db, who, i, v, "alice", "desk"),
-    "classify": lambda db, who, i, v: service.classify_incident(
-        db, who, i, v, service.Classification(impact=Impact.HIGH)
+    "assign": lambda db, who, i, v: service.assign_incident(
+        db, who, incident_id=i, expected_version=v, assignee="alice", assignment_group="desk"
     ),
-    "comment": lambda db, who, i, v: service.add_comment(db, who, i, "public words", Visibility.PUBLIC),
-    "note": lambda db, who, i, v: service.add_comment(db, who, i, "internal words", Visibility.INTERNAL),
+    "classify": lambda db, who, i, v: service.classify_incident(
+        db, who, incident_id=i, expected_version=v, change=service.Classification(impact=Impact.HIGH)
+    ),
+    "comment": lambda db, who, i, v: service.add_comment(
+        db, who, incident_id=i, body="public words", visibility=Visibility.PUBLIC
+    ),
+    "note": lambda db, who, i, v: service.add_comment(
+        db, who, incident_id=i, body="internal words", visibility=Visibility.INTERNAL
+    ),
     "hold_customer": lambda db, who, i, v: handling.put_incident_on_hold(
-        db, who, i, v, HoldReason.AWAITING_CUSTOMER, None
+        db, who, incident_id=i, expected_version=v, reason=HoldReason.AWAITING_CUSTOMER, note=None
     ),
     "hold_vendor": lambda db, who, i, v: handling.put_incident_on_hold(
-        db, who, i, v, HoldReason.AWAITING_VENDOR, "vendor"
+        db, who, incident_id=i, expected_version=v, reason=HoldReason.AWAITING_VENDOR, note="vendor"
     ),
     "resume": lambda db, who, i, v: handling.resume_incident(db, who, i, v),
-    "workaround": lambda db, who, i, v: handling.apply_workaround(db, who, i, v, "restart it"),
-    "escalate": lambda db, who, i, v: handling.escalate_incident(
-        db, who, i, v, handling.Escalation(note="l2", assignment_group="l2")
+    "workaround": lambda db, who, i, v: handling.apply_workaround(
+        db, who, incident_id=i, expected_version=v, workaround="restart it"
     ),
-    "resolve": lambda db, who, i, v: handling.resolve_incident(db, who, i, v, ResolutionCode.FIXED, "done"),
+    "escalate": lambda db, who, i, v: handling.escalate_incident(
+        db,
+        who,
+        incident_id=i,
+        expected_version=v,
+        escalation=handling.Escalation(note="l2", assignment_group="l2"),
+    ),
+    "resolve": lambda db, who, i, v: handling.resolve_incident(
+        db, who, incident_id=i, expected_version=v, code=ResolutionCode.FIXED, notes="done"
+    ),
     "reopen": lambda db, who, i, v: handling.reopen_incident(db, who, i, "still broken"),
     "close": lambda db, who, i, v: handling.close_incident(db, who, i, v),
-    "cancel": lambda db, who, i, v: handling.cancel_incident(db, who, i, v, "not an incident"),
-    "rate": lambda db, who, i, v: handling.rate_incident(db, who, i, 4, None),
+    "cancel": lambda db, who, i, v: handling.cancel_incident(
+        db, who, incident_id=i, expected_version=v, reason="not an incident"
+    ),
+    "rate": lambda db, who, i, v: handling.rate_incident(db, who, incident_id=i, score=4, comment=None),
     "log_work": lambda db, who, i, v: worklog.log_work(db, who, incident_id=i, minutes=10),
-    "declare_major": lambda db, who, i, v: major.declare_major_incident(db, who, i, v, "alice"),
-    "add_responder": lambda db, who, i, v: major.add_responder(db, who, i, "mona", ResponderRole.SCRIBE),
+    "declare_major": lambda db, who, i, v: major.declare_major_incident(
+        db, who, incident_id=i, expected_version=v, commander="alice"
+    ),
+    "add_responder": lambda db, who, i, v: major.add_responder(
+        db, who, incident_id=i, subject="mona", role=ResponderRole.SCRIBE
+    ),
 }
 # Not an operation on the incident (no event, no version), but a fact closing a major incident reads.
 PUBLISH_REVIEW = "publish_review"

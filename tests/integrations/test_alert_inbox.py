@@ -37,7 +37,7 @@ async def keys(db: Database) -> Keys:
     initech = await f.create_tenant(db, "initech")
     manager = f.actor("mia", {acme.id: Role.MANAGER, initech.id: Role.MANAGER})
     made = [
-        await create_integration_key(db, manager, tenant, name, None)
+        await create_integration_key(db, manager, tenant_id=tenant, name=name, service_id=None)
         for tenant, name in ((acme.id, "Alertmanager"), (initech.id, "Zabbix"), (acme.id, "Old"))
     ]
     await revoke_integration_key(db, actor=manager, key_id=made[2].id)

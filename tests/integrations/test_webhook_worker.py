@@ -75,9 +75,9 @@ async def subscribe(
     created = await webhooks.create_webhook_endpoint(
         db,
         world.mia,
-        world.tenant,
-        receiver.target(mode, name),
-        ["CREATED", "COMMENTED"],
+        tenant_id=world.tenant,
+        url=receiver.target(mode, name),
+        event_kinds=["CREATED", "COMMENTED"],
         box=SecretBox.for_settings(Settings()),
         allow_private_targets=allow_private,
     )
@@ -99,7 +99,9 @@ async def test_events_committed_while_no_worker_ran_are_delivered_after_a_restar
 ) -> None:
     name = await subscribe(db, world, receiver, "ok")
     incident = await f.report(db, world.mia, world.tenant, "Logged while every replica was down")
-    await incidents.add_comment(db, world.mia, incident.id, "still down", Visibility.PUBLIC)
+    await incidents.add_comment(
+        db, world.mia, incident_id=incident.id, body="still down", visibility=Visibility.PUBLIC
+    )
     # A worker fans the events out, then its process dies before sending anything.
     crashed = WebhookWorker(db, settings, global_id=encode_id)
     assert await crashed.fan_out(await db.all_tenant_ids()) == 2
@@ -178,7 +180,9 @@ async def test_a_blocked_head_holds_back_only_its_own_incident(
 ) -> None:
     name = await subscribe(db, world, receiver, "ok")
     stuck = await f.report(db, world.mia, world.tenant, "Head waits for a retry")
-    await incidents.add_comment(db, world.mia, stuck.id, "behind the head", Visibility.PUBLIC)
+    await incidents.add_comment(
+        db, world.mia, incident_id=stuck.id, body="behind the head", visibility=Visibility.PUBLIC
+    )
     free = await f.report(db, world.mia, world.tenant, "Unrelated incident")
     tenants = await db.all_tenant_ids()
     await worker.fan_out(tenants)

@@ -219,9 +219,9 @@ async def test_private_targets_are_refused_unless_allowed(db: Database, world: W
         await webhooks.create_webhook_endpoint(
             db,
             world.mia,
-            world.acme,
-            url,
-            ["CREATED"],
+            tenant_id=world.acme,
+            url=url,
+            event_kinds=["CREATED"],
             box=SecretBox.for_settings(Settings()),
             allow_private_targets=False,
         )
@@ -238,8 +238,12 @@ async def test_chosen_events_are_delivered_signed(
 ) -> None:
     name, node_id = subscribe(live, world, receiver, "ok", ["CREATED", "COMMENTED"])
     incident = await f.report(db, world.mia, world.acme, "Mail relay slow")
-    await incidents.assign_incident(db, world.mia, incident.id, None, "alex", None)  # ASSIGNED: not chosen
-    await incidents.add_comment(db, world.mia, incident.id, "Looking at the queue", Visibility.PUBLIC)
+    await incidents.assign_incident(
+        db, world.mia, incident_id=incident.id, expected_version=None, assignee="alex", assignment_group=None
+    )  # ASSIGNED: not chosen
+    await incidents.add_comment(
+        db, world.mia, incident_id=incident.id, body="Looking at the queue", visibility=Visibility.PUBLIC
+    )
     receipts = receiver.wait(name, lambda seen: len(seen) >= 2)
     await asyncio.sleep(0.3)  # nothing else should follow
     receipts = receiver.of(name)
@@ -269,8 +273,12 @@ async def test_a_failed_delivery_is_retried_and_each_incident_stays_in_order(
     one = await f.report(db, world.mia, world.acme, "Printer queue stuck")
     two = await f.report(db, world.mia, world.acme, "Badge readers offline")
     for n in range(3):
-        await incidents.add_comment(db, world.mia, one.id, f"one: note {n}", Visibility.PUBLIC)
-        await incidents.add_comment(db, world.mia, two.id, f"two: note {n}", Visibility.PUBLIC)
+        await incidents.add_comment(
+            db, world.mia, incident_id=one.id, body=f"one: note {n}", visibility=Visibility.PUBLIC
+        )
+        await incidents.add_comment(
+            db, world.mia, incident_id=two.id, body=f"two: note {n}", visibility=Visibility.PUBLIC
+        )
     receipts = receiver.wait(name, lambda seen: sum(r.status == 200 for r in seen) >= 8)
     assert all(r.verified for r in receipts)
     for incident in (one, two):

@@ -71,7 +71,9 @@ async def _until(condition: Callable[[], bool], what: str = "a condition") -> No
 
 
 async def comment(db: Database, world: World, body: str, incident: uuid.UUID | None = None) -> int:
-    event = await incidents.add_comment(db, world.alice, incident or world.incident, body, Visibility.PUBLIC)
+    event = await incidents.add_comment(
+        db, world.alice, incident_id=incident or world.incident, body=body, visibility=Visibility.PUBLIC
+    )
     return event.seq
 
 

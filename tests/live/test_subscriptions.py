@@ -81,7 +81,9 @@ EVENTS = """subscription($tenant: ID, $incident: ID, $after: String) {
 async def comment(
     db: Database, world: World, body: str, visibility: Visibility = Visibility.PUBLIC
 ) -> IncidentEvent:
-    return await incidents.add_comment(db, world.alice, world.incident, body, visibility)
+    return await incidents.add_comment(
+        db, world.alice, incident_id=world.incident, body=body, visibility=visibility
+    )
 
 
 async def stored_cursors(db: Database, tenant: uuid.UUID, after: int) -> list[str]:
@@ -229,7 +231,9 @@ async def test_an_incident_filter_streams_that_incident_only(
     socket = await Socket.connected(live.url, world.tokens["carol"])
     await subscribed(socket, "1", EVENTS, {"incident": f.encode_id("Incident", other.id)})
     await comment(db, world, "not this incident")
-    await incidents.add_comment(db, world.alice, other.id, "this one", Visibility.PUBLIC)
+    await incidents.add_comment(
+        db, world.alice, incident_id=other.id, body="this one", visibility=Visibility.PUBLIC
+    )
     assert (await socket.next("1"))["incidentEvents"]["message"] == "this one"
     await socket.nothing_more()
     await socket.close()
@@ -333,8 +337,12 @@ async def test_a_subscription_follows_only_the_services_it_names(
     socket = await Socket.connected(live.url, world.tokens["alice"])
     query = "subscription($s: [ID!]) { incidentEvents(services: $s) { message incident { title } } }"
     await subscribed(socket, "1", query, {"s": [encode_id("Service", world.service)]})
-    await incidents.add_comment(db, world.alice, on_web.id, "about the web", Visibility.PUBLIC)
-    await incidents.add_comment(db, world.alice, on_mail.id, "about the mail", Visibility.PUBLIC)
+    await incidents.add_comment(
+        db, world.alice, incident_id=on_web.id, body="about the web", visibility=Visibility.PUBLIC
+    )
+    await incidents.add_comment(
+        db, world.alice, incident_id=on_mail.id, body="about the mail", visibility=Visibility.PUBLIC
+    )
     data = (await socket.next("1"))["incidentEvents"]
     assert data == {"message": "about the mail", "incident": {"title": "Mail bounces"}}
     await socket.subscribe("2", query, {"s": [encode_id("Incident", on_web.id)]})

@@ -58,7 +58,11 @@ async def world(db: Database, settings: Settings) -> World:
 
     escalated = await f.report(db, carol, acme.id, "Invoices are wrong", "since the upgrade")
     await handling.escalate_incident(
-        db, alice, escalated.id, None, handling.Escalation(note="needs a decision", hierarchical=True)
+        db,
+        alice,
+        incident_id=escalated.id,
+        expected_version=None,
+        escalation=handling.Escalation(note="needs a decision", hierarchical=True),
     )
     plain = await f.report(db, carol, acme.id, "Printer jams", "")
     model = await playbooks.create_incident_model(

@@ -118,14 +118,18 @@ async def seed(db: Database, settings: Settings, test_db: TestDatabase) -> Marke
         world.rows.append(Row("Service", service.id, slug))
         incident = await f.report(db, customer, tenant.id, mark(slug, "PUB"), mark(slug, "PUB"))
         world.rows.append(Row("Incident", incident.id, slug))
-        await incidents.add_comment(db, agent, incident.id, mark(slug, "PUB"), Visibility.PUBLIC)
-        await incidents.add_comment(db, agent, incident.id, mark(slug, "INT"), Visibility.INTERNAL)
+        await incidents.add_comment(
+            db, agent, incident_id=incident.id, body=mark(slug, "PUB"), visibility=Visibility.PUBLIC
+        )
+        await incidents.add_comment(
+            db, agent, incident_id=incident.id, body=mark(slug, "INT"), visibility=Visibility.INTERNAL
+        )
         await handling.escalate_incident(
             db,
             agent,
-            incident.id,
-            None,
-            handling.Escalation(
+            incident_id=incident.id,
+            expected_version=None,
+            escalation=handling.Escalation(
                 note=mark(slug, "INT"),
                 vendor=mark(slug, "INT"),
                 vendor_ticket=mark(slug, "INT"),
@@ -144,9 +148,15 @@ async def seed(db: Database, settings: Settings, test_db: TestDatabase) -> Marke
         )
         world.rows.append(Row("IncidentModel", model.id, slug, Role.AGENT))
         await playbooks.apply_incident_model(db, agent, incident.id, model.id)
-        await major.declare_major_incident(db, manager, incident.id, None, subjects[Role.MANAGER])
+        await major.declare_major_incident(
+            db, manager, incident_id=incident.id, expected_version=None, commander=subjects[Role.MANAGER]
+        )
         await major.add_responder(
-            db, manager, incident.id, subjects[Role.AGENT], ResponderRole.TECHNICAL_LEAD
+            db,
+            manager,
+            incident_id=incident.id,
+            subject=subjects[Role.AGENT],
+            role=ResponderRole.TECHNICAL_LEAD,
         )
         review = await reviews.save_incident_review(
             db,
@@ -177,14 +187,16 @@ async def seed(db: Database, settings: Settings, test_db: TestDatabase) -> Marke
             db, manager, tenant.id, effective_from=datetime(2020, 1, 1, tzinfo=UTC), name=mark(slug, "PUB")
         )
         world.rows.append(Row("SlaContract", contract.id, slug))
-        key = await keys.create_integration_key(db, manager, tenant.id, "Monitoring", None)
+        key = await keys.create_integration_key(
+            db, manager, tenant_id=tenant.id, name="Monitoring", service_id=None
+        )
         world.rows.append(Row("IntegrationKey", key.id, slug, Role.MANAGER))
         endpoint = await webhooks.create_webhook_endpoint(
             db,
             manager,
-            tenant.id,
-            "http://127.0.0.1:9/incidentdesk",
-            ["CREATED"],
+            tenant_id=tenant.id,
+            url="http://127.0.0.1:9/incidentdesk",
+            event_kinds=["CREATED"],
             box=SecretBox.for_settings(settings),
             allow_private_targets=True,
         )

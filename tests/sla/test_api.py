@@ -396,7 +396,14 @@ async def test_clocks_on_an_incident_pause_on_hold_and_resume(
     assert abs(due - (incident.reported_at + timedelta(minutes=30))) < timedelta(seconds=1)
 
     await incidents.acknowledge_incident(db, alice, incident.id, None)
-    await handling.put_incident_on_hold(db, alice, incident.id, None, HoldReason.AWAITING_VENDOR, None)
+    await handling.put_incident_on_hold(
+        db,
+        alice,
+        incident_id=incident.id,
+        expected_version=None,
+        reason=HoldReason.AWAITING_VENDOR,
+        note=None,
+    )
     # acme's contract pauses for the vendor too. Two hours pass on hold:
     backdate(owner, incident.id, timedelta(hours=2))
     held = live.gql_ok(world.tokens["alice"], CLOCKS, {"id": gid})["node"]
@@ -500,12 +507,16 @@ async def test_the_report_over_http(live: f.LiveApp, world: World, db: Database,
     )
     start = answered.reported_at  # incidents of earlier tests were reported before
     await incidents.acknowledge_incident(db, alice, answered.id, None)
-    await handling.resolve_incident(db, alice, answered.id, None, ResolutionCode.FIXED, "done")
-    await handling.rate_incident(db, carl, answered.id, 4, None)
+    await handling.resolve_incident(
+        db, alice, incident_id=answered.id, expected_version=None, code=ResolutionCode.FIXED, notes="done"
+    )
+    await handling.rate_incident(db, carl, incident_id=answered.id, score=4, comment=None)
     cancelled = await f.report(
         db, carl, world.acme, "Report: cancelled", impact=Impact.LOW, urgency=Urgency.LOW
     )
-    await handling.cancel_incident(db, carl, cancelled.id, None, "never mind")
+    await handling.cancel_incident(
+        db, carl, incident_id=cancelled.id, expected_version=None, reason="never mind"
+    )
     end = datetime.now(UTC) + timedelta(minutes=1)
     variables = {"tenant": "acme", "from": start.isoformat(), "to": end.isoformat()}
     for who in ("mona", "carl"):  # a customer reads their own tenant's report

@@ -70,13 +70,36 @@ async def test_a_whole_life_is_in_the_ledger(db: Database, world: World, owner: 
     incident = await f.report(db, w.carl, w.acme, "Mail is down")
     assert ledger(owner, incident.id) == [("START", "P3", None)]
     change = incidents.Classification(impact=Impact.HIGH, urgency=Urgency.HIGH)
-    await incidents.classify_incident(db, w.alice, incident.id, None, change)
+    await incidents.classify_incident(
+        db, w.alice, incident_id=incident.id, expected_version=None, change=change
+    )
     await incidents.acknowledge_incident(db, w.alice, incident.id, None)
-    await handling.put_incident_on_hold(db, w.alice, incident.id, None, HoldReason.AWAITING_CUSTOMER, "logs?")
+    await handling.put_incident_on_hold(
+        db,
+        w.alice,
+        incident_id=incident.id,
+        expected_version=None,
+        reason=HoldReason.AWAITING_CUSTOMER,
+        note="logs?",
+    )
     await handling.resume_incident(db, w.alice, incident.id, None)
-    await handling.resolve_incident(db, w.alice, incident.id, None, ResolutionCode.FIXED, "restarted")
+    await handling.resolve_incident(
+        db,
+        w.alice,
+        incident_id=incident.id,
+        expected_version=None,
+        code=ResolutionCode.FIXED,
+        notes="restarted",
+    )
     await handling.reopen_incident(db, w.carl, incident.id, "still down")
-    await handling.resolve_incident(db, w.alice, incident.id, None, ResolutionCode.FIXED, "really fixed")
+    await handling.resolve_incident(
+        db,
+        w.alice,
+        incident_id=incident.id,
+        expected_version=None,
+        code=ResolutionCode.FIXED,
+        notes="really fixed",
+    )
     await handling.close_incident(db, w.carl, incident.id, None)
     assert ledger(owner, incident.id) == [
         ("START", "P3", None),
@@ -102,12 +125,21 @@ async def test_a_cancel_and_a_new_incident_resolved_at_once(
 ) -> None:
     w = world
     cancelled = await f.report(db, w.carl, w.acme, "Printer")
-    await handling.cancel_incident(db, w.carl, cancelled.id, None, "found the cable")
+    await handling.cancel_incident(
+        db, w.carl, incident_id=cancelled.id, expected_version=None, reason="found the cable"
+    )
     assert [kind for kind, _, _ in ledger(owner, cancelled.id)] == ["START", "CANCEL"]
     stored = outcome(owner, cancelled.id)
     assert stored is not None and stored["response_cancelled"] and stored["resolution_cancelled"]
     quick = await f.report(db, w.carl, w.acme, "Password")
-    await handling.resolve_incident(db, w.alice, quick.id, None, ResolutionCode.USER_ERROR, "caps lock")
+    await handling.resolve_incident(
+        db,
+        w.alice,
+        incident_id=quick.id,
+        expected_version=None,
+        code=ResolutionCode.USER_ERROR,
+        notes="caps lock",
+    )
     assert [kind for kind, _, _ in ledger(owner, quick.id)] == ["START", "RESPOND", "RESOLVE"]
 
 
@@ -117,8 +149,22 @@ async def test_children_moved_by_a_cascade_get_entries(db: Database, world: Worl
     child = await f.report(db, w.carl, w.acme, "Cannot reach the intranet")
     await relations.link_incidents(db, w.alice, parent.id, [child.id])
     await incidents.acknowledge_incident(db, w.alice, parent.id, None)
-    await handling.put_incident_on_hold(db, w.alice, parent.id, None, HoldReason.AWAITING_VENDOR, None)
-    await handling.resolve_incident(db, w.alice, parent.id, None, ResolutionCode.VENDOR_FIX, "carrier fixed")
+    await handling.put_incident_on_hold(
+        db,
+        w.alice,
+        incident_id=parent.id,
+        expected_version=None,
+        reason=HoldReason.AWAITING_VENDOR,
+        note=None,
+    )
+    await handling.resolve_incident(
+        db,
+        w.alice,
+        incident_id=parent.id,
+        expected_version=None,
+        code=ResolutionCode.VENDOR_FIX,
+        notes="carrier fixed",
+    )
     assert [kind for kind, _, _ in ledger(owner, child.id)] == ["START", "RESPOND", "HOLD", "RESOLVE"]
     assert ledger(owner, child.id)[2] == ("HOLD", None, "AWAITING_VENDOR")
 

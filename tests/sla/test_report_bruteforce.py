@@ -400,7 +400,7 @@ async def test_the_report_matches_the_minute_by_minute_count(
             resolution.cancelled,
         )
 
-    report: SlaReport = await sla_report(db, tenant.manager, tenant.id, FROM, TO)
+    report: SlaReport = await sla_report(db, tenant.manager, tenant_id=tenant.id, start=FROM, end=TO)
     assert report.incidents == total.incidents
     assert _close(report.response_compliance_percent, _percent(total.response_met, total.response_decided))
     assert _close(

@@ -71,10 +71,22 @@ async def token(db: Database, settings: Settings) -> str:
             await incidents.acknowledge_incident(db, mona, incident.id, None)
         if i % 3 == 0:
             await handling.put_incident_on_hold(
-                db, mona, incident.id, None, HoldReason.AWAITING_CUSTOMER, None
+                db,
+                mona,
+                incident_id=incident.id,
+                expected_version=None,
+                reason=HoldReason.AWAITING_CUSTOMER,
+                note=None,
             )
         if i % 5 == 0:
-            await handling.resolve_incident(db, mona, incident.id, None, ResolutionCode.FIXED, "done")
+            await handling.resolve_incident(
+                db,
+                mona,
+                incident_id=incident.id,
+                expected_version=None,
+                code=ResolutionCode.FIXED,
+                notes="done",
+            )
     return await f.mint_token(settings, db, "mona")
 
 
