@@ -210,7 +210,7 @@ def _new(
 
 async def _pick_up(db: Database, agent: Principal, incident: Incident, *, group: str, public: str) -> None:
     """An agent takes an incident: acknowledge, assign to self, a public update and an internal note."""
-    await incidents.acknowledge_incident(db, agent, incident.id, None)
+    await incidents.acknowledge_incident(db, agent, incident_id=incident.id, expected_version=None)
     await incidents.assign_incident(
         db,
         agent,
@@ -230,7 +230,7 @@ async def _pick_up(db: Database, agent: Principal, incident: Incident, *, group:
 
 
 async def _resolve(db: Database, agent: Principal, incident: Incident, notes: str, minutes: int) -> None:
-    await incidents.acknowledge_incident(db, agent, incident.id, None)
+    await incidents.acknowledge_incident(db, agent, incident_id=incident.id, expected_version=None)
     await worklog.log_work(db, agent, incident_id=incident.id, minutes=minutes, note="Diagnosis and fix")
     await handling.resolve_incident(
         db, agent, incident_id=incident.id, expected_version=None, code=ResolutionCode.FIXED, notes=notes
@@ -281,7 +281,7 @@ async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[
         body="It happened again this morning for two colleagues.",
         visibility=Visibility.PUBLIC,
     )
-    await incidents.acknowledge_incident(db, cast.agent, slow.id, None)
+    await incidents.acknowledge_incident(db, cast.agent, incident_id=slow.id, expected_version=None)
     await handling.put_incident_on_hold(
         db,
         cast.agent,
@@ -338,7 +338,7 @@ async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[
         await handling.rate_incident(
             db, cast.customer, incident_id=outage.id, score=5, comment="Quick and clear updates, thank you."
         )
-        await handling.close_incident(db, cast.customer, outage.id, None)
+        await handling.close_incident(db, cast.customer, incident_id=outage.id, expected_version=None)
     return 5
 
 

@@ -111,7 +111,9 @@ class HandlingMutations:
 
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
-            return await handling.resume_incident(ctx.db, ctx.actor(), target, input.expected_version)
+            return await handling.resume_incident(
+                ctx.db, ctx.actor(), incident_id=target, expected_version=input.expected_version
+            )
 
         return await _answer(run)
 
@@ -185,7 +187,9 @@ class HandlingMutations:
 
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
-            return await handling.reopen_incident(ctx.db, ctx.actor(), target, input.reason)
+            return await handling.reopen_incident(
+                ctx.db, ctx.actor(), incident_id=target, reason=input.reason
+            )
 
         return await _answer(run)
 
@@ -195,7 +199,9 @@ class HandlingMutations:
 
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
-            return await handling.close_incident(ctx.db, ctx.actor(), target, input.expected_version)
+            return await handling.close_incident(
+                ctx.db, ctx.actor(), incident_id=target, expected_version=input.expected_version
+            )
 
         return await _answer(run)
 
@@ -235,6 +241,6 @@ class HandlingMutations:
             task = decode_id(input.task_id, "IncidentTask")
             if task is None:
                 raise not_found("task", "input", "taskId")
-            return await handling.set_task(ctx.db, ctx.actor(), task, input.done)
+            return await handling.set_task(ctx.db, ctx.actor(), task_id=task, done=input.done)
 
         return await _answer(run)

@@ -175,7 +175,9 @@ class IncidentMutations:
 
         async def run() -> IncidentRow:
             target = incident_id(input.id, "input", "id")
-            return await service.acknowledge_incident(ctx.db, ctx.actor(), target, input.expected_version)
+            return await service.acknowledge_incident(
+                ctx.db, ctx.actor(), incident_id=target, expected_version=input.expected_version
+            )
 
         return incident_payload(*await attempt(run))
 

@@ -174,6 +174,8 @@ class PlaybookMutations:
             model = decode_id(input.model_id, "IncidentModel")
             if model is None:
                 raise not_found("incident model", "input", "modelId")
-            return await playbooks.apply_incident_model(ctx.db, ctx.actor(), target, model)
+            return await playbooks.apply_incident_model(
+                ctx.db, ctx.actor(), incident_id=target, model_id=model
+            )
 
         return incident_payload(*await attempt(run))

@@ -40,7 +40,7 @@ class RelationMutations:
         async def run() -> list[IncidentRow]:
             parent = incident_id(input.parent_id, "input", "parentId")
             children = [incident_id(c, "input", "childIds", str(i)) for i, c in enumerate(input.child_ids)]
-            return await relations.link_incidents(ctx.db, ctx.actor(), parent, children)
+            return await relations.link_incidents(ctx.db, ctx.actor(), parent_id=parent, child_ids=children)
 
         rows, errors = await attempt(run)
         return IncidentsPayload(incidents=[Incident.from_row(r) for r in rows or []], user_errors=errors)

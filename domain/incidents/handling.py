@@ -55,7 +55,7 @@ async def put_incident_on_hold(
 
 
 async def resume_incident(
-    db: Database, actor: Actor, incident_id: uuid.UUID, expected_version: int | None
+    db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None
 ) -> Incident:
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
@@ -198,7 +198,7 @@ async def resolve(
     await relations.flow_from_parent(session, incident, before, cascade_resolution=cascade_to_children)
 
 
-async def reopen_incident(db: Database, actor: Actor, incident_id: uuid.UUID, reason: str) -> Incident:
+async def reopen_incident(db: Database, actor: Actor, *, incident_id: uuid.UUID, reason: str) -> Incident:
     """The resolution is rejected (by its reporter or staff): back to IN_PROGRESS."""
     reason = required_text(reason, MAX_TEXT, "input", "reason")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
@@ -215,7 +215,7 @@ async def reopen_incident(db: Database, actor: Actor, incident_id: uuid.UUID, re
 
 
 async def close_incident(
-    db: Database, actor: Actor, incident_id: uuid.UUID, expected_version: int | None
+    db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None
 ) -> Incident:
     """Confirm the resolution (its reporter or staff). Children the parent resolved close with it. A major
     incident closes only once its review is published."""
@@ -260,7 +260,7 @@ async def rate_incident(
     return incident
 
 
-async def set_task(db: Database, actor: Actor, task_id: uuid.UUID, done: bool) -> Incident:
+async def set_task(db: Database, actor: Actor, *, task_id: uuid.UUID, done: bool) -> Incident:
     """Tick (or untick) an item of the incident's checklist (AGENT)."""
     field = ("input", "taskId")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:

@@ -243,7 +243,7 @@ def _snapshot(incident: Incident) -> dict[str, Any]:
 
 
 async def apply_incident_model(
-    db: Database, actor: Actor, incident_id: uuid.UUID, model_id: uuid.UUID
+    db: Database, actor: Actor, *, incident_id: uuid.UUID, model_id: uuid.UUID
 ) -> Incident:
     """Apply a model by hand (AGENT): its classification, group and tasks; its workaround when none is set."""
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:

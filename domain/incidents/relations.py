@@ -178,7 +178,7 @@ def _check_ids(parent_id: uuid.UUID, child_ids: Sequence[uuid.UUID]) -> None:
 
 
 async def link_incidents(
-    db: Database, actor: Actor, parent_id: uuid.UUID, child_ids: Sequence[uuid.UUID]
+    db: Database, actor: Actor, *, parent_id: uuid.UUID, child_ids: Sequence[uuid.UUID]
 ) -> list[Incident]:
     """Make ``child_ids`` children of ``parent_id`` (same tenant; no cycles, no grandchildren, one parent
     per child). The parent records one LINKED event, each child one; returns the children."""

@@ -226,7 +226,7 @@ async def assign_incident(
 
 
 async def acknowledge_incident(
-    db: Database, actor: Actor, incident_id: uuid.UUID, expected_version: int | None
+    db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None
 ) -> Incident:
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)

@@ -139,7 +139,7 @@ async def _enrich(
         db, mallory, incident_id=first_acme, subject="alice", role=ResponderRole.TECHNICAL_LEAD
     )
     if len(by_tenant[acme]) > 1:
-        await relations.link_incidents(db, mallory, first_acme, by_tenant[acme][1:2])
+        await relations.link_incidents(db, mallory, parent_id=first_acme, child_ids=by_tenant[acme][1:2])
     outage = by_tenant[provider][0]
     await major.declare_major_incident(
         db, mallory, incident_id=outage, expected_version=None, commander="mallory"

@@ -359,7 +359,7 @@ async def test_the_sla_csv_has_the_figures_of_the_sla_report_and_a_row_per_incid
     ):
         made.append(await f.report(db, carol, world.acme, title, impact=impact, urgency=urgency))
     for incident in made[:2]:
-        await incidents.acknowledge_incident(db, alice, incident.id, None)
+        await incidents.acknowledge_incident(db, alice, incident_id=incident.id, expected_version=None)
         await handling.resolve_incident(
             db,
             alice,

@@ -119,7 +119,7 @@ async def test_a_reopened_incident_is_not_due(db: Database, owner: Engine, setup
     s = setup
     incident = await resolved(db, s.carol, s.alice, s.acme, "reopened")
     resolved_ago(owner, incident.id, 5)
-    await handling.reopen_incident(db, s.carol, incident.id, "still broken")
+    await handling.reopen_incident(db, s.carol, incident_id=incident.id, reason="still broken")
     assert await close_due_incidents(db, utcnow() + timedelta(days=30)) == 0
     assert row(owner, incident.id)["status"] == "IN_PROGRESS"
 
@@ -149,7 +149,7 @@ async def test_children_close_with_a_closed_parent(db: Database, owner: Engine, 
     s = setup
     parent = await f.report(db, s.alice, s.acme, "parent")
     children = [await f.report(db, s.carol, s.acme, f"child {n}") for n in range(2)]
-    await relations.link_incidents(db, s.alice, parent.id, [c.id for c in children])
+    await relations.link_incidents(db, s.alice, parent_id=parent.id, child_ids=[c.id for c in children])
     await handling.resolve_incident(
         db,
         s.alice,
@@ -159,7 +159,7 @@ async def test_children_close_with_a_closed_parent(db: Database, owner: Engine, 
         notes="fixed centrally",
     )
     # One child rejects the resolution and is resolved again later, on its own.
-    await handling.reopen_incident(db, s.carol, children[0].id, "not for me")
+    await handling.reopen_incident(db, s.carol, incident_id=children[0].id, reason="not for me")
     resolved_ago(owner, parent.id, 4)
     assert await close_due_incidents(db, utcnow()) == 2  # the parent, and the child it resolved
     assert [row(owner, c.id)["status"] for c in children] == ["IN_PROGRESS", "CLOSED"]

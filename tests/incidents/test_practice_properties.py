@@ -57,7 +57,9 @@ def owner(test_db: Any) -> Iterator[Engine]:
 Run = Callable[[Database, Principal, uuid.UUID, int | None], Awaitable[Any]]
 
 OPERATIONS: dict[str, Run] = {
-    "acknowledge": lambda db, who, i, v: service.acknowledge_incident(db, who, i, v),
+    "acknowledge": lambda db, who, i, v: service.acknowledge_incident(
+        db, who, incident_id=i, expected_version=v
+    ),
     "assign": lambda db, who, i, v: service.assign_incident(
         db, who, incident_id=i, expected_version=v, assignee="alice", assignment_group="desk"
     ),
@@ -76,7 +78,7 @@ OPERATIONS: dict[str, Run] = {
     "hold_vendor": lambda db, who, i, v: handling.put_incident_on_hold(
         db, who, incident_id=i, expected_version=v, reason=HoldReason.AWAITING_VENDOR, note="vendor"
     ),
-    "resume": lambda db, who, i, v: handling.resume_incident(db, who, i, v),
+    "resume": lambda db, who, i, v: handling.resume_incident(db, who, incident_id=i, expected_version=v),
     "workaround": lambda db, who, i, v: handling.apply_workaround(
         db, who, incident_id=i, expected_version=v, workaround="restart it"
     ),
@@ -90,8 +92,8 @@ OPERATIONS: dict[str, Run] = {
     "resolve": lambda db, who, i, v: handling.resolve_incident(
         db, who, incident_id=i, expected_version=v, code=ResolutionCode.FIXED, notes="done"
     ),
-    "reopen": lambda db, who, i, v: handling.reopen_incident(db, who, i, "still broken"),
-    "close": lambda db, who, i, v: handling.close_incident(db, who, i, v),
+    "reopen": lambda db, who, i, v: handling.reopen_incident(db, who, incident_id=i, reason="still broken"),
+    "close": lambda db, who, i, v: handling.close_incident(db, who, incident_id=i, expected_version=v),
     "cancel": lambda db, who, i, v: handling.cancel_incident(
         db, who, incident_id=i, expected_version=v, reason="not an incident"
     ),

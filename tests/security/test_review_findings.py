@@ -68,7 +68,7 @@ async def world(db: Database, settings: Settings) -> World:
     model = await playbooks.create_incident_model(
         db, mona, playbooks.ModelSpec(tenant_id=acme.id, name="Billing", tasks=[INTERNAL_TASK])
     )
-    await playbooks.apply_incident_model(db, alice, escalated.id, model.id)
+    await playbooks.apply_incident_model(db, alice, incident_id=escalated.id, model_id=model.id)
     tokens = await f.mint_tokens(settings, db, "mona", "alice", "carol")
     tokens["mona-read"] = await f.mint_token(settings, db, "mona", scopes=frozenset({"incidents:read"}))
     authority = Authority(settings, db)

@@ -147,7 +147,7 @@ async def seed(db: Database, settings: Settings, test_db: TestDatabase) -> Marke
             ),
         )
         world.rows.append(Row("IncidentModel", model.id, slug, Role.AGENT))
-        await playbooks.apply_incident_model(db, agent, incident.id, model.id)
+        await playbooks.apply_incident_model(db, agent, incident_id=incident.id, model_id=model.id)
         await major.declare_major_incident(
             db, manager, incident_id=incident.id, expected_version=None, commander=subjects[Role.MANAGER]
         )

@@ -395,7 +395,7 @@ async def test_clocks_on_an_incident_pause_on_hold_and_resume(
     due = datetime.fromisoformat(response["dueAt"])
     assert abs(due - (incident.reported_at + timedelta(minutes=30))) < timedelta(seconds=1)
 
-    await incidents.acknowledge_incident(db, alice, incident.id, None)
+    await incidents.acknowledge_incident(db, alice, incident_id=incident.id, expected_version=None)
     await handling.put_incident_on_hold(
         db,
         alice,
@@ -409,7 +409,7 @@ async def test_clocks_on_an_incident_pause_on_hold_and_resume(
     held = live.gql_ok(world.tokens["alice"], CLOCKS, {"id": gid})["node"]
     assert held["responseSla"]["state"] == "MET" and held["responseSla"]["stopped"]
     assert held["resolutionSla"]["state"] == "PAUSED" and held["resolutionSla"]["dueAt"] is None
-    await handling.resume_incident(db, alice, incident.id, None)
+    await handling.resume_incident(db, alice, incident_id=incident.id, expected_version=None)
     resumed = live.gql_ok(world.tokens["alice"], CLOCKS, {"id": gid})["node"]["resolutionSla"]
     assert resumed["state"] == "RUNNING"
     assert resumed["elapsedMinutes"] == 0  # the two hours on hold were not counted
@@ -432,7 +432,9 @@ async def test_a_breach_is_recorded_once_internal_and_found_by_the_filter(
     on_time = await f.report(
         db, carl, world.acme, "Answered at once", impact=Impact.HIGH, urgency=Urgency.HIGH
     )
-    await incidents.acknowledge_incident(db, world.actors["alice"], on_time.id, None)
+    await incidents.acknowledge_incident(
+        db, world.actors["alice"], incident_id=on_time.id, expected_version=None
+    )
     backdate(owner, late.id, timedelta(minutes=45))  # P1 response: 30 minutes, at risk from 24 (80 %)
     await scan_once(db)
     await scan_once(db)  # a second pass records nothing more
@@ -506,7 +508,7 @@ async def test_the_report_over_http(live: f.LiveApp, world: World, db: Database,
         db, carl, world.acme, "Report: answered", impact=Impact.LOW, urgency=Urgency.LOW
     )
     start = answered.reported_at  # incidents of earlier tests were reported before
-    await incidents.acknowledge_incident(db, alice, answered.id, None)
+    await incidents.acknowledge_incident(db, alice, incident_id=answered.id, expected_version=None)
     await handling.resolve_incident(
         db, alice, incident_id=answered.id, expected_version=None, code=ResolutionCode.FIXED, notes="done"
     )

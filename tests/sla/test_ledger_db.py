@@ -73,7 +73,7 @@ async def test_a_whole_life_is_in_the_ledger(db: Database, world: World, owner: 
     await incidents.classify_incident(
         db, w.alice, incident_id=incident.id, expected_version=None, change=change
     )
-    await incidents.acknowledge_incident(db, w.alice, incident.id, None)
+    await incidents.acknowledge_incident(db, w.alice, incident_id=incident.id, expected_version=None)
     await handling.put_incident_on_hold(
         db,
         w.alice,
@@ -82,7 +82,7 @@ async def test_a_whole_life_is_in_the_ledger(db: Database, world: World, owner: 
         reason=HoldReason.AWAITING_CUSTOMER,
         note="logs?",
     )
-    await handling.resume_incident(db, w.alice, incident.id, None)
+    await handling.resume_incident(db, w.alice, incident_id=incident.id, expected_version=None)
     await handling.resolve_incident(
         db,
         w.alice,
@@ -91,7 +91,7 @@ async def test_a_whole_life_is_in_the_ledger(db: Database, world: World, owner: 
         code=ResolutionCode.FIXED,
         notes="restarted",
     )
-    await handling.reopen_incident(db, w.carl, incident.id, "still down")
+    await handling.reopen_incident(db, w.carl, incident_id=incident.id, reason="still down")
     await handling.resolve_incident(
         db,
         w.alice,
@@ -100,7 +100,7 @@ async def test_a_whole_life_is_in_the_ledger(db: Database, world: World, owner: 
         code=ResolutionCode.FIXED,
         notes="really fixed",
     )
-    await handling.close_incident(db, w.carl, incident.id, None)
+    await handling.close_incident(db, w.carl, incident_id=incident.id, expected_version=None)
     assert ledger(owner, incident.id) == [
         ("START", "P3", None),
         ("PRIORITY", "P1", None),
@@ -147,8 +147,8 @@ async def test_children_moved_by_a_cascade_get_entries(db: Database, world: Worl
     w = world
     parent = await f.report(db, w.alice, w.acme, "Network outage")
     child = await f.report(db, w.carl, w.acme, "Cannot reach the intranet")
-    await relations.link_incidents(db, w.alice, parent.id, [child.id])
-    await incidents.acknowledge_incident(db, w.alice, parent.id, None)
+    await relations.link_incidents(db, w.alice, parent_id=parent.id, child_ids=[child.id])
+    await incidents.acknowledge_incident(db, w.alice, incident_id=parent.id, expected_version=None)
     await handling.put_incident_on_hold(
         db,
         w.alice,
@@ -198,7 +198,7 @@ async def test_incident_models_that_change_the_priority_leave_priority_entries(
     matched = await f.report(db, w.carl, w.acme, "Total outage of the portal")  # applied on report
     assert ledger(owner, matched.id) == [("START", "P3", None), ("PRIORITY", "P1", None)]
     by_hand = await f.report(db, w.carl, w.acme, "Slow portal")
-    await playbooks.apply_incident_model(db, w.alice, by_hand.id, model.id)
+    await playbooks.apply_incident_model(db, w.alice, incident_id=by_hand.id, model_id=model.id)
     assert ledger(owner, by_hand.id) == [("START", "P3", None), ("PRIORITY", "P1", None)]
     stored = outcome(owner, by_hand.id)
     assert stored is not None and stored["priority"] == "P1" and stored["response_target_minutes"] == 30

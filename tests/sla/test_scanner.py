@@ -78,7 +78,7 @@ async def test_two_scanners_at_once_record_every_alert_exactly_once(
 
         async def meanwhile() -> None:  # changes in flight lock some incidents while the scanners run
             for incident_id in ids[::3]:
-                await incidents.acknowledge_incident(db, mona, incident_id, None)
+                await incidents.acknowledge_incident(db, mona, incident_id=incident_id, expected_version=None)
 
         results = await asyncio.gather(
             scan_once(db, batch=7), scan_once(other, batch=5), scan_once(other, batch=11), meanwhile()

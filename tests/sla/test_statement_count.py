@@ -68,7 +68,7 @@ async def token(db: Database, settings: Settings) -> str:
     for i in range(100):
         incident = await f.report(db, mona, acme.id, f"Incident {i}", impact=Impact.HIGH, urgency=Urgency.LOW)
         if i % 2 or i % 3 == 0:
-            await incidents.acknowledge_incident(db, mona, incident.id, None)
+            await incidents.acknowledge_incident(db, mona, incident_id=incident.id, expected_version=None)
         if i % 3 == 0:
             await handling.put_incident_on_hold(
                 db,
