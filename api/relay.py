@@ -11,13 +11,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from strawberry.schema.name_converter import NameConverter
 
 from domain.reads import cursors
 from domain.reads.selection import Window
@@ -26,6 +27,7 @@ DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @strawberry.interface(name="Node")
@@ -220,6 +222,47 @@ class Counted:
     @strawberry.field
     async def total_count(self) -> int:
         return await self.count()
+
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    """One node of a connection and its cursor; named after its node (``IncidentEdge``)."""
+
+    cursor: str
+    node: NodeT
+
+
+@strawberry.type
+class Connection(Counted, Generic[NodeT]):
+    """A Relay connection, named after its node (``IncidentConnection``; see ``ContractNames``)."""
+
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+
+    @classmethod
+    def of_page(cls, page: Page[R], node: Callable[[R], NodeT]) -> Self:
+        """The connection of a page of rows, each turned into its GraphQL node by ``node``."""
+        edges = [Edge(cursor=c, node=node(row)) for row, c in zip(page.rows, page.cursors, strict=True)]
+        return cls(edges=edges, page_info=page.page_info(), count=page.count)
+
+
+class ContractNames(NameConverter):
+    """Generic types are named as Strawberry names them (``Connection[Incident]`` is
+    ``IncidentConnection``), except where the contract names them otherwise: the connection of an
+    incident's events is its timeline (``TimelineConnection``, ``TimelineEdge``)."""
+
+    NODE_NAMES = {"IncidentEvent": "Timeline"}
+
+    def from_generic(self, generic_type: Any, types: list[Any]) -> str:
+        name = super().from_generic(generic_type, types)
+        generic: str = generic_type.name
+        for node, contract in self.NODE_NAMES.items():
+            if name == node + generic:
+                return contract + generic
+        return name
 
 
 async def read_page(

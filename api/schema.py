@@ -40,7 +40,7 @@ from api.integrations.mutations import IntegrationMutations
 from api.integrations.queries import IntegrationQueries
 from api.nodes import resolve_node
 from api.permissions import IsAuthenticated
-from api.relay import MAX_PAGE, Node, PageRequest
+from api.relay import MAX_PAGE, ContractNames, Node, PageRequest
 from api.scalars import DateTime
 from api.sla.mutations import SlaMutations
 from api.sla.queries import sla_contracts, sla_report
@@ -214,7 +214,9 @@ class Schema(strawberry.Schema):
             # A live event is executed once per group of subscribers who see it alike.
             execution_context_class=SharedEventRendering,
             config=StrawberryConfig(
-                auto_camel_case=True, disable_field_suggestions=not settings.field_suggestions_enabled
+                name_converter=ContractNames(),
+                auto_camel_case=True,
+                disable_field_suggestions=not settings.field_suggestions_enabled,
             ),
             # Factories, not instances: an extension holds its request's state (MaskErrors reads the
             # result it masks from it), so one shared instance lets concurrent requests unmask each

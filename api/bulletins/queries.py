@@ -10,7 +10,6 @@ from api.bulletins.loaders import load_bulletins
 from api.bulletins.types import (
     Bulletin,
     BulletinConnection,
-    BulletinEdge,
     PublicStatus,
     bulletin_readers,
     may_see,
@@ -44,14 +43,7 @@ async def bulletin_connection(
         )
 
     page = await read_page(ctx.read, statement, NEWEST_FIRST, PageRequest(first=first, after=after))
-    return BulletinConnection(
-        edges=[
-            BulletinEdge(cursor=c, node=Bulletin.from_row(r))
-            for r, c in zip(page.rows, page.cursors, strict=True)
-        ],
-        page_info=page.page_info(),
-        count=page.count,
-    )
+    return BulletinConnection.of_page(page, Bulletin.from_row)
 
 
 async def public_status(ctx: Context, slug: str) -> PublicStatus | None:

@@ -18,7 +18,7 @@ from api import fields
 from api.bulletins import loaders
 from api.catalog.types import Service, ServiceStatus
 from api.context import Context, Info
-from api.relay import Counted, Node, PageInfo, encode_id
+from api.relay import Connection, Node, encode_id
 from api.tenancy.types import InTenant
 from domain.bulletins import models as m
 from domain.bulletins import phases
@@ -180,16 +180,9 @@ class Bulletin(Node, InTenant):
         return updates
 
 
-@strawberry.type(name="BulletinEdge")
-class BulletinEdge:
-    cursor: str
-    node: Bulletin
-
-
 @strawberry.type(name="BulletinConnection")
-class BulletinConnection(Counted):
-    edges: list[BulletinEdge]
-    page_info: PageInfo
+class BulletinConnection(Connection[Bulletin]):
+    pass
 
 
 @strawberry.type(name="PublicStatus", description="What an anonymous visitor of a public status page may see")

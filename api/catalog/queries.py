@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from api.catalog.types import Service, ServiceConnection, ServiceEdge
+from api.catalog.types import Service, ServiceConnection
 from api.context import Context
 from api.relay import PageRequest, SortKey, read_page
 from domain.catalog import models as m
@@ -22,11 +22,4 @@ async def service_connection(
     statement = select(m.Service).where(m.Service.tenant_id.in_(wanted))
 
     page = await read_page(ctx.read, statement, BY_NAME, PageRequest(first=first, after=after))
-    return ServiceConnection(
-        edges=[
-            ServiceEdge(cursor=c, node=Service.from_row(r))
-            for r, c in zip(page.rows, page.cursors, strict=True)
-        ],
-        page_info=page.page_info(),
-        count=page.count,
-    )
+    return ServiceConnection.of_page(page, Service.from_row)

@@ -10,7 +10,7 @@ import strawberry
 
 from api import fields
 from api.context import Context, Info
-from api.relay import Counted, Node, PageInfo, encode_id
+from api.relay import Connection, Node, encode_id
 from api.tenancy.types import InTenant
 from domain.bulletins.phases import ServiceStatus as ServiceStatusValue
 from domain.catalog import models as m
@@ -49,16 +49,9 @@ class Service(Node, InTenant):
         )
 
 
-@strawberry.type(name="ServiceEdge")
-class ServiceEdge:
-    cursor: str
-    node: Service
-
-
 @strawberry.type(name="ServiceConnection")
-class ServiceConnection(Counted):
-    edges: list[ServiceEdge]
-    page_info: PageInfo
+class ServiceConnection(Connection[Service]):
+    pass
 
 
 async def load_services(ctx: Context, keys: Sequence[ServiceKey]) -> list[m.Service | None]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.context import Context
 from api.errors import ClientError
-from api.incidents.types import Incident, IncidentConnection, IncidentEdge, IncidentStatus, Priority
+from api.incidents.types import Incident, IncidentConnection, IncidentStatus, Priority
 from api.relay import PageRequest, SortKey, decode_id, read_page
 from api.tenancy.resolve import find_tenant_id, resolve_tenant
 from domain.errors import Refused
@@ -112,11 +112,7 @@ async def incident_connection(
         tuple(getattr(m.Incident, c) for c in query.sort.columns), descending=query.sort.descending
     )
     page = await read_page(ctx.read, statement, sort, request)
-    edges = [
-        IncidentEdge(cursor=c, node=Incident.from_row(r))
-        for r, c in zip(page.rows, page.cursors, strict=True)
-    ]
-    return IncidentConnection(edges=edges, page_info=page.page_info(), count=page.count)
+    return IncidentConnection.of_page(page, Incident.from_row)
 
 
 NUMBER = re.compile(r"^(?:INC-)?0*(\d{1,12})$", re.IGNORECASE)

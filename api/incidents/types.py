@@ -16,7 +16,7 @@ from strawberry.scalars import JSON
 from api import fields
 from api.context import Info
 from api.incidents import loaders
-from api.relay import Counted, Node, PageInfo, PageRequest, encode_cursor, encode_id
+from api.relay import Connection, Edge, Node, PageInfo, PageRequest, encode_cursor, encode_id
 from api.tenancy.types import InTenant
 from domain.incidents import enums as e
 from domain.incidents import models as m
@@ -318,16 +318,12 @@ def _page_info(edges: list[Any], more: bool, window: Window) -> PageInfo:
     )
 
 
-@strawberry.type(name="IncidentEdge")
-class IncidentEdge:
-    cursor: str
-    node: Incident
-
-
 @strawberry.type(name="IncidentConnection")
-class IncidentConnection(Counted):
-    edges: list[IncidentEdge]
-    page_info: PageInfo
+class IncidentConnection(Connection[Incident]):
+    pass
+
+
+IncidentEdge = Edge[Incident]
 
 
 @strawberry.type(name="IncidentEvent")
@@ -363,16 +359,13 @@ class IncidentEvent(Node):
         return Incident.from_row(row)
 
 
-@strawberry.type(name="TimelineEdge")
-class TimelineEdge:
-    cursor: str
-    node: IncidentEvent
-
-
+# Named TimelineConnection and TimelineEdge in the schema (``api.relay.ContractNames``).
 @strawberry.type(name="TimelineConnection")
-class TimelineConnection(Counted):
-    edges: list[TimelineEdge]
-    page_info: PageInfo
+class TimelineConnection(Connection[IncidentEvent]):
+    pass
+
+
+TimelineEdge = Edge[IncidentEvent]
 
 
 async def incident_by_id(info: Info, incident_id: uuid.UUID) -> Incident | None:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from api.context import Context
 from api.relay import PageRequest, SortKey, read_page
-from api.tenancy.types import Membership, Tenant, TenantConnection, TenantEdge, Viewer, tenant_by_id
+from api.tenancy.types import Membership, Tenant, TenantConnection, Viewer, tenant_by_id
 from domain.tenancy import models as m
 
 BY_SLUG = SortKey((m.Tenant.slug, m.Tenant.id))
@@ -35,7 +35,4 @@ async def tenant_connection(ctx: Context, first: int | None, after: str | None) 
         statement = statement.where(m.Tenant.id.in_(ctx.tenant_ids))
 
     page = await read_page(ctx.read, statement, BY_SLUG, PageRequest(first=first, after=after))
-    edges = [
-        TenantEdge(cursor=c, node=Tenant.from_row(r)) for r, c in zip(page.rows, page.cursors, strict=True)
-    ]
-    return TenantConnection(edges=edges, page_info=page.page_info(), count=page.count)
+    return TenantConnection.of_page(page, Tenant.from_row)

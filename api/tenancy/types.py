@@ -10,7 +10,7 @@ import strawberry
 
 from api import fields
 from api.context import Context, Info
-from api.relay import Counted, Node, PageInfo, encode_id
+from api.relay import Connection, Node, encode_id
 from domain.tenancy import models as m
 from domain.tenancy.roles import Role as RoleEnum
 from domain.tenancy.service import tenants_by_id
@@ -83,16 +83,9 @@ class Membership:
     role: Role
 
 
-@strawberry.type(name="TenantEdge")
-class TenantEdge:
-    cursor: str
-    node: Tenant
-
-
 @strawberry.type(name="TenantConnection")
-class TenantConnection(Counted):
-    edges: list[TenantEdge]
-    page_info: PageInfo
+class TenantConnection(Connection[Tenant]):
+    pass
 
 
 @strawberry.type(name="Viewer")
