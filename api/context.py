@@ -30,9 +30,9 @@ V = TypeVar("V")
 # Over WebSocket one Context serves every operation of the connection. A subscription gives each event
 # it yields loaders of its own (``fresh_loaders``): its operation runs in its own task, which this
 # variable is local to, so caches never go stale and operations never share one.
-_OPERATION_LOADERS: ContextVar[dict[str, DataLoader[Any, Any]] | None] = ContextVar(
-    "operation_loaders", default=None
-)
+# A request's DataLoaders, one per batch function: the function is the loader's name and its type.
+Loaders = dict[Callable[..., Any], DataLoader[Any, Any]]
+_OPERATION_LOADERS: ContextVar[Loaders | None] = ContextVar("operation_loaders", default=None)
 
 
 def fresh_loaders() -> None:
@@ -97,7 +97,7 @@ class Context:
     tenants: TenantDirectory | None = None
     # The request's one read transaction (queries over HTTP); None: each read is a short transaction.
     reads: RequestReads | None = None
-    _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    _loaders: Loaders = field(default_factory=dict)
 
     def actor(self) -> Principal:
         """The caller, acting only in the request's tenants: an X-Tenant header narrows writes as well as
@@ -147,21 +147,20 @@ class Context:
     def sees(self, tenant_id: uuid.UUID, part: visibility.Part) -> bool:
         return visibility.sees(self.principal, tenant_id, part)
 
-    def loader(
-        self, name: str, batch: Callable[[Context, Sequence[K]], Awaitable[Sequence[V]]]
-    ) -> DataLoader[K, V]:
-        """The request's DataLoader called ``name``, created on first use so each request batches its own."""
+    def loader(self, batch: Callable[[Context, Sequence[K]], Awaitable[Sequence[V]]]) -> DataLoader[K, V]:
+        """The request's DataLoader of ``batch`` (one answer per key, in order), created on first use so
+        each request batches its own. The batch function names the loader: no two can share a cache."""
         loaders = _OPERATION_LOADERS.get()
         if loaders is None:
             loaders = self._loaders
-        existing = loaders.get(name)
+        existing = loaders.get(batch)
         if existing is None:
 
             async def load(keys: list[K]) -> Sequence[V]:
                 return await batch(self, keys)
 
             existing = DataLoader(load_fn=load)
-            loaders[name] = existing
+            loaders[batch] = existing
         return existing
 
 

@@ -26,7 +26,7 @@ async def _tenant(ctx: Context, key: uuid.UUID) -> Node | None:
     principal = ctx.actor()
     if key not in ctx.tenant_ids and not principal.is_operator:
         return None
-    row = await ctx.loader("tenant_by_id", load_tenants).load(key)
+    row = await ctx.loader(load_tenants).load(key)
     return Tenant.from_row(row) if row else None
 
 
@@ -41,19 +41,19 @@ async def _events_by_id(ctx: Context, keys: Sequence[uuid.UUID]) -> list[inciden
 
 
 async def _service(ctx: Context, key: uuid.UUID) -> Node | None:
-    row = await ctx.loader("service_by_id", _services_by_id).load(key)
+    row = await ctx.loader(_services_by_id).load(key)
     return Service.from_row(row) if row else None
 
 
 async def _incident(ctx: Context, key: uuid.UUID) -> Node | None:
-    row = await ctx.loader("incident_by_id", incident_loaders.load_incidents).load(key)
+    row = await ctx.loader(incident_loaders.load_incidents).load(key)
     if row is None or row.tenant_id not in readable_tenants(ctx):
         return None
     return Incident.from_row(row)
 
 
 async def _event(ctx: Context, key: uuid.UUID) -> Node | None:
-    row = await ctx.loader("event_by_id", _events_by_id).load(key)
+    row = await ctx.loader(_events_by_id).load(key)
     if row is None or row.tenant_id not in readable_tenants(ctx):
         return None
     if row.visibility is Visibility.INTERNAL and not ctx.sees(row.tenant_id, Part.INTERNAL_EVENTS):

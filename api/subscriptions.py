@@ -218,9 +218,7 @@ class Subscription:
             async for event in feed:
                 assert event.bulletin is not None and event.bulletin.bulletin_id is not None
                 fresh_loaders()
-                row = await ctx.loader("bulletin_by_id", bulletin_loaders.load_bulletins).load(
-                    event.bulletin.bulletin_id
-                )
+                row = await ctx.loader(bulletin_loaders.load_bulletins).load(event.bulletin.bulletin_id)
                 if row is not None and may_see(ctx, row.tenant_id, row.published):
                     yield mark_event(Bulletin.from_row(row), (event.tenant_id, event.seq))
 
@@ -249,9 +247,7 @@ class Subscription:
                 change = event.bulletin
                 assert change is not None and change.service_id is not None and change.status is not None
                 fresh_loaders()
-                row = await ctx.loader("service_by_key", load_services).load(
-                    (change.tenant_id, change.service_id)
-                )
+                row = await ctx.loader(load_services).load((change.tenant_id, change.service_id))
                 if row is not None:
                     service = Service.from_row(row)
                     service.known_status = change.status

@@ -42,16 +42,16 @@ async def _load_entries_by_id(ctx: Context, keys: Sequence[uuid.UUID]) -> list[m
 
 
 async def work_log_of(ctx: Context, row: m.Incident) -> list[WorkLogEntry]:
-    rows = await ctx.loader("work_log", _load_entries).load((row.tenant_id, row.id))
+    rows = await ctx.loader(_load_entries).load((row.tenant_id, row.id))
     return [WorkLogEntry.from_row(entry) for entry in rows]
 
 
 async def time_spent_of(ctx: Context, row: m.Incident) -> int:
-    return await ctx.loader("time_spent", _load_time_spent).load((row.tenant_id, row.id))
+    return await ctx.loader(_load_time_spent).load((row.tenant_id, row.id))
 
 
 async def entry_node(ctx: Context, key: uuid.UUID) -> WorkLogEntry | None:
-    row = await ctx.loader("work_entry_by_id", _load_entries_by_id).load(key)
+    row = await ctx.loader(_load_entries_by_id).load(key)
     return WorkLogEntry.from_row(row) if row is not None else None
 
 

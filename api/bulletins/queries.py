@@ -52,7 +52,7 @@ async def public_status(ctx: Context, slug: str) -> PublicStatus | None:
 
 
 async def bulletin_node(ctx: Context, key: uuid.UUID) -> Bulletin | None:
-    row = await ctx.loader("bulletin_by_id", load_bulletins).load(key)
+    row = await ctx.loader(load_bulletins).load(key)
     if row is None or not may_see(ctx, row.tenant_id, row.published):
         return None
     return Bulletin.from_row(row)

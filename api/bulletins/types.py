@@ -153,7 +153,7 @@ class Bulletin(Node, InTenant):
         ctx = info.context
         if self.row.incident_id is None or ctx.principal is None:
             return None
-        row = await ctx.loader("incident_by_id", incident_loaders.load_incidents).load(self.row.incident_id)
+        row = await ctx.loader(incident_loaders.load_incidents).load(self.row.incident_id)
         if row is None or row.tenant_id not in readable_tenants(ctx):
             return None
         return Incident.from_row(row)
@@ -162,7 +162,7 @@ class Bulletin(Node, InTenant):
     async def affected_services(self, info: Info) -> list[AffectedService]:
         if self.preloaded is not None:
             return _affected(self.preloaded.affected, self.preloaded.statuses)
-        rows = await info.context.loader("bulletin_affected", loaders.load_affected).load(self.key)
+        rows = await info.context.loader(loaders.load_affected).load(self.key)
         return _affected(rows, {})
 
     @fields.field(description="Newest first")
@@ -170,7 +170,7 @@ class Bulletin(Node, InTenant):
         rows = (
             self.preloaded.updates
             if self.preloaded is not None
-            else await info.context.loader("bulletin_updates", loaders.load_updates).load(self.key)
+            else await info.context.loader(loaders.load_updates).load(self.key)
         )
         updates = [BulletinUpdate.from_row(r) for r in rows]
         if info.context.principal is None:

@@ -44,9 +44,7 @@ class Service(Node, InTenant):
             return self.known_status
         from api.bulletins.loaders import load_service_statuses
 
-        return await info.context.loader("service_status", load_service_statuses).load(
-            (self.row.tenant_id, self.row.id)
-        )
+        return await info.context.loader(load_service_statuses).load((self.row.tenant_id, self.row.id))
 
 
 @strawberry.type(name="ServiceConnection")
@@ -63,5 +61,5 @@ async def service_by_key(ctx: Context, tenant_id: uuid.UUID, service_id: uuid.UU
     """A tenant's service through the request's loader; None when absent or outside the caller's scope."""
     if service_id is None:
         return None
-    row = await ctx.loader("service_by_key", load_services).load((tenant_id, service_id))
+    row = await ctx.loader(load_services).load((tenant_id, service_id))
     return Service.from_row(row) if row is not None else None

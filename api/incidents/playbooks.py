@@ -86,7 +86,7 @@ async def model_of(ctx: Context, incident: m.Incident) -> IncidentModel | None:
     """``Incident.model``: the model applied last, for staff only."""
     if incident.model_id is None or not staff_in(ctx, incident.tenant_id):
         return None
-    row = await ctx.loader("incident_model_by_key", load_models).load((incident.tenant_id, incident.model_id))
+    row = await ctx.loader(load_models).load((incident.tenant_id, incident.model_id))
     return IncidentModel.from_row(row) if row is not None else None
 
 

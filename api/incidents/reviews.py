@@ -82,16 +82,14 @@ class IncidentReview(Node):
     async def incident(self, info: Info) -> Annotated[Incident, strawberry.lazy("api.incidents.types")]:
         from api.incidents.types import Incident
 
-        row = await info.context.loader("incident_by_id", loaders.load_incidents).load(self.row.incident_id)
+        row = await info.context.loader(loaders.load_incidents).load(self.row.incident_id)
         if row is None:  # pragma: no cover - a review is only visible with its incident
             raise LookupError(self.row.incident_id)
         return Incident.from_row(row)
 
     @strawberry.field
     async def action_items(self, info: Info) -> list[ActionItem]:
-        rows = await info.context.loader("review_action_items", load_action_items).load(
-            (self.row.tenant_id, self.row.id)
-        )
+        rows = await info.context.loader(load_action_items).load((self.row.tenant_id, self.row.id))
         return [ActionItem.from_row(row) for row in rows]
 
 
@@ -110,7 +108,7 @@ async def review_of(ctx: Context, incident: m.Incident) -> IncidentReview | None
     """``Incident.review``: staff only."""
     if not ctx.sees(incident.tenant_id, Part.REVIEW):
         return None
-    row = await ctx.loader("review_by_incident", load_reviews).load((incident.tenant_id, incident.id))
+    row = await ctx.loader(load_reviews).load((incident.tenant_id, incident.id))
     return IncidentReview.from_row(row) if row is not None else None
 
 

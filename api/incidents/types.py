@@ -156,15 +156,15 @@ class Incident(Node, InTenant):
         # Who works the incident inside the provider is internal work: customers see the incident only.
         if not info.context.sees(self.row.tenant_id, Part.RESPONDERS):
             return []
-        rows = await info.context.loader("responders", loaders.load_responders).load(self.key)
+        rows = await info.context.loader(loaders.load_responders).load(self.key)
         return [Responder(subject=r.subject, role=r.role, added_at=r.added_at) for r in rows]
 
     @fields.field(description="Null also when the parent is outside the caller's tenants")
     async def parent(self, info: Info) -> Incident | None:
-        parent_id = await info.context.loader("parent_ids", loaders.load_parent_ids).load(self.key)
+        parent_id = await info.context.loader(loaders.load_parent_ids).load(self.key)
         if parent_id is None:
             return None
-        row = await info.context.loader("incident_by_id", loaders.load_incidents).load(parent_id)
+        row = await info.context.loader(loaders.load_incidents).load(parent_id)
         return Incident.from_row(row) if row is not None else None
 
     @strawberry.field
@@ -178,14 +178,14 @@ class Incident(Node, InTenant):
         ctx = info.context
         sight = sight_in(ctx.principal, self.row.tenant_id)
         key = loaders.PageKey(self.row.tenant_id, self.row.id, window, sight)
-        page = await ctx.loader("children", loaders.load_children).load(key)
+        page = await ctx.loader(loaders.load_children).load(key)
         edges = [
             IncidentEdge(cursor=encode_cursor([r.reported_at, r.id]), node=Incident.from_row(r))
             for r in page.rows
         ]
 
         async def count() -> int:
-            counts = ctx.loader("children_counts", loaders.load_children_counts)
+            counts = ctx.loader(loaders.load_children_counts)
             return await counts.load((self.row.tenant_id, self.row.id, sight))
 
         return IncidentConnection(edges=edges, page_info=_page_info(edges, page.more, window), count=count)
@@ -213,7 +213,7 @@ class Incident(Node, InTenant):
     async def tasks(self, info: Info) -> list[IncidentTask]:
         if not info.context.sees(self.row.tenant_id, Part.TASKS):
             return []
-        rows = await info.context.loader("tasks", loaders.load_tasks).load(self.key)
+        rows = await info.context.loader(loaders.load_tasks).load(self.key)
         return [IncidentTask(id=encode_id("IncidentTask", r.id), title=r.title, done=r.done) for r in rows]
 
     @fields.field(description="Sum of the work log, for billing of handling activities")
@@ -289,11 +289,11 @@ class Incident(Node, InTenant):
         ctx = info.context
         sight = sight_in(ctx.principal, self.row.tenant_id)
         key = loaders.PageKey(self.row.tenant_id, self.row.id, window, sight)
-        page = await ctx.loader("timelines", loaders.load_timelines).load(key)
+        page = await ctx.loader(loaders.load_timelines).load(key)
         edges = [TimelineEdge(cursor=event_cursor(r), node=IncidentEvent.from_row(r)) for r in page.rows]
 
         async def count() -> int:
-            counts = ctx.loader("timeline_counts", loaders.load_timeline_counts)
+            counts = ctx.loader(loaders.load_timeline_counts)
             return await counts.load((self.row.tenant_id, self.row.id, sight))
 
         return TimelineConnection(edges=edges, page_info=_page_info(edges, page.more, window), count=count)
@@ -353,7 +353,7 @@ class IncidentEvent(Node):
 
     @strawberry.field
     async def incident(self, info: Info) -> Incident:
-        row = await info.context.loader("incident_by_id", loaders.load_incidents).load(self.row.incident_id)
+        row = await info.context.loader(loaders.load_incidents).load(self.row.incident_id)
         if row is None:  # pragma: no cover - an event is only visible with its incident
             raise LookupError(self.row.incident_id)
         return Incident.from_row(row)
@@ -370,5 +370,5 @@ TimelineEdge = Edge[IncidentEvent]
 
 async def incident_by_id(info: Info, incident_id: uuid.UUID) -> Incident | None:
     """An incident through the request's loader; None when outside the caller's tenant scope."""
-    row = await info.context.loader("incident_by_id", loaders.load_incidents).load(incident_id)
+    row = await info.context.loader(loaders.load_incidents).load(incident_id)
     return Incident.from_row(row) if row is not None else None

@@ -154,7 +154,7 @@ class WebhookDelivery:
     @fields.field(description="Every attempt, oldest first")
     async def log(self, info: Info) -> list[WebhookAttempt]:
         key = (self.row.tenant_id, self.row.id)
-        attempts = await info.context.loader("webhook_attempts", _load_attempts).load(key)
+        attempts = await info.context.loader(_load_attempts).load(key)
         return [WebhookAttempt.from_row(a) for a in attempts]
 
 

@@ -28,7 +28,7 @@ def can_read(ctx: Context, tenant_id: uuid.UUID) -> bool:
 async def incident_clocks(ctx: Context, row: Incident) -> Clocks | None:
     if not can_read(ctx, row.tenant_id):
         return None
-    return await ctx.loader("sla_clocks", loaders.load_clocks).load((row.tenant_id, row.id, row.reported_at))
+    return await ctx.loader(loaders.load_clocks).load((row.tenant_id, row.id, row.reported_at))
 
 
 async def response_sla(ctx: Context, row: Incident) -> SlaClock | None:
@@ -45,12 +45,12 @@ async def tenant_contract(ctx: Context, tenant_id: uuid.UUID) -> SlaContract | N
     """The contract in force now for the tenant, if any and if the caller may read it."""
     if not can_read(ctx, tenant_id):
         return None
-    row = await ctx.loader("sla_contract_in_force", loaders.load_contracts_in_force).load(tenant_id)
+    row = await ctx.loader(loaders.load_contracts_in_force).load(tenant_id)
     return SlaContract.from_row(row) if row is not None else None
 
 
 async def contract_node(ctx: Context, key: uuid.UUID) -> SlaContract | None:
-    row = await ctx.loader("sla_contract_by_id", loaders.load_contracts_by_id).load(key)
+    row = await ctx.loader(loaders.load_contracts_by_id).load(key)
     if row is None or not can_read(ctx, row.tenant_id) or row.tenant_id not in ctx.tenant_ids:
         return None
     return SlaContract.from_row(row)

@@ -104,7 +104,7 @@ async def load_tenants(ctx: Context, ids: Sequence[uuid.UUID]) -> list[m.Tenant 
 
 
 async def tenant_by_id(ctx: Context, tenant_id: uuid.UUID) -> Tenant:
-    row = await ctx.loader("tenant_by_id", load_tenants).load(tenant_id)
+    row = await ctx.loader(load_tenants).load(tenant_id)
     if row is None:  # pragma: no cover - every row's tenant exists (foreign key)
         raise LookupError(tenant_id)
     return Tenant.from_row(row)
