@@ -18,6 +18,7 @@ route below answers the rest (a streamed body, an ``Origin`` header) the same wa
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -55,7 +56,11 @@ class AlertIntake:
 
     def __init__(self, db: Database, settings: Settings, notices: AccessNotices | None = None) -> None:
         self.db = db
-        self.worker = AlertWorker(db)
+        self.worker = AlertWorker(
+            db,
+            batch=settings.alert_batch_size,
+            retention=timedelta(days=settings.alert_log_retention_days),
+        )
         self.inbox = AlertInbox(db, notices=notices, stored=self.worker.wake)
         self.rate_limit = PrincipalRateLimit(
             settings.intake_rate_limit_per_minute, settings.rate_limit_storage

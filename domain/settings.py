@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     # Alert intake (POST /v2/enqueue): events per minute per routing key, like PagerDuty's own limit.
     intake_rate_limit_per_minute: int = Field(default=120, ge=1)
+    # Applying accepted alerts: at most this many of a tenant's in one transaction; applied alerts stay in
+    # the integration key's alert log this many days.
+    alert_batch_size: int = Field(default=200, ge=1, le=1000)
+    alert_log_retention_days: int = Field(default=7, ge=1)
     # Outbound webhooks. Targets on private, loopback or link-local addresses are refused (SSRF) unless set.
     webhook_allow_private_targets: bool = False
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -55,7 +55,7 @@ class IntegrationKey(Node, InTenant):
 
     @fields.field(
         description="The alert log: the newest alerts accepted with this key first (at most 100), with"
-        " what became of each. Kept for 7 days."
+        " what became of each. Applied alerts are kept INCIDENTDESK_ALERT_LOG_RETENTION_DAYS days (7)."
     )
     async def recent_alerts(self, info: Info, first: int | None = None) -> list[ReceivedAlert]:
         size = DEFAULT_DELIVERIES if first is None else first

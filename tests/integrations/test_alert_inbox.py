@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest_asyncio
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from domain.db import Database, Scope
+from domain.db import Database, Scope, to_async_url
 from domain.intake.alerts import parse_event
 from domain.intake.inbox import Accepted, AlertInbox, UnknownKey
 from domain.intake.keys import create_integration_key, revoke_integration_key
@@ -223,3 +224,11 @@ async def test_applied_alerts_are_pruned_after_the_retention_and_pending_ones_ne
     assert log_of(test_db, old) == []
     assert [row[1] for row in log_of(test_db, waiting)] == [None]
     await apply_all(AlertWorker(db))
+
+
+def test_the_served_worker_takes_its_batch_and_retention_from_the_settings(test_db: TestDatabase) -> None:
+    from api.intake import AlertIntake
+
+    settings = f.settings_for(test_db, alert_batch_size=25, alert_log_retention_days=30)
+    intake = AlertIntake(Database(create_async_engine(to_async_url(test_db.app_url))), settings)
+    assert intake.worker.batch == 25 and intake.worker.retention == timedelta(days=30)
