@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.background import Worker, wait_for_signal
+from domain.background import RoundWorker
 from domain.columns import utcnow
 from domain.db import Database, Scope, is_unavailable, retrying
 from domain.intake.alerts import parse_event
@@ -43,7 +43,7 @@ _OPEN_ALERT_INDEX = "uq_incidents_open_alert"
 FAILED = "Event could not be applied"
 
 
-class AlertWorker(Worker):
+class AlertWorker(RoundWorker):
     name = "alert-worker"
 
     def __init__(
@@ -61,32 +61,14 @@ class AlertWorker(Worker):
         self.poll_seconds = poll_seconds
         self.retention = retention
         self.prune_every_seconds = prune_every_seconds
-        self._wake = asyncio.Event()
         self._pruned_at = time.monotonic()
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        failures = 0
-        while True:
-            self._wake.clear()
-            try:
-                applied = await self.run_once()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                failures += 1
-                log.exception("alert round failed")
-                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
-                continue
-            if applied:
-                await asyncio.sleep(0)
-                continue
-            if time.monotonic() - self._pruned_at > self.prune_every_seconds:
-                await self._prune_quietly()
-            await wait_for_signal(self._wake, self.poll_seconds)
+    async def round(self) -> float | None:
+        if await self.run_once():
+            return None
+        if time.monotonic() - self._pruned_at > self.prune_every_seconds:
+            await self._prune_quietly()
+        return self.poll_seconds
 
     async def run_once(self) -> int:
         """One round: each tenant with pending alerts gets one batch. How many alerts were applied."""

@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from domain.background import Worker, wait_for_signal
+from domain.background import RoundWorker
 from domain.columns import utcnow
 from domain.db import Database
 from domain.outbox import Hub, LiveEvent
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = "incidentdesk-webhooks/1"
 
 
-class WebhookWorker(Worker):
+class WebhookWorker(RoundWorker):
     name = "webhook-worker"
 
     def __init__(
@@ -77,7 +77,6 @@ class WebhookWorker(Worker):
         )
         self.lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
         self.disable_after = timedelta(seconds=settings.webhook_disable_after_seconds)
-        self._wake = asyncio.Event()
         self._hub: Hub | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
@@ -113,32 +112,16 @@ class WebhookWorker(Worker):
         if self._owns_http:
             await self.http.aclose()
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
+    async def round(self) -> float | None:
         # Whatever was committed while no worker ran is found by the first round.
-        failures = 0
-        while True:
-            self._wake.clear()
-            try:
-                worked, next_due = await self.run_once()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                failures += 1
-                log.exception("webhook round failed")
-                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
-                continue
-            if worked:
-                await asyncio.sleep(0)
-                continue
-            timeout = self.settings.webhook_poll_seconds
-            if next_due is not None:
-                # Never below a floor: a due delivery another replica holds must not make this one spin.
-                timeout = max(0.05, min(timeout, (next_due - utcnow()).total_seconds()))
-            await wait_for_signal(self._wake, timeout)
+        worked, next_due = await self.run_once()
+        if worked:
+            return None
+        rest = self.settings.webhook_poll_seconds
+        if next_due is not None:
+            # Never below a floor: a due delivery another replica holds must not make this one spin.
+            rest = max(0.05, min(rest, (next_due - utcnow()).total_seconds()))
+        return rest
 
     async def run_once(self) -> tuple[bool, datetime | None]:
         """One round: fan out, deliver what is due. Whether anything happened, and the next due time."""
