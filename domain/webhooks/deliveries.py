@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
 
@@ -30,6 +30,7 @@ FAN_OUT_BATCH = 500
 DELIVERY_BATCH = 50
 
 GlobalId = Callable[[str, uuid.UUID], str]
+Columns = TypeVarTuple("Columns")
 
 
 @dataclass(frozen=True)
@@ -184,20 +185,8 @@ async def claim(
     async with db.transaction(Scope.of(tenants)) as session:
         rows = (
             await session.execute(
-                select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret)
-                .join(
-                    WebhookEndpoint,
-                    and_(
-                        WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id,
-                        WebhookEndpoint.id == WebhookDelivery.endpoint_id,
-                    ),
-                )
-                .where(
-                    WebhookDelivery.status == DeliveryStatus.PENDING,
-                    WebhookDelivery.next_attempt_at <= now,
-                    WebhookEndpoint.active.is_(True),
-                    _heads_its_line(),
-                )
+                _sendable(select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret))
+                .where(WebhookDelivery.next_attempt_at <= now)
                 .order_by(WebhookDelivery.next_attempt_at)
                 .limit(limit)
                 .with_for_update(of=WebhookDelivery, skip_locked=True)
@@ -283,21 +272,25 @@ async def next_due(db: Database, tenants: frozenset[uuid.UUID]) -> datetime | No
     """When the next pending delivery that heads its line is due."""
     async with db.transaction(Scope.of(tenants)) as session:
         due: datetime | None = await session.scalar(
-            select(func.min(WebhookDelivery.next_attempt_at))
-            .join(
-                WebhookEndpoint,
-                and_(
-                    WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id,
-                    WebhookEndpoint.id == WebhookDelivery.endpoint_id,
-                ),
-            )
-            .where(
-                WebhookDelivery.status == DeliveryStatus.PENDING,
-                WebhookEndpoint.active.is_(True),
-                _heads_its_line(),
-            )
+            _sendable(select(func.min(WebhookDelivery.next_attempt_at)))
         )
     return due
+
+
+def _sendable(statement: Select[*Columns]) -> Select[*Columns]:
+    """``statement`` over the deliveries that may be sent once due: pending, to an active endpoint, and
+    heading their line."""
+    return statement.join(
+        WebhookEndpoint,
+        and_(
+            WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id,
+            WebhookEndpoint.id == WebhookDelivery.endpoint_id,
+        ),
+    ).where(
+        WebhookDelivery.status == DeliveryStatus.PENDING,
+        WebhookEndpoint.active.is_(True),
+        _heads_its_line(),
+    )
 
 
 def _heads_its_line() -> Any:
