@@ -23,7 +23,15 @@ if TYPE_CHECKING:
     from api.catalog.types import Service
     from api.incidents.types import Incident
 
-DEFAULT_DELIVERIES = 20
+# How many entries of a log (alerts, deliveries) a field answers with when not told.
+DEFAULT_LOG_SIZE = 20
+
+
+def _log_size(first: int | None) -> int:
+    size = DEFAULT_LOG_SIZE if first is None else first
+    if not 0 <= size <= MAX_PAGE:
+        raise ClientError(f"first must be between 0 and {MAX_PAGE}", "LIMIT_EXCEEDED")
+    return size
 
 
 @strawberry.type(
@@ -58,10 +66,7 @@ class IntegrationKey(Node, InTenant):
         " what became of each. Applied alerts are kept INCIDENTDESK_ALERT_LOG_RETENTION_DAYS days (7)."
     )
     async def recent_alerts(self, info: Info, first: int | None = None) -> list[ReceivedAlert]:
-        size = DEFAULT_DELIVERIES if first is None else first
-        if not 0 <= size <= MAX_PAGE:
-            raise ClientError(f"first must be between 0 and {MAX_PAGE}", "LIMIT_EXCEEDED")
-        rows = await keys.alert_log(info.context.db, key=self.row, limit=size)
+        rows = await keys.alert_log(info.context.db, key=self.row, limit=_log_size(first))
         return [ReceivedAlert.from_row(row) for row in rows]
 
 
@@ -191,8 +196,6 @@ class WebhookEndpoint(Node, InTenant):
 
     @fields.field(description="The newest deliveries first (at most 100)")
     async def deliveries(self, info: Info, first: int | None = None) -> list[WebhookDelivery]:
-        size = DEFAULT_DELIVERIES if first is None else first
-        if not 0 <= size <= MAX_PAGE:
-            raise ClientError(f"first must be between 0 and {MAX_PAGE}", "LIMIT_EXCEEDED")
+        size = _log_size(first)
         rows = await service.recent_deliveries(info.context.db, self.row.tenant_id, self.row.id, size)
         return [WebhookDelivery.from_row(row) for row in rows]
