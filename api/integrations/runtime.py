@@ -48,10 +48,7 @@ class Integrations:
         if hub is not None:
             self.webhooks.watch(hub)
         self.webhooks.start()
-        import os
-
-        if not os.environ.get("TMP_NOWORKER"):
-            self.intake.worker.start()
+        self.intake.worker.start()
         self._purge = asyncio.create_task(purge_forever(self.database), name="idempotency-purge")
 
     async def stop(self) -> None:
