@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import MaskErrors
 
 from domain.db import is_unavailable, retrying
-from domain.errors import ErrorCode, Refused
+from domain.errors import ErrorCode, Problem, Refused
 
 T = TypeVar("T")
 
@@ -53,29 +53,25 @@ class UserError:
     code: UserErrorCode
 
 
-def user_errors(refused: Refused) -> list[UserError]:
-    return [
-        UserError(field=list(p.field) if p.field else None, message=p.message, code=p.code)
-        for p in refused.problems
-    ]
+# A PostgreSQL data exception (class 22: a NUL character in text, a date out of its range...) is the
+# input's fault, and its transaction has rolled back: the caller is told so rather than failed.
+UNACCEPTABLE_VALUE = Problem(
+    ErrorCode.INVALID, "a value is not acceptable (for example a NUL character, or a date out of range)"
+)
 
 
-async def attempt(action: Callable[[], Awaitable[T]]) -> tuple[T | None, list[UserError]]:
-    """Run one use case; a refusal becomes user errors (its transaction has already rolled back)."""
+async def attempt(action: Callable[[], Awaitable[T]]) -> tuple[T | None, Refused | None]:
+    """Run one use case (again, when PostgreSQL aborted it for a deadlock); its refusal is returned, not
+    raised (its transaction has already rolled back)."""
     try:
-        return await retrying(action), []
+        return await retrying(action), None
     except Refused as refused:
-        return None, user_errors(refused)
+        return None, refused
     except Exception as error:
         if is_unavailable(error):
             raise unavailable() from None
-        if not isinstance(error, DBAPIError):
-            raise
-        # PostgreSQL's data exceptions (class 22: a NUL character in text, a date out of its range...) are
-        # the input's fault, and the transaction has rolled back: say so rather than fail the request.
-        if str(getattr(error.orig, "sqlstate", "") or "").startswith("22"):
-            message = "a value is not acceptable (for example a NUL character, or a date out of range)"
-            return None, [UserError(field=["input"], message=message, code=ErrorCode.INVALID)]
+        if isinstance(error, DBAPIError) and str(getattr(error.orig, "sqlstate", "") or "").startswith("22"):
+            return None, Refused([UNACCEPTABLE_VALUE])
         raise
 
 

@@ -22,7 +22,7 @@ class ErrorCode(enum.StrEnum):
 class Problem:
     code: ErrorCode
     message: str
-    # Path into the mutation's input, e.g. ("input", "impact").
+    # Path into the mutation's input, e.g. ("impact",).
     field: tuple[str, ...] | None = None
 
 

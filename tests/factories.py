@@ -137,9 +137,10 @@ async def add_member(
     db: Database, tenant_id: uuid.UUID, subject: str, role: Role, *, issuer: str = ISSUER
 ) -> Membership:
     """Grant ``role`` in the tenant to (issuer, subject); granting again changes the role."""
-    return await tenancy_service.add_member(
+    grant = await tenancy_service.add_member(
         db, None, tenant_id=tenant_id, issuer=issuer, subject=subject, role=role
     )
+    return grant.membership
 
 
 async def add_operator(db: Database, subject: str, *, issuer: str = ISSUER) -> Operator:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 import strawberry
@@ -10,15 +9,12 @@ import strawberry
 from api import fields
 from api.billing.types import BillingPeriod, WorkLogEntry
 from api.context import Info
-from api.errors import UserError, attempt
-from api.incidents.mutations import IncidentPayload, incident_id, incident_payload
+from api.errors import UserError
+from api.incidents.mutations import IncidentMutation, IncidentPayload, incident_payload
 from api.incidents.types import Incident
+from api.mutation import Mutation
 from api.permissions import IsAuthenticated
-from api.relay import decode_id
-from api.tenancy.resolve import resolve_tenant
 from domain.billing import periods, worklog
-from domain.errors import not_found
-from domain.incidents import models as m
 
 AUTH = [IsAuthenticated]
 
@@ -71,47 +67,39 @@ class BillingPeriodPayload:
     user_errors: list[UserError]
 
 
-def _entry_id(value: strawberry.ID) -> uuid.UUID:
-    found = decode_id(value, "WorkLogEntry")
-    if found is None:
-        raise not_found("work entry", "input", "entryId")
-    return found
+class WorkEntryMutation(Mutation):
+    """A mutation of one work entry, named ``entryId`` in its input."""
+
+    def __init__(self, info: Info, entry_id: str) -> None:
+        super().__init__(info)
+        self.entry_id = self.node_id(entry_id, "WorkLogEntry", "entry_id", what="work entry")
 
 
 @strawberry.type
 class BillingMutations:
     @fields.mutation(permission_classes=AUTH, description="AGENT; minutes 1..1440, billable by default")
     async def log_work(self, info: Info, input: LogWorkInput) -> IncidentPayload:
-        ctx = info.context
-
-        async def run() -> m.Incident:
-            return await worklog.log_work(
-                ctx.db,
-                ctx.actor(),
-                incident_id=incident_id(input.id, "input", "id"),
+        run = IncidentMutation(info, input.id)
+        return incident_payload(
+            *await run(
+                worklog.log_work,
+                incident_id=run.incident_id,
                 minutes=input.minutes,
                 note=input.note,
                 billable=input.billable is not False,
                 worked_at=input.worked_at,
             )
-
-        return incident_payload(*await attempt(run))
+        )
 
     @fields.mutation(
         permission_classes=AUTH, description="Its author or a MANAGER, while the entry's month is open"
     )
     async def correct_work(self, info: Info, input: CorrectWorkInput) -> WorkEntryPayload:
-        ctx = info.context
-
-        async def run() -> tuple[m.WorkLogEntry, m.Incident]:
-            correction = worklog.Correction(
-                minutes=input.minutes, billable=input.billable, note=input.note, worked_at=input.worked_at
-            )
-            return await worklog.correct_work(
-                ctx.db, ctx.actor(), entry_id=_entry_id(input.entry_id), correction=correction
-            )
-
-        done, errors = await attempt(run)
+        run = WorkEntryMutation(info, input.entry_id)
+        correction = worklog.Correction(
+            minutes=input.minutes, billable=input.billable, note=input.note, worked_at=input.worked_at
+        )
+        done, errors = await run(worklog.correct_work, entry_id=run.entry_id, correction=correction)
         if done is None:
             return WorkEntryPayload(entry=None, incident=None, user_errors=errors)
         entry, incident = done
@@ -123,14 +111,8 @@ class BillingMutations:
         permission_classes=AUTH, description="Its author or a MANAGER, while the entry's month is open"
     )
     async def withdraw_work(self, info: Info, input: WithdrawWorkInput) -> WorkEntryPayload:
-        ctx = info.context
-
-        async def run() -> m.Incident:
-            return await worklog.withdraw_work(
-                ctx.db, ctx.actor(), entry_id=_entry_id(input.entry_id), reason=input.reason
-            )
-
-        incident, errors = await attempt(run)
+        run = WorkEntryMutation(info, input.entry_id)
+        incident, errors = await run(worklog.withdraw_work, entry_id=run.entry_id, reason=input.reason)
         return WorkEntryPayload(
             entry=None, incident=Incident.from_row(incident) if incident else None, user_errors=errors
         )
@@ -140,15 +122,9 @@ class BillingMutations:
         description="MANAGER with the manage scope; freezes the month's work entries for good",
     )
     async def close_billing_period(self, info: Info, input: CloseBillingPeriodInput) -> BillingPeriodPayload:
-        ctx = info.context
-
-        async def run() -> periods.ClosedMonth:
-            tenant_id = await resolve_tenant(ctx, input.tenant, "input", "tenant")
-            return await periods.close_billing_period(
-                ctx.db, ctx.actor(), tenant_id=tenant_id, month=input.month
-            )
-
-        closed, errors = await attempt(run)
+        run = Mutation(info)
+        tenant_id = await run.tenant_id(input.tenant, "tenant")
+        closed, errors = await run(periods.close_billing_period, tenant_id=tenant_id, month=input.month)
         return BillingPeriodPayload(
             billing_period=BillingPeriod.from_row(closed) if closed else None, user_errors=errors
         )

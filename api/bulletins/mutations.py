@@ -11,14 +11,12 @@ import strawberry
 from api import fields
 from api.bulletins.types import Bulletin, BulletinKind, BulletinPhase
 from api.catalog.types import ServiceStatus
-from api.context import Context, Info
-from api.errors import UserError, attempt
+from api.context import Info
+from api.errors import UserError
+from api.mutation import Mutation
 from api.permissions import IsAuthenticated
-from api.relay import decode_id
-from api.tenancy.resolve import find_tenant_id, resolve_tenant
 from domain.bulletins import models as m
 from domain.bulletins import service
-from domain.errors import not_found
 
 
 @strawberry.input(name="AffectedServiceInput")
@@ -69,85 +67,64 @@ def _payload(rows: list[m.Bulletin] | None, errors: list[UserError]) -> Bulletin
     return BulletinPayload(bulletins=[Bulletin.from_row(r) for r in rows or []], user_errors=errors)
 
 
-async def _tenants(ctx: Context, values: Sequence[str] | None) -> list[uuid.UUID]:
-    if values is None:
-        return [await resolve_tenant(ctx, None, "input", "tenants")]
-    found = []
-    for index, value in enumerate(values):
-        tenant_id = await find_tenant_id(ctx, value)
-        if tenant_id is None or tenant_id not in ctx.tenant_ids:
-            raise not_found("tenant", "input", "tenants", str(index))
-        found.append(tenant_id)
-    return found
+class BulletinMutation(Mutation):
+    """A bulletin mutation: its input names the tenants ``tenants`` and a bulletin ``id``."""
 
+    def __init__(self, info: Info) -> None:
+        super().__init__(
+            info, names={"tenant_ids": "tenants", "bulletin_id": "id", "affected": "affectedServices"}
+        )
 
-def _affected(items: Sequence[AffectedServiceInput] | None) -> list[service.Affected] | None:
-    if items is None:
-        return None
-    decoded = []
-    for index, item in enumerate(items):
-        service_id = decode_id(item.service_id, "Service")
-        if service_id is None:
-            raise not_found("service", "input", "affectedServices", str(index), "serviceId")
-        decoded.append(service.Affected(service_id, item.status))
-    return decoded
+    async def tenants(self, values: Sequence[str] | None) -> list[uuid.UUID]:
+        """The tenants named, or the caller's only tenant."""
+        if values is None:
+            return [await self.tenant_id(None, "tenant_ids")]
+        return await self.tenant_ids(values, "tenant_ids", at_most=service.MAX_TENANTS)
 
-
-def _bulletin_id(value: str) -> uuid.UUID:
-    decoded = decode_id(value, "Bulletin")
-    if decoded is None:
-        raise not_found("bulletin", "input", "id")
-    return decoded
+    def affected(self, items: Sequence[AffectedServiceInput] | None) -> list[service.Affected] | None:
+        if items is None:
+            return None
+        return [
+            service.Affected(
+                self.node_id(item.service_id, "Service", "affected", str(index), "service_id"), item.status
+            )
+            for index, item in enumerate(items)
+        ]
 
 
 @strawberry.type
 class BulletinMutations:
     @fields.mutation(permission_classes=[IsAuthenticated], description="AGENT")
     async def create_bulletin(self, info: Info, input: CreateBulletinInput) -> BulletinPayload:
-        ctx = info.context
-
-        async def run() -> list[m.Bulletin]:
-            incident_id = None
-            if input.incident_id is not None:
-                incident_id = decode_id(input.incident_id, "Incident")
-                if incident_id is None:
-                    raise not_found("incident", "input", "incidentId")
-            new = service.NewBulletin(
-                tenant_ids=await _tenants(ctx, input.tenants),
-                kind=input.kind,
-                title=input.title,
-                body=input.body,
-                phase=input.phase,
-                incident_id=incident_id,
-                affected=_affected(input.affected_services) or [],
-                scheduled_start=input.scheduled_start,
-                scheduled_end=input.scheduled_end,
-                publish=bool(input.publish),
-            )
-            return await service.create_bulletin(ctx.db, ctx.actor(), new)
-
-        return _payload(*await attempt(run))
+        run = BulletinMutation(info)
+        new = service.NewBulletin(
+            tenant_ids=await run.tenants(input.tenants),
+            kind=input.kind,
+            title=input.title,
+            body=input.body,
+            phase=input.phase,
+            incident_id=run.optional_node_id(input.incident_id, "Incident", "incident_id"),
+            affected=run.affected(input.affected_services) or [],
+            scheduled_start=input.scheduled_start,
+            scheduled_end=input.scheduled_end,
+            publish=bool(input.publish),
+        )
+        return _payload(*await run(service.create_bulletin, new))
 
     @fields.mutation(permission_classes=[IsAuthenticated], description="AGENT")
     async def publish_bulletin(self, info: Info, input: BulletinRefInput) -> BulletinPayload:
-        ctx = info.context
-
-        async def run() -> list[m.Bulletin]:
-            return await service.publish_bulletin(ctx.db, ctx.actor(), _bulletin_id(input.id))
-
-        return _payload(*await attempt(run))
+        run = BulletinMutation(info)
+        return _payload(
+            *await run(service.publish_bulletin, run.node_id(input.id, "Bulletin", "bulletin_id"))
+        )
 
     @fields.mutation(permission_classes=[IsAuthenticated], description="AGENT")
     async def post_bulletin_update(self, info: Info, input: BulletinUpdateInput) -> BulletinPayload:
-        ctx = info.context
-
-        async def run() -> list[m.Bulletin]:
-            update = service.NewUpdate(
-                bulletin_id=_bulletin_id(input.id),
-                phase=input.phase,
-                body=input.body,
-                affected=_affected(input.affected_services),
-            )
-            return await service.post_bulletin_update(ctx.db, ctx.actor(), update)
-
-        return _payload(*await attempt(run))
+        run = BulletinMutation(info)
+        update = service.NewUpdate(
+            bulletin_id=run.node_id(input.id, "Bulletin", "bulletin_id"),
+            phase=input.phase,
+            body=input.body,
+            affected=run.affected(input.affected_services),
+        )
+        return _payload(*await run(service.post_bulletin_update, update))

@@ -7,10 +7,9 @@ import strawberry
 from api import fields
 from api.catalog.types import Service
 from api.context import Info
-from api.errors import UserError, attempt
+from api.errors import UserError
+from api.mutation import Mutation
 from api.permissions import IsAuthenticated
-from api.tenancy.resolve import resolve_tenant
-from domain.catalog import models as m
 from domain.catalog import service
 
 
@@ -31,13 +30,9 @@ class ServicePayload:
 class CatalogMutations:
     @fields.mutation(permission_classes=[IsAuthenticated], description="MANAGER")
     async def create_service(self, info: Info, input: CreateServiceInput) -> ServicePayload:
-        ctx = info.context
-
-        async def run() -> m.Service:
-            tenant_id = await resolve_tenant(ctx, input.tenant, "input", "tenant")
-            return await service.create_service(
-                ctx.db, ctx.actor(), tenant_id=tenant_id, name=input.name, description=input.description
-            )
-
-        row, errors = await attempt(run)
+        run = Mutation(info)
+        tenant_id = await run.tenant_id(input.tenant, "tenant")
+        row, errors = await run(
+            service.create_service, tenant_id=tenant_id, name=input.name, description=input.description
+        )
         return ServicePayload(service=Service.from_row(row) if row else None, user_errors=errors)

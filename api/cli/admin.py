@@ -63,7 +63,7 @@ async def cmd_member_add(args: argparse.Namespace, settings: Settings, owner_url
 
     async with runtime(settings, owner_url) as rt:
         tenant = await tenant_for_slug(rt.database, args.tenant)
-        membership = await add_member(
+        grant = await add_member(
             rt.database,
             None,
             tenant_id=tenant.id,
@@ -74,9 +74,9 @@ async def cmd_member_add(args: argparse.Namespace, settings: Settings, owner_url
     print_json(
         {
             "tenant": tenant.slug,
-            "issuer": membership.issuer,
-            "subject": membership.subject,
-            "role": Role(membership.role).value,
+            "issuer": grant.membership.issuer,
+            "subject": grant.membership.subject,
+            "role": Role(grant.membership.role).value,
         }
     )
 

@@ -14,14 +14,14 @@ import strawberry
 
 from api import fields
 from api.context import Context, Info
-from api.errors import UserError, attempt
-from api.incidents.mutations import IncidentPayload, incident_id, incident_payload, optional_id
+from api.errors import UserError
+from api.incidents.mutations import IncidentMutation, IncidentPayload, incident_payload
 from api.incidents.types import Impact, Urgency
+from api.mutation import Mutation
 from api.permissions import IsAuthenticated
-from api.relay import Node, decode_id, encode_id
-from api.tenancy.resolve import find_tenant_id, resolve_tenant
+from api.relay import Node, encode_id
+from api.tenancy.resolve import find_tenant_id
 from api.tenancy.types import InTenant
-from domain.errors import not_found
 from domain.incidents import models as m
 from domain.incidents import playbooks, reads
 from domain.incidents import records as r
@@ -140,26 +140,22 @@ class ApplyModelInput:
 class PlaybookMutations:
     @fields.mutation(permission_classes=[IsAuthenticated], description="MANAGER")
     async def create_incident_model(self, info: Info, input: IncidentModelInput) -> IncidentModelPayload:
-        ctx = info.context
-
-        async def run() -> r.IncidentModel:
-            spec = playbooks.ModelSpec(
-                tenant_id=await resolve_tenant(ctx, input.tenant, "input", "tenant"),
-                name=input.name,
-                description=input.description,
-                match_category=input.match_category,
-                match_service_id=optional_id(input.match_service_id, "Service", "input", "matchServiceId"),
-                match_keywords=tuple(input.match_keywords or ()),
-                category=input.category,
-                impact=input.impact,
-                urgency=input.urgency,
-                assignment_group=input.assignment_group,
-                workaround=input.workaround,
-                tasks=tuple(input.tasks or ()),
-            )
-            return await playbooks.create_incident_model(ctx.db, ctx.actor(), spec)
-
-        row, errors = await attempt(run)
+        run = Mutation(info)
+        spec = playbooks.ModelSpec(
+            tenant_id=await run.tenant_id(input.tenant, "tenant"),
+            name=input.name,
+            description=input.description,
+            match_category=input.match_category,
+            match_service_id=run.optional_node_id(input.match_service_id, "Service", "match_service_id"),
+            match_keywords=tuple(input.match_keywords or ()),
+            category=input.category,
+            impact=input.impact,
+            urgency=input.urgency,
+            assignment_group=input.assignment_group,
+            workaround=input.workaround,
+            tasks=tuple(input.tasks or ()),
+        )
+        row, errors = await run(playbooks.create_incident_model, spec)
         return IncidentModelPayload(model=IncidentModel.from_row(row) if row else None, user_errors=errors)
 
     @fields.mutation(
@@ -167,15 +163,7 @@ class PlaybookMutations:
         description="Apply a model by hand (AGENT): classification, group, tasks, and its workaround if none",
     )
     async def apply_incident_model(self, info: Info, input: ApplyModelInput) -> IncidentPayload:
-        ctx = info.context
-
-        async def run() -> m.Incident:
-            target = incident_id(input.id, "input", "id")
-            model = decode_id(input.model_id, "IncidentModel")
-            if model is None:
-                raise not_found("incident model", "input", "modelId")
-            return await playbooks.apply_incident_model(
-                ctx.db, ctx.actor(), incident_id=target, model_id=model
-            )
-
-        return incident_payload(*await attempt(run))
+        run = IncidentMutation(info, input.id)
+        model_id = run.node_id(input.model_id, "IncidentModel", "model_id")
+        applied = await run(playbooks.apply_incident_model, incident_id=run.incident_id, model_id=model_id)
+        return incident_payload(*applied)

@@ -6,12 +6,12 @@ import strawberry
 
 from api import fields
 from api.context import Info
-from api.errors import attempt
-from api.incidents.mutations import IncidentPayload, IncidentsPayload, incident_id, incident_payload
+from api.incidents.mutations import IncidentPayload, IncidentsPayload, incident_payload
 from api.incidents.types import Incident
+from api.mutation import Mutation
 from api.permissions import IsAuthenticated
 from domain.incidents import relations
-from domain.incidents.models import Incident as IncidentRow
+from domain.incidents.unit import MAX_BATCH
 
 
 @strawberry.input(name="LinkInput")
@@ -35,24 +35,18 @@ class RelationMutations:
         ),
     )
     async def link_incidents(self, info: Info, input: LinkInput) -> IncidentsPayload:
-        ctx = info.context
-
-        async def run() -> list[IncidentRow]:
-            parent = incident_id(input.parent_id, "input", "parentId")
-            children = [incident_id(c, "input", "childIds", str(i)) for i, c in enumerate(input.child_ids)]
-            return await relations.link_incidents(ctx.db, ctx.actor(), parent_id=parent, child_ids=children)
-
-        rows, errors = await attempt(run)
+        run = Mutation(info)
+        rows, errors = await run(
+            relations.link_incidents,
+            parent_id=run.node_id(input.parent_id, "Incident", "parent_id"),
+            child_ids=run.node_ids(input.child_ids, "Incident", "child_ids", at_most=MAX_BATCH),
+        )
         return IncidentsPayload(incidents=[Incident.from_row(r) for r in rows or []], user_errors=errors)
 
     @fields.mutation(
         permission_classes=[IsAuthenticated], description="Detach a child from its parent (AGENT)"
     )
     async def unlink_incident(self, info: Info, input: UnlinkInput) -> IncidentPayload:
-        ctx = info.context
-
-        async def run() -> IncidentRow:
-            child = incident_id(input.child_id, "input", "childId")
-            return await relations.unlink_incident(ctx.db, ctx.actor(), child)
-
-        return incident_payload(*await attempt(run))
+        run = Mutation(info)
+        child_id = run.node_id(input.child_id, "Incident", "child_id")
+        return incident_payload(*await run(relations.unlink_incident, child_id))

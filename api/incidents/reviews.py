@@ -14,9 +14,9 @@ import strawberry
 
 from api import fields
 from api.context import Context, Info
-from api.errors import UserError, attempt
+from api.errors import UserError
 from api.incidents import loaders
-from api.incidents.mutations import incident_id
+from api.mutation import Mutation
 from api.permissions import IsAuthenticated
 from api.relay import Node, encode_id
 from domain.incidents import models as m
@@ -152,29 +152,22 @@ class ReviewMutations:
         description="Create or update an incident's review (AGENT); publishing needs a MANAGER",
     )
     async def save_incident_review(self, info: Info, input: ReviewInput) -> ReviewPayload:
-        ctx = info.context
-
-        async def run() -> r.IncidentReview:
-            spec = reviews.ReviewSpec(
-                incident_id=incident_id(input.incident_id, "input", "incidentId"),
-                summary=input.summary,
-                root_cause=input.root_cause,
-                what_went_well=input.what_went_well,
-                what_went_wrong=input.what_went_wrong,
-                action_items=None
-                if input.action_items is None
-                else [
-                    reviews.ActionItemSpec(
-                        title=item.title,
-                        owner=item.owner,
-                        due_date=item.due_date,
-                        problem_ref=item.problem_ref,
-                    )
-                    for item in input.action_items
-                ],
-                publish=bool(input.publish),
-            )
-            return await reviews.save_incident_review(ctx.db, ctx.actor(), spec)
-
-        row, errors = await attempt(run)
+        run = Mutation(info)
+        spec = reviews.ReviewSpec(
+            incident_id=run.node_id(input.incident_id, "Incident", "incident_id"),
+            summary=input.summary,
+            root_cause=input.root_cause,
+            what_went_well=input.what_went_well,
+            what_went_wrong=input.what_went_wrong,
+            action_items=None
+            if input.action_items is None
+            else [
+                reviews.ActionItemSpec(
+                    title=item.title, owner=item.owner, due_date=item.due_date, problem_ref=item.problem_ref
+                )
+                for item in input.action_items
+            ],
+            publish=bool(input.publish),
+        )
+        row, errors = await run(reviews.save_incident_review, spec)
         return ReviewPayload(review=IncidentReview.from_row(row) if row else None, user_errors=errors)

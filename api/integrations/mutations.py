@@ -6,15 +6,11 @@ import strawberry
 
 from api import fields
 from api.context import Info
-from api.errors import UserError, attempt
+from api.errors import UserError
 from api.integrations.types import IntegrationKey, WebhookEndpoint
+from api.mutation import Mutation
 from api.permissions import IsAuthenticated
-from api.relay import decode_id
-from api.tenancy.resolve import resolve_tenant
-from domain.errors import not_found
 from domain.intake import keys
-from domain.intake import models as intake
-from domain.webhooks import models as webhook_models
 from domain.webhooks import service as webhooks
 from domain.webhooks.signing import SecretBox
 
@@ -70,20 +66,13 @@ class IntegrationMutations:
         description="MANAGER. A routing key for POST /v2/enqueue, for the tenant or one of its services",
     )
     async def create_integration_key(self, info: Info, input: IntegrationKeyInput) -> IntegrationKeyPayload:
-        ctx = info.context
-
-        async def run() -> intake.IntegrationKey:
-            tenant_id = await resolve_tenant(ctx, input.tenant, "input", "tenant")
-            service_id = None
-            if input.service_id is not None:
-                service_id = decode_id(input.service_id, "Service")
-                if service_id is None:
-                    raise not_found("service", "input", "serviceId")
-            return await keys.create_integration_key(
-                ctx.db, ctx.actor(), tenant_id=tenant_id, name=input.name, service_id=service_id
-            )
-
-        row, errors = await attempt(run)
+        run = Mutation(info)
+        row, errors = await run(
+            keys.create_integration_key,
+            tenant_id=await run.tenant_id(input.tenant, "tenant"),
+            name=input.name,
+            service_id=run.optional_node_id(input.service_id, "Service", "service_id"),
+        )
         return IntegrationKeyPayload(
             integration_key=IntegrationKey.from_row(row) if row is not None else None, user_errors=errors
         )
@@ -95,21 +84,16 @@ class IntegrationMutations:
     async def create_webhook_endpoint(
         self, info: Info, input: WebhookEndpointInput
     ) -> WebhookEndpointPayload:
-        ctx = info.context
-
-        async def run() -> webhooks.CreatedEndpoint:
-            tenant_id = await resolve_tenant(ctx, input.tenant, "input", "tenant")
-            return await webhooks.create_webhook_endpoint(
-                ctx.db,
-                ctx.actor(),
-                tenant_id=tenant_id,
-                url=input.url,
-                event_kinds=input.event_kinds,
-                box=SecretBox.for_settings(ctx.settings),
-                allow_private_targets=ctx.settings.webhook_allow_private_targets,
-            )
-
-        created, errors = await attempt(run)
+        run = Mutation(info)
+        settings = info.context.settings
+        created, errors = await run(
+            webhooks.create_webhook_endpoint,
+            tenant_id=await run.tenant_id(input.tenant, "tenant"),
+            url=input.url,
+            event_kinds=input.event_kinds,
+            box=SecretBox.for_settings(settings),
+            allow_private_targets=settings.webhook_allow_private_targets,
+        )
         if created is None:
             return WebhookEndpointPayload(endpoint=None, secret=None, user_errors=errors)
         return WebhookEndpointPayload(
@@ -123,15 +107,9 @@ class IntegrationMutations:
     async def revoke_integration_key(
         self, info: Info, input: RevokeIntegrationKeyInput
     ) -> IntegrationKeyPayload:
-        ctx = info.context
-
-        async def run() -> intake.IntegrationKey:
-            key_id = decode_id(input.id, "IntegrationKey")
-            if key_id is None:
-                raise not_found("integration key", "input", "id")
-            return await keys.revoke_integration_key(ctx.db, actor=ctx.actor(), key_id=key_id)
-
-        row, errors = await attempt(run)
+        run = Mutation(info, names={"key_id": "id"})
+        key_id = run.node_id(input.id, "IntegrationKey", "key_id")
+        row, errors = await run(keys.revoke_integration_key, key_id=key_id)
         return IntegrationKeyPayload(
             integration_key=IntegrationKey.from_row(row) if row is not None else None, user_errors=errors
         )
@@ -143,17 +121,10 @@ class IntegrationMutations:
     async def rotate_webhook_secret(
         self, info: Info, input: RotateWebhookSecretInput
     ) -> WebhookEndpointPayload:
-        ctx = info.context
-
-        async def run() -> webhooks.CreatedEndpoint:
-            endpoint_id = decode_id(input.id, "WebhookEndpoint")
-            if endpoint_id is None:
-                raise not_found("webhook endpoint", "input", "id")
-            return await webhooks.rotate_webhook_secret(
-                ctx.db, actor=ctx.actor(), endpoint_id=endpoint_id, box=SecretBox.for_settings(ctx.settings)
-            )
-
-        rotated, errors = await attempt(run)
+        run = Mutation(info, names={"endpoint_id": "id"})
+        endpoint_id = run.node_id(input.id, "WebhookEndpoint", "endpoint_id")
+        box = SecretBox.for_settings(info.context.settings)
+        rotated, errors = await run(webhooks.rotate_webhook_secret, endpoint_id=endpoint_id, box=box)
         if rotated is None:
             return WebhookEndpointPayload(endpoint=None, secret=None, user_errors=errors)
         return WebhookEndpointPayload(
@@ -167,15 +138,9 @@ class IntegrationMutations:
     async def enable_webhook_endpoint(
         self, info: Info, input: EnableWebhookEndpointInput
     ) -> WebhookEndpointPayload:
-        ctx = info.context
-
-        async def run() -> webhook_models.WebhookEndpoint:
-            endpoint_id = decode_id(input.id, "WebhookEndpoint")
-            if endpoint_id is None:
-                raise not_found("webhook endpoint", "input", "id")
-            return await webhooks.enable_webhook_endpoint(ctx.db, actor=ctx.actor(), endpoint_id=endpoint_id)
-
-        row, errors = await attempt(run)
+        run = Mutation(info, names={"endpoint_id": "id"})
+        endpoint_id = run.node_id(input.id, "WebhookEndpoint", "endpoint_id")
+        row, errors = await run(webhooks.enable_webhook_endpoint, endpoint_id=endpoint_id)
         return WebhookEndpointPayload(
             endpoint=WebhookEndpoint.from_row(row) if row is not None else None,
             secret=None,

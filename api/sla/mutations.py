@@ -8,12 +8,11 @@ import strawberry
 
 from api import fields
 from api.context import Info
-from api.errors import UserError, attempt
+from api.errors import UserError
 from api.incidents.types import HoldReason, Priority
+from api.mutation import Mutation
 from api.permissions import IsAuthenticated
 from api.sla.types import SlaContract
-from api.tenancy.resolve import resolve_tenant
-from domain.sla import models as m
 from domain.sla import service
 
 DEFAULT_AT_RISK_PERCENT = 75
@@ -62,31 +61,27 @@ class SlaMutations:
         description="MANAGER with sla:write; effective windows of one tenant never overlap",
     )
     async def create_sla_contract(self, info: Info, input: SlaContractInput) -> SlaContractPayload:
-        ctx = info.context
-
-        async def run() -> m.SlaContract:
-            new = service.NewContract(
-                tenant_id=await resolve_tenant(ctx, input.tenant, "input", "tenant"),
-                name=input.name,
-                targets=[
-                    service.TargetInput(t.priority, t.response_minutes, t.resolution_minutes)
-                    for t in input.targets
-                ],
-                timezone=input.timezone,
-                business_hours=[
-                    service.HoursInput(h.weekday, h.start, h.end) for h in input.business_hours or ()
-                ],
-                holidays=list(input.holidays or ()),
-                pause_on=list(input.pause_on or ()),
-                at_risk_percent=(
-                    DEFAULT_AT_RISK_PERCENT if input.at_risk_percent is None else input.at_risk_percent
-                ),
-                effective_from=input.effective_from,
-                effective_to=input.effective_to,
-            )
-            return await service.create_contract(ctx.db, ctx.actor(), new)
-
-        row, errors = await attempt(run)
+        run = Mutation(info)
+        new = service.NewContract(
+            tenant_id=await run.tenant_id(input.tenant, "tenant"),
+            name=input.name,
+            targets=[
+                service.TargetInput(t.priority, t.response_minutes, t.resolution_minutes)
+                for t in input.targets
+            ],
+            timezone=input.timezone,
+            business_hours=[
+                service.HoursInput(h.weekday, h.start, h.end) for h in input.business_hours or ()
+            ],
+            holidays=list(input.holidays or ()),
+            pause_on=list(input.pause_on or ()),
+            at_risk_percent=DEFAULT_AT_RISK_PERCENT
+            if input.at_risk_percent is None
+            else input.at_risk_percent,
+            effective_from=input.effective_from,
+            effective_to=input.effective_to,
+        )
+        row, errors = await run(service.create_contract, new)
         return SlaContractPayload(
             contract=SlaContract.from_row(row) if row is not None else None, user_errors=errors
         )

@@ -107,18 +107,17 @@ async def close_billing_period(
 ) -> ClosedMonth:
     """Freeze a month of the tenant's books (MANAGER with the ``manage`` scope), once it has ended in the
     tenant's timezone. Its entries can no longer be logged, corrected or withdrawn; closing is final."""
-    first_day = parse_month(month, "input", "month")
+    first_day = parse_month(month, "month")
     require_role(actor, tenant_id, Role.MANAGER, OAuthScope.MANAGE, what="closing a billing period")
     now = utcnow()
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id))
         if tenant is None:
-            raise not_found("tenant", "input", "tenant")
+            raise not_found("tenant", "tenant")
         (current,) = await local_months(session, tenant_id, [now])
         if first_day >= current:
             raise invalid(
                 f"{month_label(first_day)} has not ended yet in the tenant's timezone ({tenant.timezone})",
-                "input",
                 "month",
             )
         statement = (
@@ -132,9 +131,7 @@ async def close_billing_period(
             .returning(BillingPeriod.month)
         )
         if (await session.execute(statement)).first() is None:
-            raise Refused.one(
-                ErrorCode.PERIOD_CLOSED, f"{month_label(first_day)} is already closed", "input", "month"
-            )
+            raise Refused.one(ErrorCode.PERIOD_CLOSED, f"{month_label(first_day)} is already closed", "month")
     return ClosedMonth(tenant_id=tenant_id, month=first_day, closed_at=now, closed_by=actor.subject)
 
 

@@ -113,9 +113,9 @@ def plan_work_report(
     if (end - start).days + 1 > MAX_DAYS:
         raise Refused.one(ErrorCode.LIMIT_EXCEEDED, f"a report covers at most {MAX_DAYS} days", "to")
     if len(set(group_by)) != len(group_by):
-        raise invalid("name each grouping once", "groupBy")
+        raise invalid("name each grouping once", "group_by")
     if role is Role.CUSTOMER and WorkGrouping.AGENT in group_by:
-        raise forbidden("customers see totals per incident and service, not per agent", "groupBy")
+        raise forbidden("customers see totals per incident and service, not per agent", "group_by")
     return WorkQuery(tenant_id=tenant_id, start=start, end=end, group_by=tuple(group_by))
 
 
@@ -231,7 +231,7 @@ async def work_report(
         raise Refused.one(
             ErrorCode.LIMIT_EXCEEDED,
             f"more than {MAX_ROWS} groups: shorten the period, group less finely, or export the CSV",
-            "groupBy",
+            "group_by",
         )
     return WorkReport(query=query, total=total, rows=groups)
 

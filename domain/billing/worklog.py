@@ -38,14 +38,14 @@ IncidentKey = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, incident id)
 
 def _check_minutes(minutes: int) -> None:
     if not 1 <= minutes <= MAX_WORK_MINUTES:
-        raise invalid(f"must be between 1 and {MAX_WORK_MINUTES}", "input", "minutes")
+        raise invalid(f"must be between 1 and {MAX_WORK_MINUTES}", "minutes")
 
 
 def _check_worked_at(worked_at: datetime, incident: Incident, now: datetime) -> None:
     if worked_at > now:
-        raise invalid("must not be in the future", "input", "workedAt")
+        raise invalid("must not be in the future", "worked_at")
     if worked_at < incident.reported_at:
-        raise invalid("must not be before the incident was reported", "input", "workedAt")
+        raise invalid("must not be before the incident was reported", "worked_at")
 
 
 def _facts(entry: WorkLogEntry) -> dict[str, Any]:
@@ -71,7 +71,7 @@ async def log_work(
     """Log time spent on the incident (AGENT): 1 to 1440 minutes, billable unless told otherwise, done
     at ``worked_at`` (default now; never in the future nor before the incident was reported)."""
     _check_minutes(minutes)
-    note = clean_text(note, MAX_TEXT, "input", "note") or None
+    note = clean_text(note, MAX_TEXT, "note") or None
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, None)
         accepted = step(incident, actor, role, Operation.LOG_WORK)
@@ -79,7 +79,7 @@ async def log_work(
         when = worked_at or now
         _check_worked_at(when, incident, now)
         (month,) = await periods.local_months(session, incident.tenant_id, [when])
-        await periods.hold_open(session, incident.tenant_id, [(month, ("input", "workedAt"))])
+        await periods.hold_open(session, incident.tenant_id, [(month, ("worked_at",))])
         entry = WorkLogEntry(
             tenant_id=incident.tenant_id,
             id=uuid.uuid4(),
@@ -129,7 +129,7 @@ async def _load_entry(
     session: AsyncSession, actor: Actor, entry_id: uuid.UUID
 ) -> tuple[WorkLogEntry, Incident, Role]:
     """The entry and its incident, both locked; only its author or a MANAGER may change it."""
-    field = ("input", "entryId")
+    field = ("entry_id",)
     found = await session.scalar(select(WorkLogEntry).where(WorkLogEntry.id == entry_id))
     role = actor.role_in(found.tenant_id) if found is not None else None
     # Entries are internal work: to a customer they do not exist.
@@ -156,7 +156,7 @@ async def correct_work(
     """Correct an entry (its author or a MANAGER) while its month, and the month it moves to, are open."""
     if correction.minutes is not None:
         _check_minutes(correction.minutes)
-    note = clean_text(correction.note, MAX_TEXT, "input", "note")
+    note = clean_text(correction.note, MAX_TEXT, "note")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         entry, incident, role = await _load_entry(session, actor, entry_id)
         accepted = step(incident, actor, role, Operation.CORRECT_WORK)
@@ -171,12 +171,12 @@ async def correct_work(
             worked_at=before.worked_at if correction.worked_at is None else correction.worked_at,
         )
         if after == before:
-            raise invalid("nothing to change: give a new minutes, billable, note or workedAt", "input")
+            raise invalid("nothing to change: give a new minutes, billable, note or workedAt")
         was, moved_to = await periods.local_months(
             session, incident.tenant_id, [before.worked_at, after.worked_at]
         )
         await periods.hold_open(
-            session, incident.tenant_id, [(was, ("input", "entryId")), (moved_to, ("input", "workedAt"))]
+            session, incident.tenant_id, [(was, ("entry_id",)), (moved_to, ("worked_at",))]
         )
         previous = {k: v for k, v in _facts(entry).items() if k != "entryId"}
         entry.minutes, entry.billable, entry.note, entry.worked_at = (
@@ -197,12 +197,12 @@ async def withdraw_work(
 ) -> Incident:
     """Withdraw an entry (its author or a MANAGER) while its month is open. The entry is deleted; its
     WORK_WITHDRAWN event keeps what it said."""
-    reason = clean_text(reason, MAX_TEXT, "input", "reason") or None
+    reason = clean_text(reason, MAX_TEXT, "reason") or None
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         entry, incident, role = await _load_entry(session, actor, entry_id)
         accepted = step(incident, actor, role, Operation.WITHDRAW_WORK)
         (month,) = await periods.local_months(session, incident.tenant_id, [entry.worked_at])
-        await periods.hold_open(session, incident.tenant_id, [(month, ("input", "entryId"))])
+        await periods.hold_open(session, incident.tenant_id, [(month, ("entry_id",))])
         data = {**_facts(entry), "author": entry.author, "note": entry.note}
         await session.execute(
             delete(WorkLogEntry).where(WorkLogEntry.tenant_id == entry.tenant_id, WorkLogEntry.id == entry.id)

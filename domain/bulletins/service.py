@@ -75,29 +75,27 @@ def _text(value: str, limit: int, *field: str) -> str:
 
 def _check_affected(affected: Sequence[Affected]) -> None:
     if len(affected) > MAX_AFFECTED:
-        raise Refused.one(
-            ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_AFFECTED} services", "input", "affectedServices"
-        )
+        raise Refused.one(ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_AFFECTED} services", "affected")
     seen: set[uuid.UUID] = set()
     for index, item in enumerate(affected):
         if item.service_id in seen:
-            raise invalid("names a service twice", "input", "affectedServices", str(index), "serviceId")
+            raise invalid("names a service twice", "affected", str(index), "service_id")
         seen.add(item.service_id)
 
 
 def _check_schedule(kind: BulletinKind, start: datetime | None, end: datetime | None) -> None:
     if kind is not BulletinKind.MAINTENANCE:
         if start is not None:
-            raise invalid("only a maintenance bulletin has a schedule", "input", "scheduledStart")
+            raise invalid("only a maintenance bulletin has a schedule", "scheduled_start")
         if end is not None:
-            raise invalid("only a maintenance bulletin has a schedule", "input", "scheduledEnd")
+            raise invalid("only a maintenance bulletin has a schedule", "scheduled_end")
         return
     if start is None:
-        raise invalid("a maintenance bulletin needs its start", "input", "scheduledStart")
+        raise invalid("a maintenance bulletin needs its start", "scheduled_start")
     if end is None:
-        raise invalid("a maintenance bulletin needs its end", "input", "scheduledEnd")
+        raise invalid("a maintenance bulletin needs its end", "scheduled_end")
     if end <= start:
-        raise invalid("must be after scheduledStart", "input", "scheduledEnd")
+        raise invalid("must be after scheduledStart", "scheduled_end")
 
 
 def _raise(problem: Problem | None) -> None:
@@ -125,7 +123,7 @@ async def _services_by_tenant(
     for index, item in enumerate(affected):
         owner = owners.get(item.service_id)
         if owner is None:
-            raise not_found("service", "input", "affectedServices", str(index), "serviceId")
+            raise not_found("service", "affected", str(index), "service_id")
         grouped.setdefault(owner, []).append(item)
     return grouped
 
@@ -133,14 +131,14 @@ async def _services_by_tenant(
 async def create_bulletin(db: Database, actor: Actor, new: NewBulletin) -> list[Bulletin]:
     tenant_ids = list(dict.fromkeys(new.tenant_ids))
     if not tenant_ids:
-        raise invalid("name at least one tenant", "input", "tenants")
+        raise invalid("name at least one tenant", "tenant_ids")
     if len(tenant_ids) > MAX_TENANTS:
-        raise Refused.one(ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_TENANTS} tenants", "input", "tenants")
+        raise Refused.one(ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_TENANTS} tenants", "tenant_ids")
     for tenant_id in tenant_ids:
         require_role(actor, tenant_id, Role.AGENT, OAuthScope.BULLETINS_WRITE, what="publishing bulletins")
-    title = _text(new.title, MAX_TITLE, "input", "title")
-    body = _text(new.body, MAX_BODY, "input", "body")
-    _raise(phases.opening_problem(new.kind, new.phase, "input", "phase"))
+    title = _text(new.title, MAX_TITLE, "title")
+    body = _text(new.body, MAX_BODY, "body")
+    _raise(phases.opening_problem(new.kind, new.phase, "phase"))
     _check_schedule(new.kind, new.scheduled_start, new.scheduled_end)
     _check_affected(new.affected)
     now = utcnow()
@@ -154,7 +152,7 @@ async def create_bulletin(db: Database, actor: Actor, new: NewBulletin) -> list[
                 )
             )
             if incident_tenant is None:
-                raise not_found("incident", "input", "incidentId")
+                raise not_found("incident", "incident_id")
         affected = await _services_by_tenant(session, tenant_ids, new.affected)
         broadcast_id = uuid.uuid4()
         created = []
@@ -212,7 +210,7 @@ async def _broadcast_for_update(
     """The bulletin's broadcast rows in the caller's tenants, locked; the caller must be an AGENT in each."""
     first = await session.scalar(select(Bulletin).where(Bulletin.id == bulletin_id))
     if first is None or actor.role_in(first.tenant_id) is None:
-        raise not_found("bulletin", "input", "id")
+        raise not_found("bulletin", "bulletin_id")
     await events.lock_counters(
         session,
         (
@@ -245,7 +243,7 @@ async def publish_bulletin(db: Database, actor: Actor, bulletin_id: uuid.UUID) -
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         rows = await _broadcast_for_update(session, actor, bulletin_id)
         if all(row.published for row in rows):
-            raise invalid("the bulletin is already published", "input", "id")
+            raise invalid("the bulletin is already published", "bulletin_id")
         for row in rows:
             if row.published:
                 continue
@@ -261,14 +259,14 @@ async def publish_bulletin(db: Database, actor: Actor, bulletin_id: uuid.UUID) -
 
 
 async def post_bulletin_update(db: Database, actor: Actor, update: NewUpdate) -> list[Bulletin]:
-    body = _text(update.body, MAX_BODY, "input", "body")
+    body = _text(update.body, MAX_BODY, "body")
     if update.affected is not None:
         _check_affected(update.affected)
     now = utcnow()
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         rows = await _broadcast_for_update(session, actor, update.bulletin_id)
         for row in rows:
-            _raise(phases.step_problem(row.kind, row.phase, update.phase, "input", "phase"))
+            _raise(phases.step_problem(row.kind, row.phase, update.phase, "phase"))
         affected = (
             await _services_by_tenant(session, [r.tenant_id for r in rows], update.affected)
             if update.affected is not None

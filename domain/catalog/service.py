@@ -25,9 +25,9 @@ async def create_service(
     require_role(actor, tenant_id, Role.MANAGER, OAuthScope.MANAGE, what="creating a service")
     name = name.strip()
     if not name or len(name) > 200:
-        raise invalid("must be 1 to 200 characters", "input", "name")
+        raise invalid("must be 1 to 200 characters", "name")
     if description is not None and len(description) > 5000:
-        raise invalid("must be at most 5000 characters", "input", "description")
+        raise invalid("must be at most 5000 characters", "description")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         # ON CONFLICT rather than look-then-insert, so that a racing twin is refused, not a fault.
         service: Service | None = await session.scalar(
@@ -39,7 +39,7 @@ async def create_service(
             .returning(Service)
         )
         if service is None:
-            raise invalid("the tenant already has a service with this name", "input", "name")
+            raise invalid("the tenant already has a service with this name", "name")
     return service
 
 

@@ -44,7 +44,7 @@ async def put_incident_on_hold(
     reason: HoldReason,
     note: str | None,
 ) -> Incident:
-    note = clean_text(note, MAX_TEXT, "input", "note") or None
+    note = clean_text(note, MAX_TEXT, "note") or None
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
         accepted = step(incident, actor, role, Operation.PUT_ON_HOLD, hold_reason=reason)
@@ -70,7 +70,7 @@ async def resume_incident(
 async def apply_workaround(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None, workaround: str
 ) -> Incident:
-    text = required_text(workaround, MAX_TEXT, "input", "workaround")
+    text = required_text(workaround, MAX_TEXT, "workaround")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
         accepted = step(incident, actor, role, Operation.APPLY_WORKAROUND)
@@ -98,21 +98,20 @@ async def escalate_incident(
 ) -> Incident:
     """Functional escalation (a more skilled group, or a vendor with its ticket reference) and/or
     hierarchical escalation (flagged for the managers)."""
-    note = required_text(escalation.note, MAX_TEXT, "input", "note")
-    group = clean_text(escalation.assignment_group, 200, "input", "assignmentGroup") or None
-    vendor = clean_text(escalation.vendor, 200, "input", "vendor") or None
-    ticket = clean_text(escalation.vendor_ticket, 200, "input", "vendorTicket") or None
+    note = required_text(escalation.note, MAX_TEXT, "note")
+    group = clean_text(escalation.assignment_group, 200, "assignment_group") or None
+    vendor = clean_text(escalation.vendor, 200, "vendor") or None
+    ticket = clean_text(escalation.vendor_ticket, 200, "vendor_ticket") or None
     if not (group or vendor or ticket or escalation.hierarchical):
         raise invalid(
             "escalate to an assignment group, a vendor, or the managers (hierarchical)",
-            "input",
-            "assignmentGroup",
+            "assignment_group",
         )
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
         accepted = step(incident, actor, role, Operation.ESCALATE)
         if ticket and not (vendor or incident.vendor):
-            raise invalid("a vendor ticket needs a vendor", "input", "vendor")
+            raise invalid("a vendor ticket needs a vendor", "vendor")
         before = {
             "assignee": incident.assignee,
             "assignmentGroup": incident.assignment_group,
@@ -154,7 +153,7 @@ async def resolve_incident(
     cascade_to_children: bool = True,
 ) -> Incident:
     """Resolve; open children are resolved with the same code and notes unless told otherwise."""
-    notes = required_text(notes, MAX_TEXT, "input", "notes")
+    notes = required_text(notes, MAX_TEXT, "notes")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
         await resolve(
@@ -200,7 +199,7 @@ async def resolve(
 
 async def reopen_incident(db: Database, actor: Actor, *, incident_id: uuid.UUID, reason: str) -> Incident:
     """The resolution is rejected (by its reporter or staff): back to IN_PROGRESS."""
-    reason = required_text(reason, MAX_TEXT, "input", "reason")
+    reason = required_text(reason, MAX_TEXT, "reason")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, None)
         accepted = step(incident, actor, role, Operation.REOPEN)
@@ -233,7 +232,7 @@ async def cancel_incident(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None, reason: str
 ) -> Incident:
     """Withdraw an incident that is no incident after all (its reporter or staff); terminal."""
-    reason = required_text(reason, MAX_TEXT, "input", "reason")
+    reason = required_text(reason, MAX_TEXT, "reason")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
         accepted = step(incident, actor, role, Operation.CANCEL)
@@ -247,8 +246,8 @@ async def rate_incident(
 ) -> Incident:
     """The reporter's satisfaction, once, after resolution: 1 (poor) to 5 (excellent)."""
     if not 1 <= score <= 5:
-        raise invalid("must be between 1 and 5", "input", "score")
-    comment = clean_text(comment, MAX_TEXT, "input", "comment") or None
+        raise invalid("must be between 1 and 5", "score")
+    comment = clean_text(comment, MAX_TEXT, "comment") or None
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, None)
         accepted = step(incident, actor, role, Operation.RATE)
@@ -262,7 +261,7 @@ async def rate_incident(
 
 async def set_task(db: Database, actor: Actor, *, task_id: uuid.UUID, done: bool) -> Incident:
     """Tick (or untick) an item of the incident's checklist (AGENT)."""
-    field = ("input", "taskId")
+    field = ("task_id",)
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         task = await session.scalar(select(IncidentTask).where(IncidentTask.id == task_id))
         # A checklist is internal work: to a customer its tasks answer like ones that do not exist.

@@ -192,7 +192,7 @@ def decide(state: IncidentState, request: Request) -> Step | Problem:
             "a major incident cannot be closed before its review is published",
         )
     if op is Operation.PUT_ON_HOLD and request.hold_reason is None:
-        return Problem(ErrorCode.INVALID, "a hold needs a reason", ("input", "reason"))
+        return Problem(ErrorCode.INVALID, "a hold needs a reason", ("reason",))
     return _apply(state, request, event, staff)
 
 
@@ -205,7 +205,7 @@ def _check_rights(request: Request, minimum: Role, staff: bool) -> Problem | Non
     if op is Operation.RATE and not request.is_reporter:
         return Problem(ErrorCode.FORBIDDEN, "only the reporter may rate an incident")
     if op is Operation.COMMENT and not staff and request.visibility is Visibility.INTERNAL:
-        return Problem(ErrorCode.FORBIDDEN, "customers may only add PUBLIC comments", ("input", "visibility"))
+        return Problem(ErrorCode.FORBIDDEN, "customers may only add PUBLIC comments", ("visibility",))
     return None
 
 

@@ -60,11 +60,11 @@ async def declare_major_incident(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None, commander: str
 ) -> Incident:
     """Declare a major incident (MANAGER) and name its Incident Commander, the swarm's first responder."""
-    commander = required_text(commander, MAX_NAME, "input", "commander")
+    commander = required_text(commander, MAX_NAME, "commander")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
         accepted = step(incident, actor, role, Operation.DECLARE_MAJOR)
-        await _check_staff_member(session, incident.tenant_id, commander, "input", "commander")
+        await _check_staff_member(session, incident.tenant_id, commander, "commander")
         existing = await _responder(session, incident, commander)
         if existing is None:
             session.add(
@@ -106,19 +106,19 @@ async def add_responder(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, subject: str, role: ResponderRole
 ) -> Incident:
     """Add a member of the tenant's staff to the swarm with a role (or change their role)."""
-    subject = required_text(subject, MAX_NAME, "input", "subject")
+    subject = required_text(subject, MAX_NAME, "subject")
     if role is ResponderRole.COMMANDER:
-        raise invalid("the Incident Commander is named by declareMajorIncident", "input", "role")
+        raise invalid("the Incident Commander is named by declareMajorIncident", "role")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, actor_role = await load_for_update(session, actor, incident_id, None)
         accepted = step(incident, actor, actor_role, Operation.ADD_RESPONDER)
-        await _check_staff_member(session, incident.tenant_id, subject, "input", "subject")
+        await _check_staff_member(session, incident.tenant_id, subject, "subject")
         existing = await _responder(session, incident, subject)
         previous = existing.role if existing is not None else None
         if previous is ResponderRole.COMMANDER:
-            raise invalid("is the Incident Commander", "input", "subject")
+            raise invalid("is the Incident Commander", "subject")
         if previous is role:
-            raise invalid(f"already responds as {role.value}", "input", "role")
+            raise invalid(f"already responds as {role.value}", "role")
         if existing is None:
             session.add(
                 Responder(
@@ -149,19 +149,17 @@ async def add_responder(
 
 def _check_tenant_list(tenant_ids: Sequence[uuid.UUID]) -> None:
     if not tenant_ids:
-        raise invalid("name at least one tenant", "input", "tenants")
+        raise invalid("name at least one tenant", "tenant_ids")
     if len(tenant_ids) > MAX_BATCH:
-        raise Refused.one(
-            ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_BATCH} tenants per call", "input", "tenants"
-        )
+        raise Refused.one(ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_BATCH} tenants per call", "tenant_ids")
     for index, tenant_id in enumerate(tenant_ids):
         if tenant_id in tenant_ids[:index]:
-            raise invalid("named twice", "input", "tenants", str(index))
+            raise invalid("named twice", "tenant_ids", str(index))
 
 
 def _check_tenant_rights(actor: Actor, tenant_ids: Sequence[uuid.UUID]) -> None:
     for index, tenant_id in enumerate(tenant_ids):
-        field = ("input", "tenants", str(index))
+        field = ("tenant_ids", str(index))
         role = actor.role_in(tenant_id)
         if role is None:
             raise not_found("tenant", *field)
@@ -183,8 +181,8 @@ async def affect_tenants(
     """One child incident per affected tenant, in that tenant, with the public title and description and
     linked to the provider's incident; from then on the parent's public changes flow to them. The actor
     must be staff (AGENT+) in the parent's tenant and in every named tenant. Returns the children."""
-    title = required_text(public_title, MAX_TITLE, "input", "publicTitle")
-    description = required_text(public_description, MAX_TEXT, "input", "publicDescription")
+    title = required_text(public_title, MAX_TITLE, "public_title")
+    description = required_text(public_description, MAX_TEXT, "public_description")
     _check_tenant_list(tenant_ids)
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         parent, role = await load_for_update(session, actor, incident_id, None)
@@ -192,13 +190,13 @@ async def affect_tenants(
         _check_tenant_rights(actor, tenant_ids)
         if await parent_of(session, parent) is not None:
             raise invalid(
-                "is itself a child of another incident, and a child cannot have children", "input", "id"
+                "is itself a child of another incident, and a child cannot have children", "incident_id"
             )
         for index, tenant_id in enumerate(tenant_ids):
             if tenant_id == parent.tenant_id:
-                raise invalid("is the incident's own tenant", "input", "tenants", str(index))
+                raise invalid("is the incident's own tenant", "tenant_ids", str(index))
             if tenant_id in parent.affected_tenant_ids:
-                raise invalid("is already affected by this incident", "input", "tenants", str(index))
+                raise invalid("is already affected by this incident", "tenant_ids", str(index))
         await lock_family_counters(session, parent.tenant_id, tenant_ids)
         children = [await _child_in(session, actor, parent, t, title, description) for t in tenant_ids]
         parent.affected_tenant_ids = [*parent.affected_tenant_ids, *tenant_ids]

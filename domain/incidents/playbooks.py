@@ -70,38 +70,38 @@ def _items(values: Sequence[str], limit: int, most: int, *path: str) -> list[str
 async def create_incident_model(db: Database, actor: Actor, spec: ModelSpec) -> IncidentModel:
     role = actor.role_in(spec.tenant_id)
     if role is None:
-        raise not_found("tenant", "input", "tenant")
+        raise not_found("tenant", "tenant")
     if not at_least(role, Role.MANAGER):
         raise forbidden("creating an incident model needs the MANAGER role")
     if not actor.can(OAuthScope.MANAGE, spec.tenant_id):
         raise forbidden(f"creating an incident model needs the {OAuthScope.MANAGE} scope")
-    name = required_text(spec.name, 200, "input", "name")
-    keywords = _items(spec.match_keywords, 100, MAX_KEYWORDS, "input", "matchKeywords")
+    name = required_text(spec.name, 200, "name")
+    keywords = _items(spec.match_keywords, 100, MAX_KEYWORDS, "match_keywords")
     lowered = [k.lower() for k in keywords]
     for index, keyword in enumerate(lowered):
         if keyword in lowered[:index]:
-            raise invalid("named twice", "input", "matchKeywords", str(index))
+            raise invalid("named twice", "match_keywords", str(index))
     model = IncidentModel(
         tenant_id=spec.tenant_id,
         id=uuid.uuid4(),
         name=name,
-        description=clean_text(spec.description, 5000, "input", "description") or None,
-        match_category=clean_text(spec.match_category, 100, "input", "matchCategory") or None,
+        description=clean_text(spec.description, 5000, "description") or None,
+        match_category=clean_text(spec.match_category, 100, "match_category") or None,
         match_service_id=spec.match_service_id,
         match_keywords=keywords,
-        category=clean_text(spec.category, 100, "input", "category") or None,
+        category=clean_text(spec.category, 100, "category") or None,
         impact=spec.impact,
         urgency=spec.urgency,
-        assignment_group=clean_text(spec.assignment_group, 200, "input", "assignmentGroup") or None,
-        workaround=clean_text(spec.workaround, MAX_TEXT, "input", "workaround") or None,
-        tasks=_items(spec.tasks, 300, MAX_TASKS, "input", "tasks"),
+        assignment_group=clean_text(spec.assignment_group, 200, "assignment_group") or None,
+        workaround=clean_text(spec.workaround, MAX_TEXT, "workaround") or None,
+        tasks=_items(spec.tasks, 300, MAX_TASKS, "tasks"),
         created_by=actor.subject,
         created_at=utcnow(),
     )
-    taken = invalid("the tenant already has an incident model with this name", "input", "name")
+    taken = invalid("the tenant already has an incident model with this name", "name")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         if spec.match_service_id is not None:
-            await check_service(session, spec.tenant_id, spec.match_service_id, "input", "matchServiceId")
+            await check_service(session, spec.tenant_id, spec.match_service_id, "match_service_id")
         exists = await session.scalar(
             select(func.count())
             .select_from(IncidentModel)
@@ -255,8 +255,8 @@ async def apply_incident_model(
             )
         )
         if model is None:
-            raise not_found("incident model", "input", "modelId")
+            raise not_found("incident model", "model_id")
         if incident.model_id == model.id:
-            raise invalid("this model has already been applied to the incident", "input", "modelId")
+            raise invalid("this model has already been applied to the incident", "model_id")
         await apply_model(session, incident, model, actor, role=role)
     return incident

@@ -163,17 +163,15 @@ async def has_children(session: AsyncSession, incident: Incident) -> bool:
 
 def _check_ids(parent_id: uuid.UUID, child_ids: Sequence[uuid.UUID]) -> None:
     if not child_ids:
-        raise invalid("name at least one child incident", "input", "childIds")
+        raise invalid("name at least one child incident", "child_ids")
     if len(child_ids) > MAX_BATCH:
-        raise Refused.one(
-            ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_BATCH} children per call", "input", "childIds"
-        )
+        raise Refused.one(ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_BATCH} children per call", "child_ids")
     seen: set[uuid.UUID] = set()
     for index, child_id in enumerate(child_ids):
         if child_id == parent_id:
-            raise invalid("an incident cannot be its own child", "input", "childIds", str(index))
+            raise invalid("an incident cannot be its own child", "child_ids", str(index))
         if child_id in seen:
-            raise invalid("named twice", "input", "childIds", str(index))
+            raise invalid("named twice", "child_ids", str(index))
         seen.add(child_id)
 
 
@@ -192,16 +190,14 @@ async def link_incidents(
             .order_by(Incident.id)
             .with_for_update()
         )
-        parent, role = await load_for_update(session, actor, parent_id, None, field=("input", "parentId"))
+        parent, role = await load_for_update(session, actor, parent_id, None, field=("parent_id",))
         parent_step = step(parent, actor, role, Operation.LINK)
         if await parent_of(session, parent) is not None:
-            raise invalid(
-                "is itself a child of another incident; link to that parent instead", "input", "parentId"
-            )
+            raise invalid("is itself a child of another incident; link to that parent instead", "parent_id")
         order = sorted(range(len(child_ids)), key=lambda i: child_ids[i])
         by_index: dict[int, Incident] = {}
         for index in order:
-            field = ("input", "childIds", str(index))
+            field = ("child_ids", str(index))
             child, child_role = await load_for_update(session, actor, child_ids[index], None, field=field)
             if child.tenant_id != parent.tenant_id:
                 raise invalid("must be in the parent's tenant", *field)
@@ -250,7 +246,7 @@ async def link_incidents(
 async def unlink_incident(db: Database, actor: Actor, child_id: uuid.UUID) -> Incident:
     """Detach a child from its parent: one UNLINKED event on the child, and one on the parent while it is
     not closed or cancelled (the parent may live in another tenant: system work there)."""
-    field = ("input", "childId")
+    field = ("child_id",)
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         peek = await session.scalar(select(Incident.tenant_id).where(Incident.id == child_id))
         if peek is None or actor.role_in(peek) is None:

@@ -53,23 +53,23 @@ class _Item:
 def _checked_items(items: Sequence[ActionItemSpec]) -> list[_Item]:
     if len(items) > MAX_ACTION_ITEMS:
         raise Refused.one(
-            ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_ACTION_ITEMS} action items", "input", "actionItems"
+            ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_ACTION_ITEMS} action items", "action_items"
         )
     checked: list[_Item] = []
     for index, item in enumerate(items):
-        path = ("input", "actionItems", str(index))
+        path = ("action_items", str(index))
         due: date | None = None
         if item.due_date is not None and item.due_date.strip():
             try:
                 due = date.fromisoformat(item.due_date.strip())
             except ValueError:
-                raise invalid("must be an ISO date, e.g. 2026-12-31", *path, "dueDate") from None
+                raise invalid("must be an ISO date, e.g. 2026-12-31", *path, "due_date") from None
         checked.append(
             _Item(
                 title=required_text(item.title, 300, *path, "title"),
                 owner=clean_text(item.owner, MAX_NAME, *path, "owner") or None,
                 due_date=due,
-                problem_ref=clean_text(item.problem_ref, 100, *path, "problemRef") or None,
+                problem_ref=clean_text(item.problem_ref, 100, *path, "problem_ref") or None,
             )
         )
     return checked
@@ -78,20 +78,18 @@ def _checked_items(items: Sequence[ActionItemSpec]) -> list[_Item]:
 async def save_incident_review(db: Database, actor: Actor, spec: ReviewSpec) -> IncidentReview:
     """Create or update the incident's review (AGENT); publishing, and changing a published review, need
     a MANAGER. Publishing is one-way: saving without ``publish`` keeps a published review published."""
-    summary = required_text(spec.summary, MAX_TEXT, "input", "summary")
-    root_cause = clean_text(spec.root_cause, MAX_TEXT, "input", "rootCause") or None
-    went_well = clean_text(spec.what_went_well, MAX_TEXT, "input", "whatWentWell") or None
-    went_wrong = clean_text(spec.what_went_wrong, MAX_TEXT, "input", "whatWentWrong") or None
+    summary = required_text(spec.summary, MAX_TEXT, "summary")
+    root_cause = clean_text(spec.root_cause, MAX_TEXT, "root_cause") or None
+    went_well = clean_text(spec.what_went_well, MAX_TEXT, "what_went_well") or None
+    went_wrong = clean_text(spec.what_went_wrong, MAX_TEXT, "what_went_wrong") or None
     items = _checked_items(spec.action_items) if spec.action_items is not None else None
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         # The incident's row lock serialises saves of its one review.
-        incident, role = await load_for_update(
-            session, actor, spec.incident_id, None, field=("input", "incidentId")
-        )
+        incident, role = await load_for_update(session, actor, spec.incident_id, None, field=("incident_id",))
         if not at_least(role, Role.AGENT):
             raise forbidden("reviews are written by the AGENT role")
         if spec.publish and not at_least(role, Role.MANAGER):
-            raise forbidden("publishing a review needs the MANAGER role", "input", "publish")
+            raise forbidden("publishing a review needs the MANAGER role", "publish")
         review = await session.scalar(
             select(IncidentReview)
             .where(IncidentReview.tenant_id == incident.tenant_id, IncidentReview.incident_id == incident.id)

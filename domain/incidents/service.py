@@ -98,17 +98,17 @@ async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incid
     """Log an incident. When one of the tenant's incident models matches it, the model is applied at
     once (a second step, recorded as MODEL_APPLIED)."""
     role = member_role(actor, new.tenant_id, WRITE, "reporting an incident")
-    title = required_text(new.title, MAX_TITLE, "input", "title")
-    description = clean_text(new.description, MAX_TEXT, "input", "description") or ""
-    category = clean_text(new.category, 100, "input", "category") or None
+    title = required_text(new.title, MAX_TITLE, "title")
+    description = clean_text(new.description, MAX_TEXT, "description") or ""
+    category = clean_text(new.category, 100, "category") or None
     now = utcnow()
     if new.detected_at is not None and new.detected_at > now + CLOCK_SKEW:
-        raise invalid("must not be in the future", "input", "detectedAt")
+        raise invalid("must not be in the future", "detected_at")
     impact = new.impact or Impact.MEDIUM
     urgency = new.urgency or Urgency.MEDIUM
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         if new.service_id is not None:
-            await check_service(session, new.tenant_id, new.service_id, "input", "serviceId")
+            await check_service(session, new.tenant_id, new.service_id, "service_id")
         incident = await open_incident(
             session,
             tenant_id=new.tenant_id,
@@ -139,15 +139,15 @@ async def classify_incident(
     expected_version: int | None,
     change: Classification,
 ) -> Incident:
-    category = clean_text(change.category, 100, "input", "category")
-    reason = clean_text(change.override_reason, 500, "input", "overrideReason")
+    category = clean_text(change.category, 100, "category")
+    reason = clean_text(change.override_reason, 500, "override_reason")
     if change.priority_override is not None and not reason:
-        raise invalid("a priority override needs a reason", "input", "overrideReason")
+        raise invalid("a priority override needs a reason", "override_reason")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
         accepted = step(incident, actor, role, Operation.CLASSIFY)
         if change.service_id is not None:
-            await check_service(session, incident.tenant_id, change.service_id, "input", "serviceId")
+            await check_service(session, incident.tenant_id, change.service_id, "service_id")
         before = classification_of(incident)
         if category is not None:
             incident.category = category or None
@@ -197,10 +197,10 @@ async def assign_incident(
     assignee: str | None,
     assignment_group: str | None,
 ) -> Incident:
-    assignee = clean_text(assignee, MAX_NAME, "input", "assignee")
-    group = clean_text(assignment_group, 200, "input", "assignmentGroup")
+    assignee = clean_text(assignee, MAX_NAME, "assignee")
+    group = clean_text(assignment_group, 200, "assignment_group")
     if not assignee and not group:
-        raise invalid("name an assignee, an assignment group, or both", "input", "assignee")
+        raise invalid("name an assignee, an assignment group, or both", "assignee")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
         accepted = step(incident, actor, role, Operation.ASSIGN)
@@ -247,7 +247,7 @@ async def add_comment(
 ) -> IncidentEvent:
     """A comment; a CUSTOMER's answer to an incident AWAITING_CUSTOMER resumes it. A staff PUBLIC comment
     is copied to the incident's children."""
-    text_body = clean_text(body, MAX_TEXT, "input", "body", required=True)
+    text_body = clean_text(body, MAX_TEXT, "body", required=True)
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, None)
         accepted = step(incident, actor, role, Operation.COMMENT, visibility=visibility)

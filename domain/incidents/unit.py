@@ -67,7 +67,7 @@ def member_role(actor: Actor, tenant_id: uuid.UUID, scope: str, what: str, *fiel
     """The actor's role in the tenant when its token carries ``scope``; a foreign tenant is NOT_FOUND."""
     role = actor.role_in(tenant_id)
     if role is None:
-        raise not_found("tenant", *(field or ("input", "tenant")))
+        raise not_found("tenant", *(field or ("tenant",)))
     if not actor.can(scope, tenant_id):
         raise Refused.one(ErrorCode.FORBIDDEN, f"{what} needs the {scope} scope")
     return role
@@ -89,7 +89,7 @@ async def load_for_update(
     incident_id: uuid.UUID,
     expected_version: int | None,
     scope: str = WRITE,
-    field: tuple[str, ...] = ("input", "id"),
+    field: tuple[str, ...] = ("incident_id",),
 ) -> tuple[Incident, Role]:
     """The incident, row-locked until commit, and the actor's role in its tenant.
 
@@ -110,8 +110,7 @@ async def load_for_update(
         raise Refused.one(
             ErrorCode.CONFLICT,
             f"the incident is at version {incident.version}, not {expected_version}; reload and retry",
-            "input",
-            "expectedVersion",
+            "expected_version",
         )
     return incident, role
 

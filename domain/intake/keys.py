@@ -34,21 +34,21 @@ async def create_integration_key(
     require_role(actor, tenant_id, Role.MANAGER, OAuthScope.MANAGE, what="creating an integration key")
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME:
-        raise invalid(f"must be 1 to {MAX_NAME} characters", "input", "name")
+        raise invalid(f"must be 1 to {MAX_NAME} characters", "name")
     async with db.transaction(Scope.of([tenant_id])) as session:
         if service_id is not None:
             found = await session.scalar(
                 select(Service.id).where(Service.tenant_id == tenant_id, Service.id == service_id)
             )
             if found is None:
-                raise not_found("service", "input", "serviceId")
+                raise not_found("service", "service_id")
         taken = await session.scalar(
             select(IntegrationKey.id).where(
                 IntegrationKey.tenant_id == tenant_id, IntegrationKey.name == name
             )
         )
         if taken is not None:
-            raise invalid("the tenant already has an integration key with this name", "input", "name")
+            raise invalid("the tenant already has an integration key with this name", "name")
         key = IntegrationKey(
             tenant_id=tenant_id,
             id=uuid.uuid4(),
@@ -62,14 +62,14 @@ async def create_integration_key(
     return key
 
 
-async def revoke_integration_key(db: Database, *, actor: Actor, key_id: uuid.UUID) -> IntegrationKey:
+async def revoke_integration_key(db: Database, actor: Actor, *, key_id: uuid.UUID) -> IntegrationKey:
     """Stop accepting alerts with the key, at once and for good (a new key is created to replace it)."""
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         key = await session.scalar(
             select(IntegrationKey).where(IntegrationKey.id == key_id).with_for_update()
         )
         if key is None or actor.role_in(key.tenant_id) is None:
-            raise not_found("integration key", "input", "id")
+            raise not_found("integration key", "key_id")
         require_role(
             actor, key.tenant_id, Role.MANAGER, OAuthScope.MANAGE, what="revoking an integration key"
         )

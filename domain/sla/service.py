@@ -75,7 +75,7 @@ class _Checked:
     problems: list[Problem] = field(default_factory=list)
 
     def add(self, message: str, *path: str) -> None:
-        self.problems.append(Problem(ErrorCode.INVALID, message, ("input", *path)))
+        self.problems.append(Problem(ErrorCode.INVALID, message, path))
 
 
 def _check_targets(new: NewContract, checked: _Checked) -> dict[str, dict[str, int]]:
@@ -89,11 +89,11 @@ def _check_targets(new: NewContract, checked: _Checked) -> dict[str, dict[str, i
             checked.add(f"{target.priority.value} has more than one target", *at, "priority")
             continue
         response, resolution = target.response_minutes, target.resolution_minutes
-        for value, name in ((response, "responseMinutes"), (resolution, "resolutionMinutes")):
+        for value, name in ((response, "response_minutes"), (resolution, "resolution_minutes")):
             if not 1 <= value <= MAX_MINUTES:
                 checked.add(f"must be between 1 and {MAX_MINUTES} minutes", *at, name)
         if response > resolution:
-            checked.add("the response target must not exceed the resolution target", *at, "responseMinutes")
+            checked.add("the response target must not exceed the resolution target", *at, "response_minutes")
         targets[target.priority.value] = {"response": response, "resolution": resolution}
     missing = [p.value for p in Priority if p.value not in targets]
     if missing:
@@ -103,11 +103,11 @@ def _check_targets(new: NewContract, checked: _Checked) -> dict[str, dict[str, i
 
 def _check_hours(new: NewContract, checked: _Checked) -> list[BusinessInterval]:
     if len(new.business_hours) > MAX_HOURS:
-        checked.add(f"at most {MAX_HOURS} intervals", "businessHours")
+        checked.add(f"at most {MAX_HOURS} intervals", "business_hours")
         return []
     intervals: list[BusinessInterval] = []
     for index, hours in enumerate(new.business_hours):
-        at = ("businessHours", str(index))
+        at = ("business_hours", str(index))
         start, end = parse_wall_time(hours.start), parse_wall_time(hours.end)
         ok = True
         if not 1 <= hours.weekday <= 7:
@@ -127,7 +127,7 @@ def _check_hours(new: NewContract, checked: _Checked) -> list[BusinessInterval]:
             continue
         intervals.append(interval)
     for problem in validate_business_hours(intervals):
-        checked.add(problem, "businessHours")
+        checked.add(problem, "business_hours")
     return intervals
 
 
@@ -160,9 +160,9 @@ def _validated(new: NewContract) -> tuple[SlaContract, _Checked]:
     intervals = _check_hours(new, checked)
     holidays = _check_holidays(new, checked)
     if not 1 <= new.at_risk_percent <= 100:
-        checked.add("must be between 1 and 100", "atRiskPercent")
+        checked.add("must be between 1 and 100", "at_risk_percent")
     if new.effective_to is not None and new.effective_to <= new.effective_from:
-        checked.add("must be after effectiveFrom", "effectiveTo")
+        checked.add("must be after effectiveFrom", "effective_to")
     row = SlaContract(
         tenant_id=new.tenant_id,
         id=uuid.uuid4(),
@@ -214,8 +214,7 @@ async def create_contract(db: Database, actor: Actor, new: NewContract) -> SlaCo
                 ErrorCode.INVALID,
                 f"overlaps the effective window of contract {clash.name!r}"
                 f" ({clash.effective_from.isoformat()} to {until})",
-                "input",
-                "effectiveFrom",
+                "effective_from",
             )
         now = utcnow()
         row.created_at = now

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -52,14 +53,14 @@ async def create_tenant(
     slug = slug.strip().lower()
     problems = []
     if not SLUG.match(slug):
-        problems.append(invalid("use 1-63 lowercase letters, digits and inner hyphens", "input", "slug"))
+        problems.append(invalid("use 1-63 lowercase letters, digits and inner hyphens", "slug"))
     name = name.strip()
     if not name or len(name) > 200:
-        problems.append(invalid("must be 1 to 200 characters", "input", "name"))
+        problems.append(invalid("must be 1 to 200 characters", "name"))
     if not valid_timezone(timezone):
-        problems.append(invalid(f"{timezone!r} is not an IANA timezone", "input", "timezone"))
+        problems.append(invalid(f"{timezone!r} is not an IANA timezone", "timezone"))
     if not 1 <= auto_close_days <= MAX_AUTO_CLOSE_DAYS:
-        problems.append(invalid(f"must be 1 to {MAX_AUTO_CLOSE_DAYS} days", "input", "autoCloseDays"))
+        problems.append(invalid(f"must be 1 to {MAX_AUTO_CLOSE_DAYS} days", "auto_close_days"))
     if problems:
         raise Refused([p for r in problems for p in r.problems])
     tenant_id = uuid.uuid4()
@@ -81,7 +82,7 @@ async def create_tenant(
             .returning(Tenant)
         )
         if tenant is None:
-            raise invalid("a tenant with this slug already exists", "input", "slug")
+            raise invalid("a tenant with this slug already exists", "slug")
         session.add(TenantCounter(tenant_id=tenant_id, last_incident_number=0, last_event_seq=0))
     return tenant
 
@@ -90,20 +91,29 @@ async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     return await session.scalar(select(Tenant).where(Tenant.slug == slug))
 
 
+@dataclass(frozen=True)
+class Grant:
+    """A role granted in a tenant: the membership, and the tenant it opens."""
+
+    membership: Membership
+    tenant: Tenant
+
+
 async def add_member(
     db: Database, actor: Actor | None, *, tenant_id: uuid.UUID, issuer: str, subject: str, role: Role
-) -> Membership:
+) -> Grant:
     """Grant ``role`` in a tenant to (issuer, subject); granting again changes the role."""
     if actor is not None and not actor.is_operator:
         raise forbidden("only platform operators manage memberships")
     subject = subject.strip()
     if not subject or len(subject) > 255:
-        raise invalid("must be 1 to 255 characters", "input", "subject")
+        raise invalid("must be 1 to 255 characters", "subject")
     if not issuer or len(issuer) > 500:
-        raise invalid("must be 1 to 500 characters", "input", "issuer")
+        raise invalid("must be 1 to 500 characters", "issuer")
     async with db.transaction(Scope.of([tenant_id])) as session:
-        if await session.get(Tenant, tenant_id) is None:
-            raise not_found("tenant", "input", "tenant")
+        tenant = await session.get(Tenant, tenant_id)
+        if tenant is None:
+            raise not_found("tenant", "tenant")
         statement = (
             insert(Membership)
             .values(tenant_id=tenant_id, id=uuid.uuid4(), issuer=issuer, subject=subject, role=role)
@@ -111,7 +121,7 @@ async def add_member(
             .returning(Membership)
         )
         membership = (await session.execute(statement)).scalar_one()
-    return membership
+    return Grant(membership, tenant)
 
 
 async def add_operator(db: Database, issuer: str, subject: str) -> Operator:

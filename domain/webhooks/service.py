@@ -37,9 +37,9 @@ class CreatedEndpoint:
 
 def _kinds(event_kinds: Sequence[str]) -> list[str]:
     if not event_kinds:
-        raise invalid("choose at least one event kind", "input", "eventKinds")
+        raise invalid("choose at least one event kind", "event_kinds")
     problems = [
-        Problem(ErrorCode.INVALID, f"unknown event kind {kind!r}", ("input", "eventKinds", str(i)))
+        Problem(ErrorCode.INVALID, f"unknown event kind {kind!r}", ("event_kinds", str(i)))
         for i, kind in enumerate(event_kinds)
         if kind not in KNOWN_KINDS
     ]
@@ -64,7 +64,7 @@ async def create_webhook_endpoint(
         target = parse_target(url)
         await checked_address(target, allow_private_targets)
     except UnsafeTarget as unsafe:
-        raise invalid(str(unsafe), "input", "url") from None
+        raise invalid(str(unsafe), "url") from None
     secret = new_secret()
     async with db.transaction(Scope.of([tenant_id])) as session:
         count = await session.scalar(
@@ -74,7 +74,6 @@ async def create_webhook_endpoint(
             raise Refused.one(
                 ErrorCode.LIMIT_EXCEEDED,
                 f"a tenant may have at most {MAX_ENDPOINTS_PER_TENANT} webhook endpoints",
-                "input",
                 "tenant",
             )
         # A new endpoint hears of what happens from now on, not of the tenant's whole history.
@@ -103,13 +102,13 @@ async def _managed_endpoint(
         select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()
     )
     if endpoint is None or actor.role_in(endpoint.tenant_id) is None:
-        raise not_found("webhook endpoint", "input", "id")
+        raise not_found("webhook endpoint", "endpoint_id")
     require_role(actor, endpoint.tenant_id, Role.MANAGER, OAuthScope.MANAGE, what=what)
     return endpoint
 
 
 async def rotate_webhook_secret(
-    db: Database, *, actor: Actor, endpoint_id: uuid.UUID, box: SecretBox
+    db: Database, actor: Actor, *, endpoint_id: uuid.UUID, box: SecretBox
 ) -> CreatedEndpoint:
     """A new signing secret (shown once); the old one stops signing at once."""
     secret = new_secret()
@@ -119,7 +118,7 @@ async def rotate_webhook_secret(
     return CreatedEndpoint(endpoint=endpoint, secret=secret)
 
 
-async def enable_webhook_endpoint(db: Database, *, actor: Actor, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+async def enable_webhook_endpoint(db: Database, actor: Actor, *, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     """Deliver to an endpoint again after it was disabled for failing; the events it missed meanwhile
     follow (its cursor stayed where it was disabled), in order."""
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:

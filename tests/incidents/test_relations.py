@@ -276,3 +276,24 @@ def test_crossed_links_racing_each_other_queue_instead_of_deadlocking(live: f.Li
         assert len(accepted) == 1, answers
         [loser] = [p for p in answers if p["userErrors"]]
         assert loser["userErrors"][0]["code"] == "INVALID"
+
+
+def test_every_malformed_id_of_an_input_is_reported_at_once(live: f.LiveApp, world: World) -> None:
+    """The edge decodes the whole input before calling the use case: each bad ID answers its own
+    NOT_FOUND at its own path, and nothing is called with a partial input."""
+    alice = world.tokens["alice"]
+    child = report(live, alice, "a lone child")
+    payload = call(
+        live,
+        alice,
+        "linkIncidents",
+        parentId="garbage",
+        childIds=[child["id"], f.encode_id("Service", uuid.uuid4())],
+    )
+    assert payload["incidents"] == []
+    assert payload["userErrors"] == [
+        {"field": ["input", "parentId"], "message": "incident not found", "code": "NOT_FOUND"},
+        {"field": ["input", "childIds", "1"], "message": "incident not found", "code": "NOT_FOUND"},
+    ]
+    node = incident(live, alice, child["id"], "parent { id }")
+    assert node is not None and node["parent"] is None

@@ -41,7 +41,7 @@ async def keys(db: Database) -> Keys:
         await create_integration_key(db, manager, tenant_id=tenant, name=name, service_id=None)
         for tenant, name in ((acme.id, "Alertmanager"), (initech.id, "Zabbix"), (acme.id, "Old"))
     ]
-    await revoke_integration_key(db, actor=manager, key_id=made[2].id)
+    await revoke_integration_key(db, manager, key_id=made[2].id)
     return Keys(acme.id, made[0].routing_key, made[1].routing_key, made[2].routing_key)
 
 

@@ -226,7 +226,7 @@ async def test_private_targets_are_refused_unless_allowed(db: Database, world: W
             allow_private_targets=False,
         )
     [problem] = refused.value.problems
-    assert (problem.code.value, problem.field) == ("INVALID", ("input", "url"))
+    assert (problem.code.value, problem.field) == ("INVALID", ("url",))
     assert "non-public" in problem.message
 
 
