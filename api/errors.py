@@ -11,7 +11,7 @@ from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import MaskErrors
 
-from domain.db import is_unavailable, retrying
+from domain.db import is_unavailable
 from domain.errors import ErrorCode, Problem, Refused
 
 T = TypeVar("T")
@@ -61,10 +61,10 @@ UNACCEPTABLE_VALUE = Problem(
 
 
 async def attempt(action: Callable[[], Awaitable[T]]) -> tuple[T | None, Refused | None]:
-    """Run one use case (again, when PostgreSQL aborted it for a deadlock); its refusal is returned, not
-    raised (its transaction has already rolled back)."""
+    """Run one use case; its refusal is returned, not raised (its transaction has already rolled back).
+    Use cases retry their own deadlocks (``domain.db.use_case``)."""
     try:
-        return await retrying(action), None
+        return await action(), None
     except Refused as refused:
         return None, refused
     except Exception as error:

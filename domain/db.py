@@ -8,12 +8,13 @@ transaction on a pooled connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg.exceptions as asyncpg_errors  # type: ignore[import-untyped]  # asyncpg ships no types
 from sqlalchemy import event, text
@@ -122,6 +123,7 @@ async def widen_scope(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) ->
 # use case again from the start is safe and is what the caller would do anyway.
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def is_transient(error: BaseException) -> bool:
@@ -169,6 +171,18 @@ async def retrying(action: Callable[[], Awaitable[T]], *, attempts: int = 5) -> 
                 raise
             await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def use_case(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Mark a use case that writes (one transaction of its own): it runs again when PostgreSQL aborted
+    it for a deadlock or a serialization failure, so every caller (the GraphQL edge, the CLI, the demo)
+    gets the retry, not only the one that remembered to ask for it."""
+
+    @functools.wraps(function)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await retrying(lambda: function(*args, **kwargs))
+
+    return run
 
 
 class Database:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.billing.models import BillingPeriod
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Refused, invalid, not_found
 from domain.tenancy.actor import Actor, require_role
 from domain.tenancy.models import Tenant
@@ -102,6 +102,7 @@ class ClosedMonth:
         return month_label(self.month)
 
 
+@use_case
 async def close_billing_period(
     db: Database, actor: Actor, *, tenant_id: uuid.UUID, month: str
 ) -> ClosedMonth:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.billing import periods
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import forbidden, invalid, not_found
 from domain.incidents.enums import Visibility
 from domain.incidents.lifecycle import Operation
@@ -58,6 +58,7 @@ def _facts(entry: WorkLogEntry) -> dict[str, Any]:
     }
 
 
+@use_case
 async def log_work(
     db: Database,
     actor: Actor,
@@ -150,6 +151,7 @@ async def _load_entry(
     return entry, incident, role
 
 
+@use_case
 async def correct_work(
     db: Database, actor: Actor, *, entry_id: uuid.UUID, correction: Correction
 ) -> tuple[WorkLogEntry, Incident]:
@@ -192,6 +194,7 @@ async def correct_work(
     return entry, incident
 
 
+@use_case
 async def withdraw_work(
     db: Database, actor: Actor, *, entry_id: uuid.UUID, reason: str | None = None
 ) -> Incident:

@@ -21,7 +21,7 @@ from domain.bulletins.models import Bulletin, BulletinService, BulletinUpdate
 from domain.bulletins.phases import BulletinKind, BulletinPhase, ServiceStatus
 from domain.catalog.models import Service
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Problem, Refused, invalid, not_found
 from domain.incidents.models import Incident
 from domain.tenancy.actor import Actor, require_role
@@ -128,6 +128,7 @@ async def _services_by_tenant(
     return grouped
 
 
+@use_case
 async def create_bulletin(db: Database, actor: Actor, new: NewBulletin) -> list[Bulletin]:
     tenant_ids = list(dict.fromkeys(new.tenant_ids))
     if not tenant_ids:
@@ -238,6 +239,7 @@ async def _broadcast_for_update(
     return rows
 
 
+@use_case
 async def publish_bulletin(db: Database, actor: Actor, bulletin_id: uuid.UUID) -> list[Bulletin]:
     now = utcnow()
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
@@ -258,6 +260,7 @@ async def publish_bulletin(db: Database, actor: Actor, bulletin_id: uuid.UUID) -
     return rows
 
 
+@use_case
 async def post_bulletin_update(db: Database, actor: Actor, update: NewUpdate) -> list[Bulletin]:
     body = _text(update.body, MAX_BODY, "body")
     if update.affected is not None:

@@ -12,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.batches import one_each
 from domain.catalog.models import Service
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import invalid
 from domain.tenancy.actor import Actor, require_role
 from domain.tenancy.roles import Role
 from domain.tenancy.roles import Scope as OAuthScope
 
 
+@use_case
 async def create_service(
     db: Database, actor: Actor, *, tenant_id: uuid.UUID, name: str, description: str | None
 ) -> Service:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import visibility
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import invalid, not_found
 from domain.incidents import relations
 from domain.incidents.enums import HoldReason, ResolutionCode, Visibility
@@ -35,6 +35,7 @@ from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role
 
 
+@use_case
 async def put_incident_on_hold(
     db: Database,
     actor: Actor,
@@ -54,6 +55,7 @@ async def put_incident_on_hold(
     return incident
 
 
+@use_case
 async def resume_incident(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None
 ) -> Incident:
@@ -67,6 +69,7 @@ async def resume_incident(
     return incident
 
 
+@use_case
 async def apply_workaround(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None, workaround: str
 ) -> Incident:
@@ -88,6 +91,7 @@ class Escalation:
     hierarchical: bool = False
 
 
+@use_case
 async def escalate_incident(
     db: Database,
     actor: Actor,
@@ -142,6 +146,7 @@ async def escalate_incident(
     return incident
 
 
+@use_case
 async def resolve_incident(
     db: Database,
     actor: Actor,
@@ -197,6 +202,7 @@ async def resolve(
     await relations.flow_from_parent(session, incident, before, cascade_resolution=cascade_to_children)
 
 
+@use_case
 async def reopen_incident(db: Database, actor: Actor, *, incident_id: uuid.UUID, reason: str) -> Incident:
     """The resolution is rejected (by its reporter or staff): back to IN_PROGRESS."""
     reason = required_text(reason, MAX_TEXT, "reason")
@@ -213,6 +219,7 @@ async def reopen_incident(db: Database, actor: Actor, *, incident_id: uuid.UUID,
     return incident
 
 
+@use_case
 async def close_incident(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None
 ) -> Incident:
@@ -228,6 +235,7 @@ async def close_incident(
     return incident
 
 
+@use_case
 async def cancel_incident(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None, reason: str
 ) -> Incident:
@@ -241,6 +249,7 @@ async def cancel_incident(
     return incident
 
 
+@use_case
 async def rate_incident(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, score: int, comment: str | None
 ) -> Incident:
@@ -259,6 +268,7 @@ async def rate_incident(
     return incident
 
 
+@use_case
 async def set_task(db: Database, actor: Actor, *, task_id: uuid.UUID, done: bool) -> Incident:
     """Tick (or untick) an item of the incident's checklist (AGENT)."""
     field = ("task_id",)

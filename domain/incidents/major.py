@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
 from domain.incidents.enums import (
     IncidentSource,
@@ -56,6 +56,7 @@ async def _check_staff_member(session: AsyncSession, tenant_id: uuid.UUID, subje
         raise invalid("must be an AGENT or MANAGER of the incident's tenant", *field)
 
 
+@use_case
 async def declare_major_incident(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None, commander: str
 ) -> Incident:
@@ -102,6 +103,7 @@ async def _responder(session: AsyncSession, incident: Incident, subject: str) ->
     )
 
 
+@use_case
 async def add_responder(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, subject: str, role: ResponderRole
 ) -> Incident:
@@ -169,6 +171,7 @@ def _check_tenant_rights(actor: Actor, tenant_ids: Sequence[uuid.UUID]) -> None:
             raise forbidden(f"creating incidents in an affected tenant needs the {WRITE} scope", *field)
 
 
+@use_case
 async def affect_tenants(
     db: Database,
     actor: Actor,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
 from domain.incidents.enums import Impact, Urgency, Visibility
 from domain.incidents.lifecycle import Operation, priority_for
@@ -67,6 +67,7 @@ def _items(values: Sequence[str], limit: int, most: int, *path: str) -> list[str
     return cleaned
 
 
+@use_case
 async def create_incident_model(db: Database, actor: Actor, spec: ModelSpec) -> IncidentModel:
     role = actor.role_in(spec.tenant_id)
     if role is None:
@@ -242,6 +243,7 @@ def _snapshot(incident: Incident) -> dict[str, Any]:
     }
 
 
+@use_case
 async def apply_incident_model(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, model_id: uuid.UUID
 ) -> Incident:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import events
 from domain.columns import utcnow
-from domain.db import Database, Scope, widen_scope
+from domain.db import Database, Scope, use_case, widen_scope
 from domain.errors import ErrorCode, Refused, invalid, not_found
 from domain.incidents.enums import HoldReason, IncidentStatus, Visibility
 from domain.incidents.lifecycle import Operation
@@ -175,6 +175,7 @@ def _check_ids(parent_id: uuid.UUID, child_ids: Sequence[uuid.UUID]) -> None:
         seen.add(child_id)
 
 
+@use_case
 async def link_incidents(
     db: Database, actor: Actor, *, parent_id: uuid.UUID, child_ids: Sequence[uuid.UUID]
 ) -> list[Incident]:
@@ -243,6 +244,7 @@ async def link_incidents(
     return children
 
 
+@use_case
 async def unlink_incident(db: Database, actor: Actor, child_id: uuid.UUID) -> Incident:
     """Detach a child from its parent: one UNLINKED event on the child, and one on the parent while it is
     not closed or cancelled (the parent may live in another tenant: system work there)."""

@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import delete, select
 
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Refused, forbidden, invalid
 from domain.incidents.records import IncidentReview, ReviewActionItem
 from domain.incidents.unit import MAX_NAME, MAX_TEXT, clean_text, load_for_update, required_text
@@ -75,6 +75,7 @@ def _checked_items(items: Sequence[ActionItemSpec]) -> list[_Item]:
     return checked
 
 
+@use_case
 async def save_incident_review(db: Database, actor: Actor, spec: ReviewSpec) -> IncidentReview:
     """Create or update the incident's review (AGENT); publishing, and changing a published review, need
     a MANAGER. Publishing is one-way: saving without ``publish`` keeps a published review published."""

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import invalid
 from domain.incidents import playbooks, relations
 from domain.incidents.enums import (
@@ -94,6 +94,7 @@ def source_for(actor: Actor, role: Role) -> IncidentSource:
     return IncidentSource.SERVICE_DESK if at_least(role, Role.AGENT) else IncidentSource.USER_REPORT
 
 
+@use_case
 async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incident:
     """Log an incident. When one of the tenant's incident models matches it, the model is applied at
     once (a second step, recorded as MODEL_APPLIED)."""
@@ -131,6 +132,7 @@ async def report_incident(db: Database, actor: Actor, new: NewIncident) -> Incid
     return incident
 
 
+@use_case
 async def classify_incident(
     db: Database,
     actor: Actor,
@@ -188,6 +190,7 @@ def classification_of(incident: Incident) -> dict[str, Any]:
     }
 
 
+@use_case
 async def assign_incident(
     db: Database,
     actor: Actor,
@@ -225,6 +228,7 @@ async def assign_incident(
     return incident
 
 
+@use_case
 async def acknowledge_incident(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, expected_version: int | None
 ) -> Incident:
@@ -242,6 +246,7 @@ async def acknowledge(session: AsyncSession, *, actor: Actor, incident: Incident
     await relations.flow_from_parent(session, incident, before)
 
 
+@use_case
 async def add_comment(
     db: Database, actor: Actor, *, incident_id: uuid.UUID, body: str, visibility: Visibility
 ) -> IncidentEvent:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from domain.catalog.models import Service
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import invalid, not_found
 from domain.intake.models import Alert, IntegrationKey
 from domain.tenancy.actor import Actor, managed_tenants, require_role
@@ -28,6 +28,7 @@ def new_routing_key() -> str:
     return secrets.token_hex(16)
 
 
+@use_case
 async def create_integration_key(
     db: Database, actor: Actor, *, tenant_id: uuid.UUID, name: str, service_id: uuid.UUID | None
 ) -> IntegrationKey:
@@ -62,6 +63,7 @@ async def create_integration_key(
     return key
 
 
+@use_case
 async def revoke_integration_key(db: Database, actor: Actor, *, key_id: uuid.UUID) -> IntegrationKey:
     """Stop accepting alerts with the key, at once and for good (a new key is created to replace it)."""
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:

@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement
 
 from domain.batches import one_each
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Problem, Refused
 from domain.incidents.enums import HoldReason, Priority
 from domain.incidents.models import Incident
@@ -186,6 +186,7 @@ def _validated(new: NewContract) -> tuple[SlaContract, _Checked]:
     return row, checked
 
 
+@use_case
 async def create_contract(db: Database, actor: Actor, new: NewContract) -> SlaContract:
     """A MANAGER (with ``sla:write``) adds a contract to a tenant; overlapping windows are refused."""
     require_role(actor, new.tenant_id, Role.MANAGER, OAuthScope.SLA_WRITE, what="creating an SLA contract")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.batches import one_each
 from domain.columns import utcnow
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
 from domain.tenancy.actor import Actor
 from domain.tenancy.models import Membership, Operator, Tenant, TenantCounter
@@ -36,6 +36,7 @@ def valid_timezone(name: str) -> bool:
 MAX_AUTO_CLOSE_DAYS = 90
 
 
+@use_case
 async def create_tenant(
     db: Database,
     actor: Actor | None,
@@ -99,6 +100,7 @@ class Grant:
     tenant: Tenant
 
 
+@use_case
 async def add_member(
     db: Database, actor: Actor | None, *, tenant_id: uuid.UUID, issuer: str, subject: str, role: Role
 ) -> Grant:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.db import Database, Scope
+from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Problem, Refused, invalid, not_found
 from domain.incidents.enums import IncidentEventKind
 from domain.sealing import SealingError
@@ -48,6 +48,7 @@ def _kinds(event_kinds: Sequence[str]) -> list[str]:
     return sorted(set(event_kinds))
 
 
+@use_case
 async def create_webhook_endpoint(
     db: Database,
     actor: Actor,
@@ -107,6 +108,7 @@ async def _managed_endpoint(
     return endpoint
 
 
+@use_case
 async def rotate_webhook_secret(
     db: Database, actor: Actor, *, endpoint_id: uuid.UUID, box: SecretBox
 ) -> CreatedEndpoint:
@@ -118,6 +120,7 @@ async def rotate_webhook_secret(
     return CreatedEndpoint(endpoint=endpoint, secret=secret)
 
 
+@use_case
 async def enable_webhook_endpoint(db: Database, actor: Actor, *, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     """Deliver to an endpoint again after it was disabled for failing; the events it missed meanwhile
     follow (its cursor stayed where it was disabled), in order."""
