@@ -18,10 +18,11 @@ input's ``id``).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Concatenate, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from strawberry.utils.str_converters import to_camel_case
 
@@ -50,6 +51,12 @@ def graphql_path(
     first, *rest = field
     name = (names or {}).get(first) or to_camel_case(first)
     return [*root, name, *(part if part.isdigit() else to_camel_case(part) for part in rest)]
+
+
+def arguments_of(input: Any, *, skip: Collection[str] = ()) -> dict[str, Any]:
+    """A GraphQL input's fields as keyword arguments of the same names, where the input and the use case
+    say the same thing by the same words."""
+    return {f.name: getattr(input, f.name) for f in dataclasses.fields(input) if f.name not in skip}
 
 
 def words(type_name: str) -> str:

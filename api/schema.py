@@ -9,10 +9,11 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api import fields
-from api.billing.mutations import BillingMutations
+from api.billing.mutations import BillingMutations, WorkLogSteps
 from api.billing.queries import billing_periods, work_report
 from api.billing.types import BillingPeriod, WorkLogEntry, WorkReport, WorkReportGrouping
 from api.bulletins.mutations import BulletinMutations
@@ -28,9 +29,9 @@ from api.errors import MASKED_MESSAGE, MaskServerErrors, should_mask
 from api.exposure import AnonymousIntrospection
 from api.graphql.documents import Documents, PreparedDocuments
 from api.graphql.shared_render import SharedEventRendering
-from api.incidents.handling import HandlingMutations
-from api.incidents.major import MajorMutations
-from api.incidents.mutations import IncidentMutations
+from api.incidents.handling import HandlingMutations, TaskMutations
+from api.incidents.major import MajorMutations, MajorSteps
+from api.incidents.mutations import IncidentMutations, IncidentSteps
 from api.incidents.playbooks import IncidentModel, PlaybookMutations, incident_models
 from api.incidents.queries import IncidentFilter, IncidentOrder, incident_by_number, incident_connection
 from api.incidents.relations import RelationMutations
@@ -183,22 +184,27 @@ class Query(IntegrationQueries):
         return await public_status(info.context, tenant_slug)
 
 
-@strawberry.type
-class Mutation(
-    TenancyMutations,
-    CatalogMutations,
-    IncidentMutations,
-    HandlingMutations,
-    RelationMutations,
-    MajorMutations,
-    PlaybookMutations,
-    ReviewMutations,
-    IntegrationMutations,
-    SlaMutations,
-    BillingMutations,
-    BulletinMutations,
-):
-    pass
+Mutation = merge_types(
+    "Mutation",
+    (
+        TenancyMutations,
+        CatalogMutations,
+        IncidentMutations,
+        IncidentSteps,
+        HandlingMutations,
+        TaskMutations,
+        RelationMutations,
+        MajorSteps,
+        MajorMutations,
+        PlaybookMutations,
+        ReviewMutations,
+        IntegrationMutations,
+        SlaMutations,
+        WorkLogSteps,
+        BillingMutations,
+        BulletinMutations,
+    ),
+)
 
 
 class Schema(strawberry.Schema):

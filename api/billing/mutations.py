@@ -10,7 +10,7 @@ from api import fields
 from api.billing.types import BillingPeriod, WorkLogEntry
 from api.context import Info
 from api.errors import UserError
-from api.incidents.mutations import IncidentMutation, IncidentPayload, incident_payload
+from api.incidents.mutations import Step, step_mutations
 from api.incidents.types import Incident
 from api.mutation import Mutation
 from api.permissions import IsAuthenticated
@@ -75,22 +75,13 @@ class WorkEntryMutation(Mutation):
         self.entry_id = self.node_id(entry_id, "WorkLogEntry", "entry_id", what="work entry")
 
 
+WorkLogSteps = step_mutations(
+    "WorkLogSteps", [Step(worklog.log_work, LogWorkInput, "AGENT; minutes 1..1440, billable by default")]
+)
+
+
 @strawberry.type
 class BillingMutations:
-    @fields.mutation(permission_classes=AUTH, description="AGENT; minutes 1..1440, billable by default")
-    async def log_work(self, info: Info, input: LogWorkInput) -> IncidentPayload:
-        run = IncidentMutation(info, input.id)
-        return incident_payload(
-            *await run(
-                worklog.log_work,
-                incident_id=run.incident_id,
-                minutes=input.minutes,
-                note=input.note,
-                billable=input.billable is not False,
-                worked_at=input.worked_at,
-            )
-        )
-
     @fields.mutation(
         permission_classes=AUTH, description="Its author or a MANAGER, while the entry's month is open"
     )

@@ -7,7 +7,7 @@ import strawberry
 
 from api import fields
 from api.context import Info
-from api.incidents.mutations import IncidentMutation, IncidentPayload, IncidentsPayload, incident_payload
+from api.incidents.mutations import IncidentMutation, IncidentsPayload, Step, step_mutations
 from api.incidents.types import Incident, ResponderRole
 from api.permissions import IsAuthenticated
 from domain.incidents import major
@@ -38,30 +38,19 @@ class AffectTenantsInput:
     public_description: str
 
 
+MajorSteps = step_mutations(
+    "MajorSteps",
+    [
+        Step(major.declare_major_incident, DeclareMajorInput, "MANAGER; names the Incident Commander"),
+        Step(
+            major.add_responder, AddResponderInput, "A member of the tenant's staff joins the swarm (AGENT)"
+        ),
+    ],
+)
+
+
 @strawberry.type
 class MajorMutations:
-    @fields.mutation(permission_classes=AUTH, description="MANAGER; names the Incident Commander")
-    async def declare_major_incident(self, info: Info, input: DeclareMajorInput) -> IncidentPayload:
-        run = IncidentMutation(info, input.id)
-        return incident_payload(
-            *await run(
-                major.declare_major_incident,
-                incident_id=run.incident_id,
-                expected_version=input.expected_version,
-                commander=input.commander,
-            )
-        )
-
-    @fields.mutation(
-        permission_classes=AUTH, description="A member of the tenant's staff joins the swarm (AGENT)"
-    )
-    async def add_responder(self, info: Info, input: AddResponderInput) -> IncidentPayload:
-        run = IncidentMutation(info, input.id)
-        joined = await run(
-            major.add_responder, incident_id=run.incident_id, subject=input.subject, role=input.role
-        )
-        return incident_payload(*joined)
-
     @fields.mutation(
         permission_classes=AUTH,
         description=(

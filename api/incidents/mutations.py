@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from strawberry.types.field import StrawberryField
 
 from api import fields
 from api.context import Info
 from api.errors import UserError
 from api.incidents.types import Impact, Incident, IncidentEvent, Priority, Urgency, Visibility
-from api.mutation import Mutation
+from api.mutation import Mutation, arguments_of
 from api.permissions import IsAuthenticated
 from domain.incidents import service
 from domain.incidents.enums import Visibility as VisibilityValue
@@ -92,6 +96,35 @@ def incident_payload(row: IncidentRow | None, errors: list[UserError]) -> Incide
     return IncidentPayload(incident=Incident.from_row(row) if row is not None else None, user_errors=errors)
 
 
+@dataclass(frozen=True)
+class Step:
+    """A mutation that takes one step of an incident's work and answers the incident. Its input is the
+    incident's ``id`` and, by the same names, the use case's other keyword arguments (``arguments``
+    builds them instead where the input must be decoded first). The GraphQL field is named after the use
+    case: ``put_incident_on_hold`` is ``putIncidentOnHold``."""
+
+    use_case: Callable[..., Awaitable[IncidentRow]]
+    input: type
+    description: str | None = None
+    arguments: Callable[[IncidentMutation, Any], dict[str, Any]] | None = None
+
+
+def step_mutations(name: str, steps: Sequence[Step]) -> type:
+    """A strawberry type with one mutation per step, in the order given."""
+    return strawberry.type(type(name, (), {step.use_case.__name__: _step_field(step) for step in steps}))
+
+
+def _step_field(step: Step) -> StrawberryField:
+    async def take_step(info: Info, input: Any) -> IncidentPayload:
+        run = IncidentMutation(info, input.id)
+        arguments = step.arguments(run, input) if step.arguments else arguments_of(input, skip=("id",))
+        return incident_payload(*await run(step.use_case, incident_id=run.incident_id, **arguments))
+
+    # The input's GraphQL type is the step's: strawberry reads it from the annotation.
+    take_step.__annotations__ = {"info": Info, "input": step.input, "return": IncidentPayload}
+    return fields.mutation(permission_classes=[IsAuthenticated], description=step.description)(take_step)
+
+
 @strawberry.type
 class IncidentMutations:
     @fields.mutation(permission_classes=[IsAuthenticated], description="CUSTOMER, AGENT")
@@ -129,32 +162,6 @@ class IncidentMutations:
             )
         )
 
-    @fields.mutation(permission_classes=[IsAuthenticated])
-    async def assign_incident(self, info: Info, input: AssignIncidentInput) -> IncidentPayload:
-        run = IncidentMutation(info, input.id)
-        return incident_payload(
-            *await run(
-                service.assign_incident,
-                incident_id=run.incident_id,
-                expected_version=input.expected_version,
-                assignee=input.assignee,
-                assignment_group=input.assignment_group,
-            )
-        )
-
-    @fields.mutation(
-        permission_classes=[IsAuthenticated], description="NEW -> IN_PROGRESS; stops the response clock"
-    )
-    async def acknowledge_incident(self, info: Info, input: IncidentRefInput) -> IncidentPayload:
-        run = IncidentMutation(info, input.id)
-        return incident_payload(
-            *await run(
-                service.acknowledge_incident,
-                incident_id=run.incident_id,
-                expected_version=input.expected_version,
-            )
-        )
-
     @fields.mutation(permission_classes=[IsAuthenticated], description="CUSTOMER may only add PUBLIC")
     async def add_comment(self, info: Info, input: CommentInput) -> CommentPayload:
         run = IncidentMutation(info, input.id)
@@ -167,3 +174,12 @@ class IncidentMutations:
         return CommentPayload(
             event=IncidentEvent.from_row(event) if event is not None else None, user_errors=errors
         )
+
+
+IncidentSteps = step_mutations(
+    "IncidentSteps",
+    [
+        Step(service.assign_incident, AssignIncidentInput),
+        Step(service.acknowledge_incident, IncidentRefInput, "NEW -> IN_PROGRESS; stops the response clock"),
+    ],
+)

@@ -66,10 +66,11 @@ async def log_work(
     incident_id: uuid.UUID,
     minutes: int,
     note: str | None = None,
-    billable: bool = True,
+    billable: bool | None = True,
     worked_at: datetime | None = None,
 ) -> Incident:
-    """Log time spent on the incident (AGENT): 1 to 1440 minutes, billable unless told otherwise, done
+    """Log time spent on the incident (AGENT): 1 to 1440 minutes, billable unless told otherwise (only
+    ``False`` says otherwise), done
     at ``worked_at`` (default now; never in the future nor before the incident was reported)."""
     _check_minutes(minutes)
     note = clean_text(note, MAX_TEXT, "note") or None
@@ -88,7 +89,7 @@ async def log_work(
             author=actor.subject,
             author_issuer=actor.issuer,
             minutes=minutes,
-            billable=billable,
+            billable=billable is not False,
             note=note,
             worked_at=when,
             logged_at=now,

@@ -155,9 +155,10 @@ async def resolve_incident(
     expected_version: int | None,
     code: ResolutionCode,
     notes: str,
-    cascade_to_children: bool = True,
+    cascade_to_children: bool | None = True,
 ) -> Incident:
-    """Resolve; open children are resolved with the same code and notes unless told otherwise."""
+    """Resolve; open children are resolved with the same code and notes unless told otherwise (only
+    ``False`` says otherwise: an unspecified choice cascades)."""
     notes = required_text(notes, MAX_TEXT, "notes")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         incident, role = await load_for_update(session, actor, incident_id, expected_version)
@@ -168,7 +169,7 @@ async def resolve_incident(
             role=role,
             code=code,
             notes=notes,
-            cascade_to_children=cascade_to_children,
+            cascade_to_children=cascade_to_children is not False,
         )
     return incident
 
