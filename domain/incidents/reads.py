@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.batches import all_each, one_each
@@ -24,6 +24,14 @@ def incident_listing(query: IncidentQuery) -> Paged[m.Incident]:
     their parameters bound here), so both ways of reading a listing find the same incidents."""
     statement = select(m.Incident).where(*query.conditions(m.Incident, "q")).params(query.binds("q"))
     return Paged(statement, Keyset.of(m.Incident, query.sort))
+
+
+async def incident_count(session: AsyncSession, *, tenant_id: uuid.UUID) -> int:
+    """How many incidents the tenant has."""
+    count = await session.scalar(
+        select(func.count()).select_from(m.Incident).where(m.Incident.tenant_id == tenant_id)
+    )
+    return int(count or 0)
 
 
 async def incidents_by_id(session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[m.Incident | None]:
