@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -34,7 +33,7 @@ from domain.access import AccessNotices
 from domain.bulletins.mover import PhaseMover
 from domain.db import Database, Scope, app_database_url, create_database
 from domain.incidents import auto_close
-from domain.migrate import head_revisions
+from domain.migrate import applied_revisions, head_revisions
 from domain.outbox import Hub, Listener
 from domain.settings import Settings, get_settings
 from domain.sla.scanner import SlaScanner
@@ -217,8 +216,7 @@ async def readiness(database: Database, heads: list[str]) -> Response:
     """Ready when the database answers and its schema is at the migrations' head."""
     try:
         async with database.transaction(Scope()) as session:
-            rows = await session.execute(text("SELECT version_num FROM alembic_version"))
-            current = sorted(row[0] for row in rows)
+            current = await applied_revisions(session)
     except Exception:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     if current != heads:

@@ -18,12 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from api import demo_work
 from api.demo_stories import Cast, seed_incidents
 from auth import Authority, Principal
-from domain.catalog.models import Service
+from domain.catalog.reads import service_ids_by_name
 from domain.catalog.service import create_service
 from domain.columns import utcnow
 from domain.db import Database, Scope
@@ -155,8 +153,7 @@ async def ensure_services(
 ) -> dict[str, uuid.UUID]:
     """The tenant's services by name, creating the ones the spec lists and the tenant lacks."""
     async with db.transaction(Scope.of([tenant.id])) as session:
-        rows = await session.execute(select(Service.name, Service.id).where(Service.tenant_id == tenant.id))
-        existing = {name: service_id for name, service_id in rows}
+        existing = await service_ids_by_name(session, tenant_id=tenant.id)
     for name, description in services:
         if name not in existing:
             existing[name] = (

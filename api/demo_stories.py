@@ -9,13 +9,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from api import demo_work
 from auth import Principal
 from domain.billing import worklog
 from domain.db import Database, Scope
-from domain.incidents import handling
+from domain.incidents import handling, reads
 from domain.incidents import service as incidents
 from domain.incidents.enums import HoldReason, Impact, ResolutionCode, Urgency, Visibility
 from domain.incidents.models import Incident
@@ -26,10 +24,7 @@ from domain.tenancy.models import Tenant
 
 async def incident_count(db: Database, tenant: Tenant) -> int:
     async with db.transaction(Scope.of([tenant.id])) as session:
-        count = await session.scalar(
-            select(func.count()).select_from(Incident).where(Incident.tenant_id == tenant.id)
-        )
-    return int(count or 0)
+        return await reads.incident_count(session, tenant_id=tenant.id)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""Relay plumbing: opaque typed global IDs and keyset cursor pagination over SQL.
+"""Relay plumbing: opaque typed global IDs, page requests, and connections of keyset pages.
 
-Cursors encode the sort key and the id (never an offset), so pages stay stable while rows are added.
+Cursors encode the sort key and the id (never an offset), so pages stay stable while rows are added. The
+statements that read a page live in the domain (``domain/reads/pages.py``); this module turns a client's
+``first``/``after``/``last``/``before`` into the page's window and the page into a connection.
 """
 
 from __future__ import annotations
@@ -15,12 +17,11 @@ from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.schema.name_converter import NameConverter
 
 from domain.reads import cursors
+from domain.reads.pages import Paged
 from domain.reads.selection import Window
 
 DEFAULT_PAGE = 20
@@ -142,77 +143,6 @@ class Page(Generic[T]):
         )
 
 
-@dataclass(frozen=True)
-class SortKey:
-    """The columns a listing is ordered by; the last one must be unique (the id)."""
-
-    columns: tuple[InstrumentedAttribute[Any], ...]
-    descending: bool = False
-
-    def values(self, row: Any) -> list[Any]:
-        return [getattr(row, column.key) for column in self.columns]
-
-    def order_by(self, reverse: bool) -> list[Any]:
-        down = self.descending != reverse
-        return [column.desc() if down else column.asc() for column in self.columns]
-
-    def beyond(self, values: Sequence[Any], reverse: bool) -> Any:
-        """Rows strictly past ``values`` in the walking direction."""
-        down = self.descending != reverse
-        if len(values) != len(self.columns):
-            raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"})
-        key = tuple_(*self.columns)
-        # Bind each value with its column's type: a bare string would compare a uuid with a varchar.
-        bound = tuple_(
-            *(literal(_typed(c, v), type_=c.type) for c, v in zip(self.columns, values, strict=True))
-        )
-        return key < bound if down else key > bound
-
-
-def _typed(column: InstrumentedAttribute[Any], value: Any) -> Any:
-    """A cursor value as its column's Python type; anything else (another order's cursor) is invalid."""
-    try:
-        return cursors.typed_values([value], [column.type.python_type])[0]
-    except cursors.InvalidCursor:
-        raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"}) from None
-
-
-def keyset_filters(sort: SortKey, request: PageRequest) -> list[Any]:
-    """WHERE clauses for the window between the cursors; the walking direction only changes the ORDER BY."""
-    clauses = []
-    if request.after is not None:
-        clauses.append(sort.beyond(decode_cursor(request.after), reverse=False))
-    if request.before is not None:
-        clauses.append(sort.beyond(decode_cursor(request.before), reverse=True))
-    return clauses
-
-
-async def fetch_page(
-    session: AsyncSession,
-    statement: Select[Any],
-    sort: SortKey,
-    request: PageRequest,
-    count: Callable[[], Awaitable[int]],
-) -> Page[Any]:
-    """One page of ``statement``'s rows (a select of one entity) in ``sort`` order."""
-    request = request.validated()
-    size, reverse = request.size, request.backwards
-    query = statement.where(*keyset_filters(sort, request)).order_by(*sort.order_by(reverse)).limit(size + 1)
-    # Even for an empty page (first: 0) one row is read: whether any follow is still the page's to tell.
-    rows = list((await session.execute(query)).scalars().all())
-    more = len(rows) > size
-    rows = rows[:size]
-    if reverse:
-        rows.reverse()
-    return Page(
-        rows=rows,
-        cursors=[encode_cursor(sort.values(row)) for row in rows],
-        has_next=more if not reverse else request.before is not None,
-        has_previous=more if reverse else request.after is not None,
-        count=count,
-    )
-
-
 @strawberry.type
 class Counted:
     """Base of every connection: ``totalCount`` runs its COUNT only when a client asks for it."""
@@ -267,16 +197,23 @@ class ContractNames(NameConverter):
 
 async def read_page(
     read: Callable[[], AbstractAsyncContextManager[AsyncSession]],
-    statement: Select[Any],
-    sort: SortKey,
+    listing: Paged[R],
     request: PageRequest,
-) -> Page[Any]:
-    """A page of ``statement`` read in its own short transaction, whose ``totalCount`` (when a client asks
-    for it) counts every row the statement matches in another."""
+) -> Page[R]:
+    """The requested page of a domain listing, read in its own short transaction, whose ``totalCount``
+    (when a client asks for it) counts every row of the listing in another."""
+    window = request.window(listing.keyset.kinds)
 
     async def count() -> int:
         async with read() as session:
-            return int(await session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+            return await listing.count(session)
 
     async with read() as session:
-        return await fetch_page(session, statement, sort, request, count)
+        found = await listing.page(session, window)
+    return Page(
+        rows=found.rows,
+        cursors=found.cursors,
+        has_next=found.has_next,
+        has_previous=found.has_previous,
+        count=count,
+    )

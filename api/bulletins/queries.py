@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import or_, select
-
 from api.bulletins.loaders import load_bulletins
 from api.bulletins.types import (
     Bulletin,
@@ -15,13 +13,10 @@ from api.bulletins.types import (
     may_see,
 )
 from api.context import Context
-from api.relay import PageRequest, SortKey, read_page
+from api.relay import PageRequest, read_page
 from api.tenancy.resolve import find_tenant_id
-from domain.bulletins import models as m
-from domain.bulletins.phases import FINAL_PHASES
 from domain.bulletins.public import public_status as read_public_status
-
-NEWEST_FIRST = SortKey((m.Bulletin.created_at, m.Bulletin.id), descending=True)
+from domain.bulletins.reads import bulletin_listing
 
 
 async def bulletin_connection(
@@ -31,18 +26,13 @@ async def bulletin_connection(
     if tenant is not None:
         chosen = await find_tenant_id(ctx, tenant)
         tenants = tenants & {chosen} if chosen else frozenset()
-    # Drafts are for staff: a CUSTOMER member sees the tenant's published bulletins only.
-    staff = [t for t in tenants if ctx.sees_internal(t)]
-    statement = select(m.Bulletin).where(
-        m.Bulletin.tenant_id.in_(tenants),
-        or_(m.Bulletin.published.is_(True), m.Bulletin.tenant_id.in_(staff)),
+    listing = bulletin_listing(
+        tenant_ids=tenants,
+        # Where the caller has internal sight (staff); a CUSTOMER member is listed published bulletins only.
+        staff_tenant_ids=[t for t in tenants if ctx.sees_internal(t)],
+        active_only=active_only,
     )
-    if active_only:
-        statement = statement.where(
-            m.Bulletin.published.is_(True), m.Bulletin.phase.not_in(sorted(FINAL_PHASES))
-        )
-
-    page = await read_page(ctx.read, statement, NEWEST_FIRST, PageRequest(first=first, after=after))
+    page = await read_page(ctx.read, listing, PageRequest(first=first, after=after))
     return BulletinConnection.of_page(page, Bulletin.from_row)
 
 

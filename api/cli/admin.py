@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import re
 
-from sqlalchemy import select
-
 from api.cli.common import Runtime, UsageError, print_json, runtime, tenant_for_slug
 from domain.db import (
     Scope,
 )
 from domain.settings import Settings
-from domain.tenancy.models import Membership
+from domain.tenancy.reads import is_member
 from domain.tenancy.roles import Role
 
 
@@ -155,14 +153,8 @@ async def _check_member(rt: Runtime, slug: str, subject: str) -> None:
     """``--tenant`` only checks: a token never names tenants, memberships decide (by issuer and subject)."""
     tenant = await tenant_for_slug(rt.database, slug)
     async with rt.database.transaction(Scope.of([tenant.id])) as session:
-        found = await session.scalar(
-            select(Membership.id).where(
-                Membership.tenant_id == tenant.id,
-                Membership.issuer == rt.authority.issuer,
-                Membership.subject == subject,
-            )
-        )
-    if found is None:
+        member = await is_member(session, tenant_id=tenant.id, issuer=rt.authority.issuer, subject=subject)
+    if not member:
         raise UsageError(f"{subject!r} is not a member of {tenant.slug!r} (see `incidentdesk member add`)")
 
 

@@ -9,19 +9,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import create_engine, pool, select, text
-
 from domain.db import (
     Database,
     Scope,
     app_url_from_owner_url,
     create_database,
     owner_database_url,
-    to_sync_url,
 )
 from domain.errors import Refused
 from domain.settings import Settings
 from domain.tenancy.models import Tenant
+from domain.tenancy.service import tenant_by_slug
 
 log = logging.getLogger("incidentdesk.cli")
 
@@ -30,10 +28,6 @@ EXIT_FAILURE = 1
 
 
 EXIT_USAGE = 2
-
-
-# Serialises migrations across processes (replicas starting together); any constant nobody else uses.
-MIGRATION_LOCK_ID = 0x1D_4D49_4752_4154
 
 
 class UsageError(Exception):
@@ -50,21 +44,13 @@ def refusal_message(refused: Refused) -> str:
 
 def migrate_database(owner_url: str) -> list[str]:
     """Upgrade to every head under a cluster-wide lock; returns the revisions now current."""
-    from domain.migrate import current_revisions, head_revisions, upgrade
+    from domain.migrate import current_revisions, head_revisions, migration_lock, upgrade
 
     if current_revisions(owner_url) == head_revisions():
         return sorted(current_revisions(owner_url))
-    engine = create_engine(to_sync_url(owner_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as lock:
-            lock.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
-            try:
-                log.info("migrating the database to %s", ", ".join(sorted(head_revisions())))
-                upgrade(owner_url)
-            finally:
-                lock.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
-    finally:
-        engine.dispose()
+    with migration_lock(owner_url):
+        log.info("migrating the database to %s", ", ".join(sorted(head_revisions())))
+        upgrade(owner_url)
     return sorted(current_revisions(owner_url))
 
 
@@ -104,7 +90,7 @@ async def runtime(settings: Settings, owner_url: str) -> AsyncIterator[Runtime]:
 
 async def tenant_for_slug(database: Database, slug: str) -> Tenant:
     async with database.transaction(Scope()) as session:
-        tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
+        tenant = await tenant_by_slug(session, slug.strip().lower())
     if tenant is None:
         raise UsageError(f"no tenant with slug {slug!r}")
     return tenant

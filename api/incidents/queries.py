@@ -8,15 +8,13 @@ import uuid
 from datetime import datetime
 
 import strawberry
-from sqlalchemy import select
 
 from api.context import Context
 from api.errors import ClientError
 from api.incidents.types import Incident, IncidentConnection, IncidentStatus, Priority
-from api.relay import PageRequest, SortKey, decode_id, read_page
+from api.relay import PageRequest, decode_id, read_page
 from api.tenancy.resolve import find_tenant_id, resolve_tenant
 from domain.errors import Refused
-from domain.incidents import models as m
 from domain.incidents import reads
 from domain.incidents.queries import NEWEST_FIRST, IncidentQuery, sort_by
 from domain.tenancy.roles import Scope as OAuthScope
@@ -107,11 +105,7 @@ async def incident_connection(
     order: IncidentOrder | None,
 ) -> IncidentConnection:
     query = await incident_query(ctx, spec, order)
-    statement = select(m.Incident).where(*query.conditions(m.Incident, "q")).params(query.binds("q"))
-    sort = SortKey(
-        tuple(getattr(m.Incident, c) for c in query.sort.columns), descending=query.sort.descending
-    )
-    page = await read_page(ctx.read, statement, sort, request)
+    page = await read_page(ctx.read, reads.incident_listing(query), request)
     return IncidentConnection.of_page(page, Incident.from_row)
 
 

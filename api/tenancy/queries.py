@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from api.context import Context
-from api.relay import PageRequest, SortKey, read_page
+from api.relay import PageRequest, read_page
 from api.tenancy.types import Membership, Tenant, TenantConnection, Viewer, tenant_by_id
-from domain.tenancy import models as m
-
-BY_SLUG = SortKey((m.Tenant.slug, m.Tenant.id))
+from domain.tenancy.reads import tenant_listing
 
 
 async def viewer(ctx: Context) -> Viewer:
@@ -30,9 +26,6 @@ async def viewer(ctx: Context) -> Viewer:
 async def tenant_connection(ctx: Context, first: int | None, after: str | None) -> TenantConnection:
     """The caller's tenants; every tenant for a platform operator."""
     principal = ctx.actor()
-    statement = select(m.Tenant)
-    if not principal.is_operator:
-        statement = statement.where(m.Tenant.id.in_(ctx.tenant_ids))
-
-    page = await read_page(ctx.read, statement, BY_SLUG, PageRequest(first=first, after=after))
+    listing = tenant_listing(tenant_ids=None if principal.is_operator else ctx.tenant_ids)
+    page = await read_page(ctx.read, listing, PageRequest(first=first, after=after))
     return TenantConnection.of_page(page, Tenant.from_row)

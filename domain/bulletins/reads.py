@@ -1,20 +1,41 @@
-"""Batched reads of bulletins and service statuses, for the edge's loaders: one statement per batch, in
-the session's tenant scope (row-level security decides what is found)."""
+"""Reading bulletins: the bulletins listing, and batched reads of bulletins and service statuses for the
+edge's loaders (one statement per batch), in the session's tenant scope (row-level security decides what
+is found)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.batches import all_each, one_each
 from domain.bulletins import models as m
-from domain.bulletins.phases import ServiceStatus
+from domain.bulletins.phases import FINAL_PHASES, ServiceStatus
 from domain.catalog.models import Service
+from domain.reads.pages import Keyset, Paged
 
 Key = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
+
+NEWEST_FIRST = Keyset((m.Bulletin.created_at, m.Bulletin.id), descending=True)
+
+
+def bulletin_listing(
+    *, tenant_ids: Collection[uuid.UUID], staff_tenant_ids: Collection[uuid.UUID], active_only: bool
+) -> Paged[m.Bulletin]:
+    """The bulletins of ``tenant_ids``, newest first. Drafts are for staff: outside ``staff_tenant_ids``
+    (where the reader has internal sight) only published bulletins are listed. ``active_only``: only
+    published bulletins not yet in a final phase (resolved, completed)."""
+    statement = select(m.Bulletin).where(
+        m.Bulletin.tenant_id.in_(tenant_ids),
+        or_(m.Bulletin.published.is_(True), m.Bulletin.tenant_id.in_(staff_tenant_ids)),
+    )
+    if active_only:
+        statement = statement.where(
+            m.Bulletin.published.is_(True), m.Bulletin.phase.not_in(sorted(FINAL_PHASES))
+        )
+    return Paged(statement, NEWEST_FIRST)
 
 
 async def service_statuses(session: AsyncSession, keys: Sequence[Key]) -> list[ServiceStatus]:

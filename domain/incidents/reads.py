@@ -1,19 +1,37 @@
-"""Batched reads of incidents and what hangs off them, for the edge's loaders: one statement per batch, in
-the session's tenant scope (row-level security decides what is found)."""
+"""Reading incidents: the incidents listing, and batched reads of incidents and what hangs off them for
+the edge's loaders (one statement per batch), in the session's tenant scope (row-level security decides
+what is found)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.batches import all_each, one_each
 from domain.incidents import models as m
 from domain.incidents import records as r
+from domain.incidents.queries import IncidentQuery
+from domain.reads.pages import Keyset, Paged
 
 IncidentKey = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
+
+
+def incident_listing(query: IncidentQuery) -> Paged[m.Incident]:
+    """The incidents ``query`` selects, in its order. The conditions are the compiled reads' own (with
+    their parameters bound here), so both ways of reading a listing find the same incidents."""
+    statement = select(m.Incident).where(*query.conditions(m.Incident, "q")).params(query.binds("q"))
+    return Paged(statement, Keyset.of(m.Incident, query.sort))
+
+
+async def incident_count(session: AsyncSession, *, tenant_id: uuid.UUID) -> int:
+    """How many incidents the tenant has."""
+    count = await session.scalar(
+        select(func.count()).select_from(m.Incident).where(m.Incident.tenant_id == tenant_id)
+    )
+    return int(count or 0)
 
 
 async def incidents_by_id(session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[m.Incident | None]:

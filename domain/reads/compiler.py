@@ -1,14 +1,13 @@
 """The read compiler: a response tree (``domain/reads/selection.py``) into one SQL statement that builds
 the response's ``data`` JSON inside PostgreSQL.
 
-The JSON is written as text: each value rendered the way the executor writes it (``to_json`` of a text,
-a number's digits, a formatted timestamp between quotes), objects as their keys and values concatenated
-in the client's order, arrays with ``string_agg``; building text costs PostgreSQL a fraction of what
-``json_build_object`` does, and the text is the response body as it comes. To-one relations and lists
-are correlated subqueries, and a page is a subquery that reads ``size + 1`` rows of its keyset window in
-order (so an index walks them and stops) and aggregates them into edges and page facts. Row-level security applies to
-every table the statement touches, as to any other statement of the request; the statement only adds
-what the read model says a viewer of the given ``Sight`` may not see.
+The JSON is written as text (``domain/reads/json_text.py``): each value rendered the way the executor
+writes it (``to_json`` of a text, a number's digits, a formatted timestamp between quotes), objects as
+their keys and values concatenated in the client's order, arrays with ``string_agg``. To-one relations
+and lists are correlated subqueries; a page is a subquery that reads ``size + 1`` rows of its keyset
+window in order and aggregates them into edges and page facts (``domain/reads/compiled_page.py``).
+Row-level security applies to every table the statement touches, as to any other statement of the
+request; the statement only adds what the read model says a viewer of the given ``Sight`` may not see.
 
 Every value is rendered as the GraphQL layer writes it (see migration 0007's formatting functions), so a
 compiled answer and an executed one are the same JSON; the differential test holds them to it.
@@ -17,7 +16,7 @@ compiled answer and an executed one are the same JSON; the differential test hol
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,23 +25,20 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    bindparam,
     case,
     cast,
     func,
     literal_column,
     select,
-    tuple_,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql import visitors
-from sqlalchemy.sql.elements import ColumnClause
 
 from domain.reads.arguments import Arguments
-from domain.reads.cursors import cursor_sql
+from domain.reads.compiled_page import Page, Where, page_json
+from domain.reads.json_text import json_array, json_object, or_null, quoted
 from domain.reads.model import Alias, Attribute, Cardinality, Embedded, Entity, Kind, Relation, SortKey
 from domain.reads.selection import (
     Attr,
@@ -66,10 +62,6 @@ from domain.visibility import Hidden, Sight
 # The runtime's own dialect: placeholders ($1, $2...) and casts as asyncpg takes them.
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
 
-# concat() takes at most 100 arguments; longer objects nest their parts.
-MAX_ARGUMENTS = 100
-# Up to this many parts are joined with ||.
-PIPED = 16
 # LIMIT 1 in the text, not a parameter: a generic plan then knows it.
 _ONE = literal_column("1", Integer)
 
@@ -99,79 +91,6 @@ def compile_read(
     return CompiledRead(compiled.string, tuple(compiled.positiontup or ()), constants)
 
 
-def _concat(parts: Sequence[ColumnElement[Any] | str]) -> ColumnElement[str]:
-    """The parts' text run together; ``str`` parts are JSON punctuation, written into the statement (and
-    neighbours merged, so an object's constant text between two values is one literal).
-
-    A few parts are joined with ``||`` (cheapest, and null when a part is: every value is rendered
-    non-null first); many with ``concat``, whose one pass avoids copying a growing text again and
-    again."""
-    merged: list[ColumnElement[Any] | str] = []
-    for part in parts:
-        if isinstance(part, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += part
-        else:
-            merged.append(part)
-    pieces = [const(p) if isinstance(p, str) else p for p in merged]
-    if len(pieces) <= PIPED:
-        joined: ColumnElement[str] = pieces[0]
-        for piece in pieces[1:]:
-            joined = joined + piece
-        return joined
-    while len(pieces) > MAX_ARGUMENTS:
-        pieces = [
-            func.concat(*pieces[i : i + MAX_ARGUMENTS], type_=String)
-            for i in range(0, len(pieces), MAX_ARGUMENTS)
-        ]
-    concatenated: ColumnElement[str] = func.concat(*pieces, type_=String)
-    return concatenated
-
-
-def _json_object(pairs: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[str]:
-    """A JSON object of the pairs, keys in order. Keys are GraphQL response names: nothing to escape."""
-    parts: list[ColumnElement[Any] | str] = ["{"]
-    for index, (key, value) in enumerate(pairs):
-        parts += [("," if index else "") + json.dumps(key) + ":", value]
-    parts.append("}")
-    return _concat(parts)
-
-
-def _json_array(
-    items: ColumnElement[Any], order: Sequence[ColumnElement[Any]], kept: ColumnElement[bool] | None = None
-) -> ColumnElement[str]:
-    """A JSON array of the rows' items, in ``order`` (only the ``kept`` rows); empty for no rows."""
-    aggregated = func.string_agg(items, aggregate_order_by(const(","), *order), type_=String)
-    joined: ColumnElement[str] = aggregated.filter(kept) if kept is not None else aggregated
-    return _concat(["[", func.coalesce(joined, const("")), "]"])
-
-
-def _quoted(value: ColumnElement[Any]) -> ColumnElement[str]:
-    """A JSON string of text that needs no escaping (a formatted time, base64); null stays null (``||``
-    propagates it, where ``concat`` would write an empty string)."""
-    quoted: ColumnElement[str] = const('"') + value + const('"')
-    return quoted
-
-
-def _or_null(value: ColumnElement[Any]) -> ColumnElement[str]:
-    return func.coalesce(value, const("null"), type_=String)
-
-
-def _facts(body: Obj) -> set[str]:
-    """The page facts a page's body (its pageInfo included) asks for."""
-    found: set[str] = set()
-    for _, value in body.fields:
-        if isinstance(value, Fact):
-            found.add(value.name)
-        elif isinstance(value, Obj):
-            found |= _facts(value)
-    return found
-
-
-def _python_type(entity: Entity, column: str) -> type:
-    kind: type = entity.model.__table__.c[column].type.python_type
-    return kind
-
-
 @dataclass(frozen=True)
 class _Row:
     """Where values are read: an entity's alias, or an embedded object of it."""
@@ -179,50 +98,6 @@ class _Row:
     entity: Entity
     alias: Alias
     embedded: Embedded | None = None
-
-
-@dataclass(frozen=True)
-class _Page:
-    """What a page's body reads: its rows and its window.
-
-    When the body asks whether more rows follow, the rows are read ``size + 1`` and numbered in walking
-    order (``number``); otherwise exactly ``size`` are read, unnumbered, and ordered by the sort's own
-    columns (a window function per row saved)."""
-
-    entity: Entity
-    rows: Alias
-    number: ColumnElement[int] | None
-    sort: SortKey
-    slot: str
-    backwards: bool
-    after: bool
-    before: bool
-    total: ColumnElement[int]
-
-    size_value: int
-
-    @property
-    def size(self) -> ColumnElement[int]:
-        # Written into the statement: the planner sees the LIMIT, so one generic plan serves every request.
-        return literal_column(str(int(self.size_value)), Integer)
-
-    @property
-    def kept(self) -> ColumnElement[bool] | None:
-        """The rows of the page itself (the extra one only tells that more follow)."""
-        return None if self.number is None else self.number <= self.size
-
-    def in_order(self, descending: bool = False) -> list[ColumnElement[Any]]:
-        """The page's own order (or its reverse). Walking backwards reads the rows from the far end."""
-        if self.number is not None:
-            down = self.backwards != descending
-            return [self.number.desc() if down else self.number.asc()]
-        down = self.sort.descending != descending
-        return [
-            getattr(self.rows, c).desc() if down else getattr(self.rows, c).asc() for c in self.sort.columns
-        ]
-
-    def cursor(self) -> ColumnElement[str]:
-        return cursor_sql([(getattr(self.rows, c), _python_type(self.entity, c)) for c in self.sort.columns])
 
 
 class _Builder:
@@ -235,7 +110,7 @@ class _Builder:
 
     def statement(self, tree: Tree) -> Select[Any]:
         pairs = [(key, self._root(value)) for key, value in tree.fields]
-        return select(_json_object(pairs).label("data"))
+        return select(json_object(pairs).label("data"))
 
     def _root(self, value: Any) -> ColumnElement[Any]:
         if isinstance(value, Const):
@@ -246,7 +121,7 @@ class _Builder:
             lookup = self.arguments.lookups[value.lookup]
             conditions = [*lookup.conditions(row, value.lookup), *self._public(entity, row)]
             # FROM named, not inferred: a body reading only related rows would otherwise lose its table.
-            return _or_null(
+            return or_null(
                 select(self._object(value.body, _Row(entity, row)))
                 .select_from(row)
                 .where(*conditions)
@@ -264,10 +139,10 @@ class _Builder:
 
     # ------------------------------------------------------------ values of a row
 
-    def _object(self, body: Obj, row: _Row, page: _Page | None = None) -> ColumnElement[Any]:
-        return _json_object([(key, self._value(value, row, page)) for key, value in body.fields])
+    def _object(self, body: Obj, row: _Row, page: Page | None = None) -> ColumnElement[Any]:
+        return json_object([(key, self._value(value, row, page)) for key, value in body.fields])
 
-    def _value(self, value: Value, row: _Row, page: _Page | None) -> ColumnElement[Any]:
+    def _value(self, value: Value, row: _Row, page: Page | None) -> ColumnElement[Any]:
         if isinstance(value, Const):
             return self._const(value)
         if isinstance(value, Attr):
@@ -281,7 +156,7 @@ class _Builder:
         if isinstance(value, RowCursor):
             if page is None:
                 raise NotCompilable("a cursor outside a page")
-            return _quoted(page.cursor())
+            return quoted(page.cursor())
         if isinstance(value, Edges | Fact):
             raise NotCompilable(f"{type(value).__name__} outside a page")
         raise NotCompilable(type(value).__name__)
@@ -303,18 +178,18 @@ class _Builder:
         expression = attribute.sql(row.alias)
         rendered: ColumnElement[Any]
         if attribute.kind is Kind.DATETIME:
-            rendered = _quoted(func.incidentdesk_json_time(expression, type_=String))
+            rendered = quoted(func.incidentdesk_json_time(expression, type_=String))
         elif attribute.kind is Kind.ID:
-            rendered = _quoted(func.incidentdesk_global_id(const(row.entity.name), expression, type_=String))
+            rendered = quoted(func.incidentdesk_global_id(const(row.entity.name), expression, type_=String))
         elif attribute.kind is Kind.ENUM:  # a member's name: nothing to escape
-            rendered = _quoted(expression)
+            rendered = quoted(expression)
         elif attribute.kind is Kind.TEXT:
             rendered = cast(func.to_json(expression), String)
         else:  # INT, BOOL and JSON: their text is their JSON (a boolean reads "true" or "false")
             rendered = cast(expression, String)
         # A text made of parts is null when a part is: written "null", as is any absent value.
         return (
-            _or_null(rendered)
+            or_null(rendered)
             if attribute.nullable or attribute.kind in (Kind.DATETIME, Kind.ID)
             else rendered
         )
@@ -354,7 +229,7 @@ class _Builder:
 
         conditions = related(other)
         if isinstance(value, Follow) and relation.cardinality is Cardinality.ONE:
-            return _or_null(
+            return or_null(
                 select(self._object(value.body, _Row(target, other)))
                 .select_from(other)
                 .where(*conditions)
@@ -364,7 +239,7 @@ class _Builder:
             )
         if isinstance(value, Collect) and relation.cardinality is Cardinality.LIST:
             order = [getattr(other, c) for c in relation.order]
-            items = _json_array(self._object(value.body, _Row(target, other)), order)
+            items = json_array(self._object(value.body, _Row(target, other)), order)
             return (
                 select(items).select_from(other).where(*conditions).correlate_except(other).scalar_subquery()
             )
@@ -373,105 +248,24 @@ class _Builder:
             return self._page(target, related, relation.sort, value.window, value.body)
         raise NotCompilable(f"{row.entity.name}.{value.relation} read as {type(value).__name__}")
 
-    def _page(
-        self,
-        entity: Entity,
-        where: Callable[[Alias], list[ColumnElement[bool]]],
-        sort: SortKey,
-        slot: str,
-        body: Obj,
-    ) -> ColumnElement[Any]:
-        window = self.arguments.windows[slot]
-        row = aliased(entity.model)
-        columns = [getattr(row, c) for c in sort.columns]
-        # The total counts every row of the relation or listing, whatever the window.
-        counted = aliased(entity.model)
-        total = (
-            select(func.count())
-            .select_from(counted)
-            .where(*where(counted))
-            .correlate_except(counted)
-            .scalar_subquery()
-        )
-        keyset = where(row)
-        for name, bound in (("after", window.after), ("before", window.before)):
-            if bound is None:
-                continue
-            values = tuple_(
-                *(
-                    bindparam(f"{slot}_{name}_{i}", type_=entity.model.__table__.c[c].type)
-                    for i, c in enumerate(sort.columns)
-                )
-            )
-            # Past "after" in the sort's direction; short of "before".
-            forward = (name == "after") != sort.descending
-            keyset.append(tuple_(*columns) > values if forward else tuple_(*columns) < values)
-        down = sort.descending != window.backwards
-        walking = [c.desc() if down else c.asc() for c in columns]
-        # Whether more rows follow is told by reading one more.
-        counting = bool({"has_next", "has_previous"} & _facts(body))
-        size = literal_column(str(int(window.size) + counting), Integer)
+    def _page(self, entity: Entity, where: Where, sort: SortKey, slot: str, body: Obj) -> ColumnElement[Any]:
+        """A page of a listing or relation: ``compiled_page`` builds its rows and window, and asks here
+        how each value of its body is written."""
+        return page_json(entity, where, sort, slot, self.arguments.windows[slot], body, self._page_value)
 
-        def built(read: Sequence[str] | None) -> tuple[Alias, ColumnElement[Any]]:
-            """The page's rows (every column, or only those ``read``) and the page's JSON over them."""
-            numbered = (
-                select(
-                    *([row] if read is None else [getattr(row, c) for c in read]),
-                    *([func.row_number().over(order_by=walking).label("n")] if counting else []),
-                )
-                .where(*keyset)
-                .correlate_except(row)
-                .order_by(*walking)
-                .limit(size)
-                # LATERAL: a page of a relation reads its owner's columns from the enclosing query.
-                .lateral()
-            )
-            rows = aliased(entity.model, numbered)
-            page = _Page(
-                entity=entity,
-                rows=rows,
-                number=numbered.c.n if counting else None,
-                sort=sort,
-                slot=slot,
-                backwards=window.backwards,
-                after=window.after is not None,
-                before=window.before is not None,
-                total=total,
-                size_value=window.size,
-            )
-            pairs = [(key, self._page_value(value, page)) for key, value in body.fields]
-            # GROUP BY (): one row, page facts and all, even when the page is empty and nothing aggregates.
-            return numbered, (
-                select(_json_object(pairs))
-                .select_from(numbered)
-                .group_by(literal_column("()"))
-                .scalar_subquery()
-            )
-
-        # Built twice: first over every column to learn which ones the body reads (its values, the keys
-        # its relations join on, the cursor's), then over those alone; PostgreSQL would otherwise carry
-        # every column of every row (a whole incident, an event's JSON data) through the page.
-        numbered, whole = built(None)
-        read = {
-            element.key
-            for element in visitors.iterate(whole)
-            if isinstance(element, ColumnClause) and element.table is numbered and element.key != "n"
-        }
-        return built([c for c in entity.model.__table__.c.keys() if c in read])[1]
-
-    def _page_value(self, value: Value, page: _Page) -> ColumnElement[Any]:
+    def _page_value(self, value: Value, page: Page) -> ColumnElement[Any]:
         if isinstance(value, Edges):
             item = self._object(value.body, _Row(page.entity, page.rows), page)
-            return _json_array(item, page.in_order(), page.kept)
+            return json_array(item, page.in_order(), page.kept)
         if isinstance(value, Fact):
             return self._fact(value.name, page)
         if isinstance(value, Const):
             return self._const(value)
         if isinstance(value, Obj):  # pageInfo: an object of page facts
-            return _json_object([(key, self._page_value(v, page)) for key, v in value.fields])
+            return json_object([(key, self._page_value(v, page)) for key, v in value.fields])
         raise NotCompilable(f"{type(value).__name__} in a page")
 
-    def _fact(self, name: str, page: _Page) -> ColumnElement[Any]:
+    def _fact(self, name: str, page: Page) -> ColumnElement[Any]:
         more = case((func.count() > page.size, const("true")), else_=const("false"))
         if name == "has_next":
             return const(json.dumps(page.before)) if page.backwards else more
@@ -482,7 +276,7 @@ class _Builder:
                 aggregate_order_by(page.cursor(), *page.in_order(descending=name == "end_cursor"))
             )
             cursors = ordered if page.kept is None else ordered.filter(page.kept)
-            return _or_null(_quoted(type_coerce(cursors, ARRAY(String))[1]))
+            return or_null(quoted(type_coerce(cursors, ARRAY(String))[1]))
         if name == "total":
             return cast(page.total, String)
         raise NotCompilable(f"page fact {name}")
