@@ -26,24 +26,18 @@ AUTH = [IsAuthenticated]
 
 
 @strawberry.input(name="PutOnHoldInput")
-class PutOnHoldInput:
-    id: strawberry.ID
-    expected_version: int | None = None
+class PutOnHoldInput(IncidentRefInput):
     reason: HoldReason
     note: str | None = None
 
 
 @strawberry.input(name="WorkaroundInput")
-class WorkaroundInput:
-    id: strawberry.ID
-    expected_version: int | None = None
+class WorkaroundInput(IncidentRefInput):
     workaround: str
 
 
 @strawberry.input(name="EscalateInput")
-class EscalateInput:
-    id: strawberry.ID
-    expected_version: int | None = None
+class EscalateInput(IncidentRefInput):
     assignment_group: str | None = None
     vendor: str | None = None
     vendor_ticket: str | None = None
@@ -52,9 +46,7 @@ class EscalateInput:
 
 
 @strawberry.input(name="ResolveInput")
-class ResolveInput:
-    id: strawberry.ID
-    expected_version: int | None = None
+class ResolveInput(IncidentRefInput):
     code: ResolutionCode
     notes: str
     cascade_to_children: bool | None = True
@@ -67,9 +59,7 @@ class ReopenInput:
 
 
 @strawberry.input(name="CancelInput")
-class CancelInput:
-    id: strawberry.ID
-    expected_version: int | None = None
+class CancelInput(IncidentRefInput):
     reason: str
 
 

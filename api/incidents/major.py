@@ -7,7 +7,7 @@ import strawberry
 
 from api import fields
 from api.context import Info
-from api.incidents.mutations import IncidentMutation, IncidentsPayload, Step, step_mutations
+from api.incidents.mutations import IncidentMutation, IncidentRefInput, IncidentsPayload, Step, step_mutations
 from api.incidents.types import Incident, ResponderRole
 from api.permissions import IsAuthenticated
 from domain.incidents import major
@@ -17,9 +17,7 @@ AUTH = [IsAuthenticated]
 
 
 @strawberry.input(name="DeclareMajorInput")
-class DeclareMajorInput:
-    id: strawberry.ID
-    expected_version: int | None = None
+class DeclareMajorInput(IncidentRefInput):
     commander: str
 
 

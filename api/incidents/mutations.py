@@ -41,10 +41,16 @@ class ReportIncidentInput:
     detected_at: datetime | None = None
 
 
-@strawberry.input(name="ClassifyIncidentInput")
-class ClassifyIncidentInput:
+@strawberry.input(name="IncidentRefInput")
+class IncidentRefInput:
+    """An incident, and the version the caller last saw (a stale one is a CONFLICT)."""
+
     id: strawberry.ID
     expected_version: int | None = None
+
+
+@strawberry.input(name="ClassifyIncidentInput")
+class ClassifyIncidentInput(IncidentRefInput):
     category: str | None = None
     impact: Impact | None = None
     urgency: Urgency | None = None
@@ -54,17 +60,9 @@ class ClassifyIncidentInput:
 
 
 @strawberry.input(name="AssignIncidentInput")
-class AssignIncidentInput:
-    id: strawberry.ID
-    expected_version: int | None = None
+class AssignIncidentInput(IncidentRefInput):
     assignee: str | None = None
     assignment_group: str | None = None
-
-
-@strawberry.input(name="IncidentRefInput")
-class IncidentRefInput:
-    id: strawberry.ID
-    expected_version: int | None = None
 
 
 @strawberry.input(name="CommentInput")

@@ -11,6 +11,7 @@ from api.integrations.types import IntegrationKey, WebhookEndpoint
 from api.mutation import Mutation
 from api.permissions import IsAuthenticated
 from domain.intake import keys
+from domain.webhooks import models as webhook_models
 from domain.webhooks import service as webhooks
 from domain.webhooks.signing import SecretBox
 
@@ -59,6 +60,28 @@ class EnableWebhookEndpointInput:
     id: strawberry.ID
 
 
+class EndpointMutation(Mutation):
+    """A mutation of one webhook endpoint, named ``id`` in its input."""
+
+    def __init__(self, info: Info, id: str) -> None:
+        super().__init__(info, names={"endpoint_id": "id"})
+        self.endpoint_id = self.node_id(id, "WebhookEndpoint", "endpoint_id")
+
+
+def endpoint_payload(
+    row: webhook_models.WebhookEndpoint | None, errors: list[UserError], secret: str | None = None
+) -> WebhookEndpointPayload:
+    endpoint = WebhookEndpoint.from_row(row) if row is not None else None
+    return WebhookEndpointPayload(endpoint=endpoint, secret=secret, user_errors=errors)
+
+
+def secret_payload(made: webhooks.CreatedEndpoint | None, errors: list[UserError]) -> WebhookEndpointPayload:
+    """An endpoint with its new signing secret, shown this once."""
+    if made is None:
+        return endpoint_payload(None, errors)
+    return endpoint_payload(made.endpoint, errors, made.secret)
+
+
 @strawberry.type
 class IntegrationMutations:
     @fields.mutation(
@@ -94,11 +117,7 @@ class IntegrationMutations:
             box=SecretBox.for_settings(settings),
             allow_private_targets=settings.webhook_allow_private_targets,
         )
-        if created is None:
-            return WebhookEndpointPayload(endpoint=None, secret=None, user_errors=errors)
-        return WebhookEndpointPayload(
-            endpoint=WebhookEndpoint.from_row(created.endpoint), secret=created.secret, user_errors=[]
-        )
+        return secret_payload(created, errors)
 
     @fields.mutation(
         permission_classes=[IsAuthenticated],
@@ -121,14 +140,10 @@ class IntegrationMutations:
     async def rotate_webhook_secret(
         self, info: Info, input: RotateWebhookSecretInput
     ) -> WebhookEndpointPayload:
-        run = Mutation(info, names={"endpoint_id": "id"})
-        endpoint_id = run.node_id(input.id, "WebhookEndpoint", "endpoint_id")
+        run = EndpointMutation(info, input.id)
         box = SecretBox.for_settings(info.context.settings)
-        rotated, errors = await run(webhooks.rotate_webhook_secret, endpoint_id=endpoint_id, box=box)
-        if rotated is None:
-            return WebhookEndpointPayload(endpoint=None, secret=None, user_errors=errors)
-        return WebhookEndpointPayload(
-            endpoint=WebhookEndpoint.from_row(rotated.endpoint), secret=rotated.secret, user_errors=[]
+        return secret_payload(
+            *await run(webhooks.rotate_webhook_secret, endpoint_id=run.endpoint_id, box=box)
         )
 
     @fields.mutation(
@@ -138,11 +153,5 @@ class IntegrationMutations:
     async def enable_webhook_endpoint(
         self, info: Info, input: EnableWebhookEndpointInput
     ) -> WebhookEndpointPayload:
-        run = Mutation(info, names={"endpoint_id": "id"})
-        endpoint_id = run.node_id(input.id, "WebhookEndpoint", "endpoint_id")
-        row, errors = await run(webhooks.enable_webhook_endpoint, endpoint_id=endpoint_id)
-        return WebhookEndpointPayload(
-            endpoint=WebhookEndpoint.from_row(row) if row is not None else None,
-            secret=None,
-            user_errors=errors,
-        )
+        run = EndpointMutation(info, input.id)
+        return endpoint_payload(*await run(webhooks.enable_webhook_endpoint, endpoint_id=run.endpoint_id))
