@@ -1,5 +1,6 @@
 """GraphQL types of billing: work entries, billing periods and the work report, thin over the domain's
-rows and results (``from_row``/``from_report`` map their fields in one place)."""
+rows and results (``from_row``/``from_report`` name what differs from them; ``api.mapping`` copies the
+rest)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import strawberry
 
 from api import fields
 from api.context import Info
+from api.mapping import mapped
 from api.relay import Node, encode_id
 from api.tenancy.types import InTenant
 from domain.billing import periods
@@ -46,16 +48,7 @@ class WorkLogEntry(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: m.WorkLogEntry) -> WorkLogEntry:
-        return cls(
-            id=encode_id("WorkLogEntry", row.id),
-            author=row.author,
-            minutes=row.minutes,
-            billable=row.billable,
-            note=row.note,
-            worked_at=row.worked_at,
-            logged_at=row.logged_at,
-            row=row,
-        )
+        return mapped(cls, row, id=encode_id("WorkLogEntry", row.id), row=row)
 
     @strawberry.field
     async def incident(self, info: Info) -> Annotated[Incident, strawberry.lazy("api.incidents.types")]:
@@ -74,7 +67,7 @@ class BillingPeriod(InTenant):
 
     @classmethod
     def from_row(cls, row: periods.ClosedMonth) -> BillingPeriod:
-        return cls(month=row.label, closed_at=row.closed_at, closed_by=row.closed_by, row=row)
+        return mapped(cls, row, month=row.label, row=row)
 
 
 @strawberry.type(name="WorkFigures")
@@ -85,11 +78,7 @@ class WorkFigures:
 
     @classmethod
     def from_figures(cls, figures: r.WorkFigures) -> WorkFigures:
-        return cls(
-            billable_minutes=figures.billable_minutes,
-            non_billable_minutes=figures.non_billable_minutes,
-            entries=figures.entries,
-        )
+        return mapped(cls, figures)
 
 
 def iso_week(monday: date) -> str:
@@ -113,15 +102,15 @@ class WorkReportRow:
 
     @classmethod
     def from_group(cls, group: r.WorkGroup, tenant_id: uuid.UUID) -> WorkReportRow:
-        return cls(
+        # The counts are the group's figures, read as WorkFigures reads them; the group's keys are named.
+        return mapped(
+            cls,
+            group.figures,
             agent=group.agent,
             day=group.day,
             week=iso_week(group.week) if group.week else None,
             week_start=group.week,
             month=periods.month_label(group.month) if group.month else None,
-            billable_minutes=group.figures.billable_minutes,
-            non_billable_minutes=group.figures.non_billable_minutes,
-            entries=group.figures.entries,
             group=group,
             tenant_id=tenant_id,
         )

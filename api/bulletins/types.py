@@ -1,8 +1,8 @@
 """GraphQL types of bulletins and the public status: thin classes over the domain's rows.
 
-``Bulletin.from_row`` maps the scalar fields to columns in one place; relations resolve through the
-request's loaders, or from data already read (``preloaded``) where the caller has no tenant scope, as
-on the anonymous public status page.
+``Bulletin.from_row`` names the fields that differ from the row's (``api.mapping`` copies the others);
+relations resolve through the request's loaders, or from data already read (``preloaded``) where the
+caller has no tenant scope, as on the anonymous public status page.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from api import fields
 from api.bulletins import loaders
 from api.catalog.types import Service, ServiceStatus
 from api.context import Context, Info
+from api.mapping import mapped
 from api.relay import Connection, Node, encode_id
 from api.tenancy.types import InTenant
 from domain.bulletins import models as m
@@ -72,7 +73,7 @@ class BulletinUpdate:
 
     @classmethod
     def from_row(cls, row: m.BulletinUpdate) -> BulletinUpdate:
-        return cls(phase=row.phase, body=row.body, author=row.author, at=row.at)
+        return mapped(cls, row)
 
 
 @dataclass(frozen=True)
@@ -83,20 +84,12 @@ class Preloaded:
     statuses: dict[uuid.UUID, ServiceStatusValue]
 
 
-def _service(row: catalog.Service, status: ServiceStatusValue | None) -> Service:
-    return Service(
-        id=encode_id("Service", row.id),
-        name=row.name,
-        description=row.description,
-        row=row,
-        known_status=status,
-    )
-
-
 def _affected(
     pairs: list[tuple[catalog.Service, ServiceStatusValue]], statuses: dict[uuid.UUID, ServiceStatusValue]
 ) -> list[AffectedService]:
-    return [AffectedService(service=_service(s, statuses.get(s.id)), status=status) for s, status in pairs]
+    return [
+        AffectedService(service=Service.from_row(s, statuses.get(s.id)), status=status) for s, status in pairs
+    ]
 
 
 @strawberry.type(name="Bulletin")
@@ -118,17 +111,11 @@ class Bulletin(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: m.Bulletin, preloaded: Preloaded | None = None) -> Bulletin:
-        return cls(
+        return mapped(
+            cls,
+            row,
             id=encode_id("Bulletin", row.id),
-            kind=row.kind,
-            title=row.title,
-            phase=row.phase,
-            published=row.published,
             active=phases.is_active(row.published, row.phase),
-            scheduled_start=row.scheduled_start,
-            scheduled_end=row.scheduled_end,
-            published_at=row.published_at,
-            updated_at=row.updated_at,
             broadcast_id=strawberry.ID(str(row.broadcast_id)),
             row=row,
             preloaded=preloaded,
@@ -200,7 +187,7 @@ class PublicStatus:
             tenant_name=view.tenant.name,
             tenant_slug=view.tenant.slug,
             overall=view.overall,
-            services=[_service(s, status) for s, status in view.services],
+            services=[Service.from_row(s, status) for s, status in view.services],
             active_bulletins=[Bulletin.from_public(b, statuses) for b in view.bulletins],
         )
 

@@ -10,6 +10,7 @@ import strawberry
 
 from api import fields
 from api.context import Context, Info
+from api.mapping import mapped
 from api.relay import Connection, Node, encode_id
 from api.tenancy.types import InTenant
 from domain.bulletins.phases import ServiceStatus as ServiceStatusValue
@@ -35,8 +36,8 @@ class Service(Node, InTenant):
     known_status: strawberry.Private[ServiceStatusValue | None] = None
 
     @classmethod
-    def from_row(cls, row: m.Service) -> Service:
-        return cls(id=encode_id("Service", row.id), name=row.name, description=row.description, row=row)
+    def from_row(cls, row: m.Service, known_status: ServiceStatusValue | None = None) -> Service:
+        return mapped(cls, row, id=encode_id("Service", row.id), row=row, known_status=known_status)
 
     @fields.field(description="Worst status declared by the tenant's active bulletins")
     async def status(self, info: Info) -> ServiceStatus:

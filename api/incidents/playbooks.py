@@ -17,6 +17,7 @@ from api.context import Context, Info
 from api.errors import UserError, attempt
 from api.incidents.mutations import IncidentPayload, incident_id, incident_payload, optional_id
 from api.incidents.types import Impact, Urgency
+from api.mapping import mapped
 from api.permissions import IsAuthenticated
 from api.relay import Node, decode_id, encode_id
 from api.tenancy.resolve import find_tenant_id, resolve_tenant
@@ -49,17 +50,11 @@ class IncidentModel(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: r.IncidentModel) -> IncidentModel:
-        return cls(
+        return mapped(
+            cls,
+            row,
             id=encode_id("IncidentModel", row.id),
-            name=row.name,
-            description=row.description,
-            match_category=row.match_category,
             match_keywords=list(row.match_keywords),
-            category=row.category,
-            impact=row.impact,
-            urgency=row.urgency,
-            assignment_group=row.assignment_group,
-            workaround=row.workaround,
             tasks=list(row.tasks),
             row=row,
         )

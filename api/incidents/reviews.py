@@ -17,6 +17,7 @@ from api.context import Context, Info
 from api.errors import UserError, attempt
 from api.incidents import loaders
 from api.incidents.mutations import incident_id
+from api.mapping import mapped
 from api.permissions import IsAuthenticated
 from api.relay import Node, encode_id
 from domain.incidents import models as m
@@ -41,14 +42,8 @@ class ActionItem:
 
     @classmethod
     def from_row(cls, row: r.ReviewActionItem) -> ActionItem:
-        return cls(
-            id=encode_id("ActionItem", row.id),
-            title=row.title,
-            owner=row.owner,
-            due_date=row.due_date.isoformat() if row.due_date else None,
-            done=row.done,
-            problem_ref=row.problem_ref,
-        )
+        due_date = row.due_date.isoformat() if row.due_date else None
+        return mapped(cls, row, id=encode_id("ActionItem", row.id), due_date=due_date)
 
 
 @strawberry.type(name="IncidentReview")
@@ -65,18 +60,7 @@ class IncidentReview(Node):
 
     @classmethod
     def from_row(cls, row: r.IncidentReview) -> IncidentReview:
-        return cls(
-            id=encode_id("IncidentReview", row.id),
-            summary=row.summary,
-            root_cause=row.root_cause,
-            what_went_well=row.what_went_well,
-            what_went_wrong=row.what_went_wrong,
-            published=row.published,
-            published_by=row.published_by,
-            published_at=row.published_at,
-            updated_at=row.updated_at,
-            row=row,
-        )
+        return mapped(cls, row, id=encode_id("IncidentReview", row.id), row=row)
 
     @strawberry.field
     async def incident(self, info: Info) -> Annotated[Incident, strawberry.lazy("api.incidents.types")]:

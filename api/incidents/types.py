@@ -1,7 +1,8 @@
 """GraphQL types of the incident practice: thin classes over the domain's rows.
 
-Each type's ``from_row`` is the one place that maps its scalar fields to columns; relations resolve
-through the request's DataLoaders (api/incidents/loaders.py), never by lazy loading.
+Each type's ``from_row`` names the fields that differ from the row's columns (``api.mapping`` copies the
+others); relations resolve through the request's DataLoaders (api/incidents/loaders.py), never by lazy
+loading.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from strawberry.scalars import JSON
 from api import fields
 from api.context import Info
 from api.incidents import loaders
+from api.mapping import mapped
 from api.relay import Connection, Edge, Node, PageInfo, PageRequest, encode_cursor, encode_id
 from api.tenancy.types import InTenant
 from domain.incidents import enums as e
@@ -76,12 +78,20 @@ class Responder:
     role: ResponderRole
     added_at: datetime
 
+    @classmethod
+    def from_row(cls, row: m.Responder) -> Responder:
+        return mapped(cls, row)
+
 
 @strawberry.type(name="IncidentTask")
 class IncidentTask:
     id: strawberry.ID
     title: str
     done: bool
+
+    @classmethod
+    def from_row(cls, row: m.IncidentTask) -> IncidentTask:
+        return mapped(cls, row, id=encode_id("IncidentTask", row.id))
 
 
 @strawberry.type(name="Incident")
@@ -113,33 +123,7 @@ class Incident(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: m.Incident) -> Incident:
-        return cls(
-            id=encode_id("Incident", row.id),
-            number=row.display_number,
-            title=row.title,
-            description=row.description,
-            status=row.status,
-            source=row.source,
-            category=row.category,
-            impact=row.impact,
-            urgency=row.urgency,
-            priority=row.priority,
-            priority_overridden=row.priority_overridden,
-            major=row.major,
-            reported_by=row.reported_by,
-            assignee=row.assignee,
-            assignment_group=row.assignment_group,
-            workaround=row.workaround,
-            on_hold_reason=row.on_hold_reason,
-            version=row.version,
-            detected_at=row.detected_at,
-            reported_at=row.reported_at,
-            responded_at=row.responded_at,
-            resolved_at=row.resolved_at,
-            closed_at=row.closed_at,
-            updated_at=row.updated_at,
-            row=row,
-        )
+        return mapped(cls, row, id=encode_id("Incident", row.id), number=row.display_number, row=row)
 
     @property
     def key(self) -> loaders.IncidentKey:
@@ -157,7 +141,7 @@ class Incident(Node, InTenant):
         if not info.context.sees(self.row.tenant_id, Part.RESPONDERS):
             return []
         rows = await info.context.loader(loaders.load_responders).load(self.key)
-        return [Responder(subject=r.subject, role=r.role, added_at=r.added_at) for r in rows]
+        return [Responder.from_row(r) for r in rows]
 
     @fields.field(description="Null also when the parent is outside the caller's tenants")
     async def parent(self, info: Info) -> Incident | None:
@@ -214,7 +198,7 @@ class Incident(Node, InTenant):
         if not info.context.sees(self.row.tenant_id, Part.TASKS):
             return []
         rows = await info.context.loader(loaders.load_tasks).load(self.key)
-        return [IncidentTask(id=encode_id("IncidentTask", r.id), title=r.title, done=r.done) for r in rows]
+        return [IncidentTask.from_row(r) for r in rows]
 
     @fields.field(description="Sum of the work log, for billing of handling activities")
     async def time_spent_minutes(self, info: Info) -> int:
@@ -339,15 +323,12 @@ class IncidentEvent(Node):
 
     @classmethod
     def from_row(cls, row: m.IncidentEvent) -> IncidentEvent:
-        return cls(
+        return mapped(
+            cls,
+            row,
             id=encode_id("IncidentEvent", row.id),
             cursor=event_cursor(row),
-            kind=row.kind,
-            visibility=row.visibility,
-            actor=row.actor,
-            message=row.message,
             data=JSON(row.data),
-            at=row.at,
             row=row,
         )
 

@@ -12,6 +12,7 @@ import strawberry
 from api import fields
 from api.context import Context, Info
 from api.errors import ClientError
+from api.mapping import mapped
 from api.relay import MAX_PAGE, Node, encode_id
 from api.tenancy.types import InTenant
 from domain.intake import keys
@@ -46,14 +47,7 @@ class IntegrationKey(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: intake.IntegrationKey) -> IntegrationKey:
-        return cls(
-            id=encode_id("IntegrationKey", row.id),
-            name=row.name,
-            routing_key=row.routing_key,
-            active=row.active,
-            created_at=row.created_at,
-            row=row,
-        )
+        return mapped(cls, row, id=encode_id("IntegrationKey", row.id), row=row)
 
     @strawberry.field
     async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
@@ -89,15 +83,7 @@ class ReceivedAlert:
     def from_row(cls, row: intake.Alert) -> ReceivedAlert:
         payload = row.body.get("payload")
         summary = payload.get("summary") if isinstance(payload, dict) else None
-        return cls(
-            action=row.action,
-            dedup_key=row.dedup_key,
-            summary=summary.strip() if isinstance(summary, str) else None,
-            received_at=row.received_at,
-            processed_at=row.processed_at,
-            outcome=row.outcome,
-            row=row,
-        )
+        return mapped(cls, row, summary=summary.strip() if isinstance(summary, str) else None, row=row)
 
     @fields.field(description="The incident it opened, counted on, acknowledged or resolved")
     async def incident(
@@ -120,13 +106,7 @@ class WebhookAttempt:
 
     @classmethod
     def from_row(cls, row: webhooks.WebhookAttempt) -> WebhookAttempt:
-        return cls(
-            number=row.number,
-            at=row.at,
-            response_status=row.response_status,
-            error=row.error,
-            duration_ms=row.duration_ms,
-        )
+        return mapped(cls, row)
 
 
 @strawberry.type(name="WebhookDelivery")
@@ -144,15 +124,12 @@ class WebhookDelivery:
     @classmethod
     def from_row(cls, row: webhooks.WebhookDelivery) -> WebhookDelivery:
         pending = row.status is webhooks.DeliveryStatus.PENDING
-        return cls(
+        return mapped(
+            cls,
+            row,
             id=encode_id("WebhookDelivery", row.id),
-            event_kind=row.event_kind,
             status=row.status.value,
-            attempts=row.attempts,
-            last_attempt_at=row.last_attempt_at,
-            response_status=row.response_status,
             next_attempt_at=row.next_attempt_at if pending else None,
-            created_at=row.created_at,
             row=row,
         )
 
@@ -183,15 +160,8 @@ class WebhookEndpoint(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: webhooks.WebhookEndpoint) -> WebhookEndpoint:
-        return cls(
-            id=encode_id("WebhookEndpoint", row.id),
-            url=row.url,
-            event_kinds=list(row.event_kinds),
-            active=row.active,
-            disabled_at=row.disabled_at,
-            disabled_reason=row.disabled_reason,
-            created_at=row.created_at,
-            row=row,
+        return mapped(
+            cls, row, id=encode_id("WebhookEndpoint", row.id), event_kinds=list(row.event_kinds), row=row
         )
 
     @fields.field(description="The newest deliveries first (at most 100)")

@@ -10,6 +10,7 @@ import strawberry
 
 from api import fields
 from api.context import Context, Info
+from api.mapping import mapped
 from api.relay import Connection, Node, encode_id
 from domain.tenancy import models as m
 from domain.tenancy.roles import Role as RoleEnum
@@ -38,15 +39,7 @@ class Tenant(Node):
 
     @classmethod
     def from_row(cls, row: m.Tenant) -> Tenant:
-        return cls(
-            id=encode_id("Tenant", row.id),
-            slug=row.slug,
-            name=row.name,
-            timezone=row.timezone,
-            public_status_page=row.public_status_page,
-            auto_close_days=row.auto_close_days,
-            row=row,
-        )
+        return mapped(cls, row, id=encode_id("Tenant", row.id), row=row)
 
     @strawberry.field
     async def services(
