@@ -15,8 +15,8 @@ import strawberry
 from api import fields
 from api.context import Context, Info
 from api.errors import UserError, attempt
+from api.incidents.enums import Impact, Urgency
 from api.incidents.mutations import IncidentPayload, incident_id, incident_payload, optional_id
-from api.incidents.types import Impact, Urgency
 from api.mapping import mapped
 from api.permissions import IsAuthenticated
 from api.relay import Node, decode_id, encode_id

@@ -17,10 +17,21 @@ from strawberry.scalars import JSON
 from api import fields
 from api.context import Info
 from api.incidents import loaders
+
+# The enums are named from here too (mutations, queries, filters): ``X as X`` re-exports them.
+from api.incidents.enums import HoldReason as HoldReason
+from api.incidents.enums import Impact as Impact
+from api.incidents.enums import IncidentEventKind as IncidentEventKind
+from api.incidents.enums import IncidentSource as IncidentSource
+from api.incidents.enums import IncidentStatus as IncidentStatus
+from api.incidents.enums import Priority as Priority
+from api.incidents.enums import ResolutionCode as ResolutionCode
+from api.incidents.enums import ResponderRole as ResponderRole
+from api.incidents.enums import Urgency as Urgency
+from api.incidents.enums import Visibility as Visibility
 from api.mapping import mapped
 from api.relay import Connection, Edge, Node, PageInfo, PageRequest, encode_cursor, encode_id
 from api.tenancy.types import InTenant
-from domain.incidents import enums as e
 from domain.incidents import models as m
 from domain.incidents.read_model import INCIDENT
 from domain.reads.selection import Window
@@ -32,29 +43,6 @@ if TYPE_CHECKING:
     from api.incidents.playbooks import IncidentModel
     from api.incidents.reviews import IncidentReview
     from api.sla.types import SlaClock
-
-# strawberry.enum marks a class in place and returns it: each GraphQL enum is the domain's class itself,
-# and the names below are plain aliases of those classes, which annotations can use as types.
-strawberry.enum(e.IncidentStatus, name="IncidentStatus")
-strawberry.enum(e.Impact, name="Impact")
-strawberry.enum(e.Urgency, name="Urgency")
-strawberry.enum(e.Priority, name="Priority")
-strawberry.enum(e.IncidentSource, name="IncidentSource")
-strawberry.enum(e.HoldReason, name="HoldReason")
-strawberry.enum(e.ResolutionCode, name="ResolutionCode")
-strawberry.enum(e.Visibility, name="Visibility")
-strawberry.enum(e.ResponderRole, name="ResponderRole")
-strawberry.enum(e.IncidentEventKind, name="IncidentEventKind")
-IncidentStatus = e.IncidentStatus
-Impact = e.Impact
-Urgency = e.Urgency
-Priority = e.Priority
-IncidentSource = e.IncidentSource
-HoldReason = e.HoldReason
-ResolutionCode = e.ResolutionCode
-Visibility = e.Visibility
-ResponderRole = e.ResponderRole
-IncidentEventKind = e.IncidentEventKind
 
 
 @strawberry.type(name="Resolution")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from api.context import Info
-from api.incidents.types import HoldReason, Priority
+from api.incidents.enums import HoldReason, Priority
 from api.mapping import mapped
 from api.relay import Node, encode_id
 from api.tenancy.types import InTenant
