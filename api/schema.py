@@ -31,7 +31,8 @@ from api.graphql.shared_render import SharedEventRendering
 from api.incidents.handling import HandlingMutations
 from api.incidents.major import MajorMutations
 from api.incidents.mutations import IncidentMutations
-from api.incidents.playbooks import IncidentModel, PlaybookMutations, incident_models
+from api.incidents.playbook_mutations import PlaybookMutations
+from api.incidents.playbooks import IncidentModel, incident_models
 from api.incidents.queries import IncidentFilter, IncidentOrder, incident_by_number, incident_connection
 from api.incidents.relations import RelationMutations
 from api.incidents.reviews import IncidentReview, ReviewMutations
