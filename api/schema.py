@@ -24,7 +24,7 @@ from api.catalog.types import ServiceConnection
 from api.context import Info
 from api.cost import QueryCostLimiter, SubscriptionsOverWebSocket
 from api.error_log import log_errors
-from api.errors import MASKED_MESSAGE, MaskServerErrors, should_mask
+from api.errors import MASKED_MESSAGE, ClientError, MaskServerErrors, should_mask
 from api.exposure import AnonymousIntrospection
 from api.graphql.documents import Documents, PreparedDocuments
 from api.graphql.shared_render import SharedEventRendering
@@ -65,8 +65,6 @@ class Query(IntegrationQueries):
     @fields.field(permission_classes=AUTH)
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_PAGE:
-            from api.errors import ClientError
-
             raise ClientError(f"at most {MAX_PAGE} ids", "LIMIT_EXCEEDED")
         # Concurrently, so that the request's DataLoaders batch the lookups: one query per type, not per id.
         return list(await asyncio.gather(*(resolve_node(info.context, i) for i in ids)))

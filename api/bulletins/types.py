@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -18,6 +17,9 @@ from api import fields
 from api.bulletins import loaders
 from api.catalog.types import Service, ServiceStatus
 from api.context import Context, Info
+from api.incidents import loaders as incident_loaders
+from api.incidents.queries import readable_tenants
+from api.incidents.types import Incident
 from api.mapping import mapped
 from api.relay import Connection, Node, encode_id
 from api.tenancy.types import InTenant
@@ -29,9 +31,6 @@ from domain.bulletins.phases import ServiceStatus as ServiceStatusValue
 from domain.bulletins.public import PublicBulletin, PublicView
 from domain.catalog import models as catalog
 from domain.tenancy.roles import Scope as OAuthScope
-
-if TYPE_CHECKING:
-    from api.incidents.types import Incident
 
 # strawberry.enum marks a class in place and returns it: each GraphQL enum is the domain's class itself,
 # and the names below are plain aliases of those classes, which annotations can use as types.
@@ -130,13 +129,7 @@ class Bulletin(Node, InTenant):
         return (self.row.tenant_id, self.row.id)
 
     @fields.field(description="Null for anonymous visitors and for callers who may not read it")
-    async def incident(
-        self, info: Info
-    ) -> Annotated[Incident, strawberry.lazy("api.incidents.types")] | None:
-        from api.incidents import loaders as incident_loaders
-        from api.incidents.queries import readable_tenants
-        from api.incidents.types import Incident
-
+    async def incident(self, info: Info) -> Incident | None:
         ctx = info.context
         if self.row.incident_id is None or ctx.principal is None:
             return None

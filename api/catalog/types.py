@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import strawberry
 
 from api import fields
+from api.bulletins.loaders import load_service_statuses
 from api.context import Context, Info
 from api.mapping import mapped
 from api.relay import Connection, Node, encode_id
@@ -16,10 +16,6 @@ from api.tenancy.types import InTenant
 from domain.bulletins.phases import ServiceStatus as ServiceStatusValue
 from domain.catalog import models as m
 from domain.catalog.service import ServiceKey, services_by_key
-
-if TYPE_CHECKING:
-    pass
-
 
 # strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
 # and the name below is a plain alias of it, which annotations can use as a type.
@@ -43,8 +39,6 @@ class Service(Node, InTenant):
     async def status(self, info: Info) -> ServiceStatus:
         if self.known_status is not None:
             return self.known_status
-        from api.bulletins.loaders import load_service_statuses
-
         return await info.context.loader(load_service_statuses).load((self.row.tenant_id, self.row.id))
 
 

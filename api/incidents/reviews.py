@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -17,6 +16,7 @@ from api.context import Context, Info
 from api.errors import UserError, attempt
 from api.incidents import loaders
 from api.incidents.mutations import incident_id
+from api.incidents.types import Incident
 from api.mapping import mapped
 from api.permissions import IsAuthenticated
 from api.relay import Node, encode_id
@@ -24,9 +24,6 @@ from domain.incidents import models as m
 from domain.incidents import reads, reviews
 from domain.incidents import records as r
 from domain.visibility import Part
-
-if TYPE_CHECKING:
-    from api.incidents.types import Incident
 
 Key = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
 
@@ -63,9 +60,7 @@ class IncidentReview(Node):
         return mapped(cls, row, id=encode_id("IncidentReview", row.id), row=row)
 
     @strawberry.field
-    async def incident(self, info: Info) -> Annotated[Incident, strawberry.lazy("api.incidents.types")]:
-        from api.incidents.types import Incident
-
+    async def incident(self, info: Info) -> Incident:
         row = await info.context.loader(loaders.load_incidents).load(self.row.incident_id)
         if row is None:  # pragma: no cover - a review is only visible with its incident
             raise LookupError(self.row.incident_id)

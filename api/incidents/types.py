@@ -2,19 +2,22 @@
 
 Each type's ``from_row`` names the fields that differ from the row's columns (``api.mapping`` copies the
 others); relations resolve through the request's DataLoaders (api/incidents/loaders.py), never by lazy
-loading.
+loading. The incident stands above the tenant, the catalogue, the SLA clocks and the playbooks, whose
+modules it imports; its work log and its review link back to it, so those two fields are links upward
+(``api.refs``).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from api import fields
+from api.catalog.types import Service, service_by_key
 from api.context import Info
 from api.incidents import loaders
 
@@ -29,20 +32,17 @@ from api.incidents.enums import ResolutionCode as ResolutionCode
 from api.incidents.enums import ResponderRole as ResponderRole
 from api.incidents.enums import Urgency as Urgency
 from api.incidents.enums import Visibility as Visibility
+from api.incidents.playbooks import IncidentModel, model_of
 from api.mapping import mapped
+from api.refs import IncidentReviewRef, WorkLogEntryRef
 from api.relay import Connection, Edge, Node, PageInfo, PageRequest, encode_cursor, encode_id
+from api.sla import queries as sla
+from api.sla.types import SlaClock
 from api.tenancy.types import InTenant
 from domain.incidents import models as m
 from domain.incidents.read_model import INCIDENT
 from domain.reads.selection import Window
 from domain.visibility import Part, sight_in
-
-if TYPE_CHECKING:
-    from api.billing.types import WorkLogEntry
-    from api.catalog.types import Service
-    from api.incidents.playbooks import IncidentModel
-    from api.incidents.reviews import IncidentReview
-    from api.sla.types import SlaClock
 
 
 @strawberry.type(name="Resolution")
@@ -118,9 +118,7 @@ class Incident(Node, InTenant):
         return (self.row.tenant_id, self.row.id)
 
     @strawberry.field
-    async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
-        from api.catalog.types import service_by_key
-
+    async def service(self, info: Info) -> Service | None:
         return await service_by_key(info.context, self.row.tenant_id, self.row.service_id)
 
     @fields.field(description="The swarm; COMMANDER is the Incident Commander")
@@ -190,47 +188,36 @@ class Incident(Node, InTenant):
 
     @fields.field(description="Sum of the work log, for billing of handling activities")
     async def time_spent_minutes(self, info: Info) -> int:
+        # Imported here: billing's types import this module (a work log entry links to its incident).
         from api.billing.queries import time_spent_of
 
         return await time_spent_of(info.context, self.row)
 
     @fields.field(description="Time logged on the incident, by when it was done; empty for CUSTOMER members")
-    async def work_log(
-        self, info: Info
-    ) -> list[Annotated[WorkLogEntry, strawberry.lazy("api.billing.types")]]:
+    async def work_log(self, info: Info) -> list[WorkLogEntryRef]:
+        # Imported here: billing's types import this module (a work log entry links to its incident).
         from api.billing.queries import work_log_of
 
         return await work_log_of(info.context, self.row)
 
     @fields.field(description="The incident model applied last; null for CUSTOMER members")
-    async def model(
-        self, info: Info
-    ) -> Annotated[IncidentModel, strawberry.lazy("api.incidents.playbooks")] | None:
-        from api.incidents.playbooks import model_of
-
+    async def model(self, info: Info) -> IncidentModel | None:
         return await model_of(info.context, self.row)
 
     @fields.field(description="The review (postmortem); null for CUSTOMER members")
-    async def review(
-        self, info: Info
-    ) -> Annotated[IncidentReview, strawberry.lazy("api.incidents.reviews")] | None:
+    async def review(self, info: Info) -> IncidentReviewRef | None:
+        # Imported here: the review module imports this one (a review links to its incident).
         from api.incidents.reviews import review_of
 
         return await review_of(info.context, self.row)
 
     @fields.field(description="Null when the tenant has no contract in force at reportedAt")
-    async def response_sla(self, info: Info) -> Annotated[SlaClock, strawberry.lazy("api.sla.types")] | None:
-        from api.sla.queries import response_sla
-
-        return await response_sla(info.context, self.row)
+    async def response_sla(self, info: Info) -> SlaClock | None:
+        return await sla.response_sla(info.context, self.row)
 
     @fields.field(description="Null when the tenant has no contract in force at reportedAt")
-    async def resolution_sla(
-        self, info: Info
-    ) -> Annotated[SlaClock, strawberry.lazy("api.sla.types")] | None:
-        from api.sla.queries import resolution_sla
-
-        return await resolution_sla(info.context, self.row)
+    async def resolution_sla(self, info: Info) -> SlaClock | None:
+        return await sla.resolution_sla(info.context, self.row)
 
     @fields.field(description="Vendor of a functional escalation; null for CUSTOMER members")
     def vendor(self, info: Info) -> str | None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from api import fields
+from api.catalog.types import Service, service_by_key
 from api.context import Context, Info
 from api.errors import ClientError
+from api.incidents.types import Incident, incident_by_id
 from api.mapping import mapped
 from api.relay import MAX_PAGE, Node, encode_id
 from api.tenancy.types import InTenant
@@ -19,10 +20,6 @@ from domain.intake import keys
 from domain.intake import models as intake
 from domain.webhooks import models as webhooks
 from domain.webhooks import service
-
-if TYPE_CHECKING:
-    from api.catalog.types import Service
-    from api.incidents.types import Incident
 
 # How many entries of a log (alerts, deliveries) a field answers with when not told.
 DEFAULT_LOG_SIZE = 20
@@ -50,9 +47,7 @@ class IntegrationKey(Node, InTenant):
         return mapped(cls, row, id=encode_id("IntegrationKey", row.id), row=row)
 
     @strawberry.field
-    async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
-        from api.catalog.types import service_by_key
-
+    async def service(self, info: Info) -> Service | None:
         return await service_by_key(info.context, self.row.tenant_id, self.row.service_id)
 
     @fields.field(
@@ -86,11 +81,7 @@ class ReceivedAlert:
         return mapped(cls, row, summary=summary.strip() if isinstance(summary, str) else None, row=row)
 
     @fields.field(description="The incident it opened, counted on, acknowledged or resolved")
-    async def incident(
-        self, info: Info
-    ) -> Annotated[Incident, strawberry.lazy("api.incidents.types")] | None:
-        from api.incidents.types import incident_by_id
-
+    async def incident(self, info: Info) -> Incident | None:
         if self.row.incident_id is None:
             return None
         return await incident_by_id(info, self.row.incident_id)

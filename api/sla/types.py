@@ -8,7 +8,6 @@ loader.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -16,15 +15,12 @@ from api.context import Info
 from api.incidents.enums import HoldReason, Priority
 from api.mapping import mapped
 from api.relay import Node, encode_id
-from api.tenancy.types import InTenant
+from api.tenancy.types import InTenant, Tenant, tenant_by_id
 from domain.incidents.enums import HoldReason as HoldReasonValue
 from domain.sla import models as m
 from domain.sla import report as r
 from domain.sla.clock import ClockReading, ClockState
 from domain.sla.store import format_wall_time, intervals_of, targets_of
-
-if TYPE_CHECKING:
-    from api.tenancy.types import Tenant
 
 # strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
 # and the name below is a plain alias of it, which annotations can use as a type.
@@ -155,7 +151,5 @@ class SlaReport:
         )
 
     @strawberry.field
-    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
-        from api.tenancy.types import tenant_by_id
-
+    async def tenant(self, info: Info) -> Tenant:
         return await tenant_by_id(info.context, self.report.tenant_id)
