@@ -5,12 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
+from api.billing.queries import entry_node
+from api.bulletins.queries import bulletin_node
 from api.catalog.types import Service
 from api.context import Context
 from api.incidents import loaders as incident_loaders
+from api.incidents.playbooks import model_node
 from api.incidents.queries import readable_tenants
+from api.incidents.reviews import review_node
 from api.incidents.types import Incident, IncidentEvent
+from api.integrations.queries import integration_key_node, webhook_endpoint_node
 from api.relay import Node, parse_id
+from api.sla.queries import contract_node
 from api.tenancy.types import Tenant, load_tenants
 from domain.catalog import models as catalog
 from domain.catalog.service import services_by_id
@@ -61,60 +67,18 @@ async def _event(ctx: Context, key: uuid.UUID) -> Node | None:
     return IncidentEvent.from_row(row)
 
 
-async def _incident_model(ctx: Context, key: uuid.UUID) -> Node | None:
-    from api.incidents.playbooks import model_node
-
-    return await model_node(ctx, key)
-
-
-async def _incident_review(ctx: Context, key: uuid.UUID) -> Node | None:
-    from api.incidents.reviews import review_node
-
-    return await review_node(ctx, key)
-
-
-async def _integration_key(ctx: Context, key: uuid.UUID) -> Node | None:
-    from api.integrations.queries import integration_key_node
-
-    return await integration_key_node(ctx, key)
-
-
-async def _webhook_endpoint(ctx: Context, key: uuid.UUID) -> Node | None:
-    from api.integrations.queries import webhook_endpoint_node
-
-    return await webhook_endpoint_node(ctx, key)
-
-
-async def _bulletin(ctx: Context, key: uuid.UUID) -> Node | None:
-    from api.bulletins.queries import bulletin_node
-
-    return await bulletin_node(ctx, key)
-
-
-async def _work_entry(ctx: Context, key: uuid.UUID) -> Node | None:
-    from api.billing.queries import entry_node
-
-    return await entry_node(ctx, key)
-
-
-async def _sla_contract(ctx: Context, key: uuid.UUID) -> Node | None:
-    from api.sla.queries import contract_node
-
-    return await contract_node(ctx, key)
-
-
 RESOLVERS: dict[str, NodeResolver] = {
     "Tenant": _tenant,
     "Service": _service,
     "Incident": _incident,
     "IncidentEvent": _event,
-    "IncidentModel": _incident_model,
-    "IncidentReview": _incident_review,
-    "SlaContract": _sla_contract,
-    "IntegrationKey": _integration_key,
-    "WebhookEndpoint": _webhook_endpoint,
-    "Bulletin": _bulletin,
-    "WorkLogEntry": _work_entry,
+    "IncidentModel": model_node,
+    "IncidentReview": review_node,
+    "SlaContract": contract_node,
+    "IntegrationKey": integration_key_node,
+    "WebhookEndpoint": webhook_endpoint_node,
+    "Bulletin": bulletin_node,
+    "WorkLogEntry": entry_node,
 }
 
 

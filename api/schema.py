@@ -25,14 +25,15 @@ from api.catalog.types import ServiceConnection
 from api.context import Info
 from api.cost import QueryCostLimiter, SubscriptionsOverWebSocket
 from api.error_log import log_errors
-from api.errors import MASKED_MESSAGE, MaskServerErrors, should_mask
+from api.errors import MASKED_MESSAGE, ClientError, MaskServerErrors, should_mask
 from api.exposure import AnonymousIntrospection
 from api.graphql.documents import Documents, PreparedDocuments
 from api.graphql.shared_render import SharedEventRendering
 from api.incidents.handling import HandlingMutations, TaskMutations
 from api.incidents.major import MajorMutations, MajorSteps
 from api.incidents.mutations import IncidentMutations, IncidentSteps
-from api.incidents.playbooks import IncidentModel, PlaybookMutations, incident_models
+from api.incidents.playbook_mutations import PlaybookMutations
+from api.incidents.playbooks import IncidentModel, incident_models
 from api.incidents.queries import IncidentFilter, IncidentOrder, incident_by_number, incident_connection
 from api.incidents.relations import RelationMutations
 from api.incidents.reviews import IncidentReview, ReviewMutations
@@ -65,8 +66,6 @@ class Query(IntegrationQueries):
     @fields.field(permission_classes=AUTH)
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_PAGE:
-            from api.errors import ClientError
-
             raise ClientError(f"at most {MAX_PAGE} ids", "LIMIT_EXCEEDED")
         # Concurrently, so that the request's DataLoaders batch the lookups: one query per type, not per id.
         return list(await asyncio.gather(*(resolve_node(info.context, i) for i in ids)))

@@ -1,37 +1,29 @@
 """GraphQL types of billing: work entries, billing periods and the work report, thin over the domain's
-rows and results (``from_row``/``from_report`` map their fields in one place)."""
+rows and results (``from_row``/``from_report`` name what differs from them; ``api.mapping`` copies the
+rest)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from api import fields
+from api.catalog.types import Service, service_by_key
 from api.context import Info
+from api.incidents.types import Incident, incident_by_id
+from api.mapping import mapped
 from api.relay import Node, encode_id
-from api.tenancy.types import InTenant
+from api.tenancy.types import InTenant, Tenant, tenant_by_id
 from domain.billing import periods
 from domain.billing import report as r
 from domain.incidents import models as m
-
-if TYPE_CHECKING:
-    from api.catalog.types import Service
-    from api.incidents.types import Incident
-    from api.tenancy.types import Tenant
 
 # strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
 # and the name below is a plain alias of it, which annotations can use as a type.
 strawberry.enum(r.WorkGrouping, name="WorkReportGrouping")
 WorkReportGrouping = r.WorkGrouping
-
-
-async def _incident(info: Info, incident_id: uuid.UUID) -> Incident | None:
-    from api.incidents.types import incident_by_id
-
-    return await incident_by_id(info, incident_id)
 
 
 @strawberry.type(name="WorkLogEntry", description="Time spent on an incident; staff only")
@@ -46,20 +38,11 @@ class WorkLogEntry(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: m.WorkLogEntry) -> WorkLogEntry:
-        return cls(
-            id=encode_id("WorkLogEntry", row.id),
-            author=row.author,
-            minutes=row.minutes,
-            billable=row.billable,
-            note=row.note,
-            worked_at=row.worked_at,
-            logged_at=row.logged_at,
-            row=row,
-        )
+        return mapped(cls, row, id=encode_id("WorkLogEntry", row.id), row=row)
 
     @strawberry.field
-    async def incident(self, info: Info) -> Annotated[Incident, strawberry.lazy("api.incidents.types")]:
-        found = await _incident(info, self.row.incident_id)
+    async def incident(self, info: Info) -> Incident:
+        found = await incident_by_id(info, self.row.incident_id)
         if found is None:  # pragma: no cover - an entry is only visible with its incident
             raise LookupError(self.row.incident_id)
         return found
@@ -74,7 +57,7 @@ class BillingPeriod(InTenant):
 
     @classmethod
     def from_row(cls, row: periods.ClosedMonth) -> BillingPeriod:
-        return cls(month=row.label, closed_at=row.closed_at, closed_by=row.closed_by, row=row)
+        return mapped(cls, row, month=row.label, row=row)
 
 
 @strawberry.type(name="WorkFigures")
@@ -85,11 +68,7 @@ class WorkFigures:
 
     @classmethod
     def from_figures(cls, figures: r.WorkFigures) -> WorkFigures:
-        return cls(
-            billable_minutes=figures.billable_minutes,
-            non_billable_minutes=figures.non_billable_minutes,
-            entries=figures.entries,
-        )
+        return mapped(cls, figures)
 
 
 def iso_week(monday: date) -> str:
@@ -113,31 +92,27 @@ class WorkReportRow:
 
     @classmethod
     def from_group(cls, group: r.WorkGroup, tenant_id: uuid.UUID) -> WorkReportRow:
-        return cls(
+        # The counts are the group's figures, read as WorkFigures reads them; the group's keys are named.
+        return mapped(
+            cls,
+            group.figures,
             agent=group.agent,
             day=group.day,
             week=iso_week(group.week) if group.week else None,
             week_start=group.week,
             month=periods.month_label(group.month) if group.month else None,
-            billable_minutes=group.figures.billable_minutes,
-            non_billable_minutes=group.figures.non_billable_minutes,
-            entries=group.figures.entries,
             group=group,
             tenant_id=tenant_id,
         )
 
     @fields.field(description="Set when grouped by INCIDENT")
-    async def incident(
-        self, info: Info
-    ) -> Annotated[Incident, strawberry.lazy("api.incidents.types")] | None:
+    async def incident(self, info: Info) -> Incident | None:
         if self.group.incident_id is None:
             return None
-        return await _incident(info, self.group.incident_id)
+        return await incident_by_id(info, self.group.incident_id)
 
     @fields.field(description="Set when grouped by SERVICE and the incident has one")
-    async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
-        from api.catalog.types import service_by_key
-
+    async def service(self, info: Info) -> Service | None:
         if self.group.service_id is None:
             return None
         return await service_by_key(info.context, self.tenant_id, self.group.service_id)
@@ -170,7 +145,5 @@ class WorkReport:
         )
 
     @strawberry.field
-    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
-        from api.tenancy.types import tenant_by_id
-
+    async def tenant(self, info: Info) -> Tenant:
         return await tenant_by_id(info.context, self.report.query.tenant_id)

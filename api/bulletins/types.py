@@ -1,8 +1,8 @@
 """GraphQL types of bulletins and the public status: thin classes over the domain's rows.
 
-``Bulletin.from_row`` maps the scalar fields to columns in one place; relations resolve through the
-request's loaders, or from data already read (``preloaded``) where the caller has no tenant scope, as
-on the anonymous public status page.
+``Bulletin.from_row`` names the fields that differ from the row's (``api.mapping`` copies the others);
+relations resolve through the request's loaders, or from data already read (``preloaded``) where the
+caller has no tenant scope, as on the anonymous public status page.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -18,6 +17,10 @@ from api import fields
 from api.bulletins import loaders
 from api.catalog.types import Service, ServiceStatus
 from api.context import Context, Info
+from api.incidents import loaders as incident_loaders
+from api.incidents.queries import readable_tenants
+from api.incidents.types import Incident
+from api.mapping import mapped
 from api.relay import Connection, Node, encode_id
 from api.tenancy.types import InTenant
 from domain.bulletins import models as m
@@ -28,9 +31,6 @@ from domain.bulletins.phases import ServiceStatus as ServiceStatusValue
 from domain.bulletins.public import PublicBulletin, PublicView
 from domain.catalog import models as catalog
 from domain.tenancy.roles import Scope as OAuthScope
-
-if TYPE_CHECKING:
-    from api.incidents.types import Incident
 
 # strawberry.enum marks a class in place and returns it: each GraphQL enum is the domain's class itself,
 # and the names below are plain aliases of those classes, which annotations can use as types.
@@ -72,7 +72,7 @@ class BulletinUpdate:
 
     @classmethod
     def from_row(cls, row: m.BulletinUpdate) -> BulletinUpdate:
-        return cls(phase=row.phase, body=row.body, author=row.author, at=row.at)
+        return mapped(cls, row)
 
 
 @dataclass(frozen=True)
@@ -83,20 +83,12 @@ class Preloaded:
     statuses: dict[uuid.UUID, ServiceStatusValue]
 
 
-def _service(row: catalog.Service, status: ServiceStatusValue | None) -> Service:
-    return Service(
-        id=encode_id("Service", row.id),
-        name=row.name,
-        description=row.description,
-        row=row,
-        known_status=status,
-    )
-
-
 def _affected(
     pairs: list[tuple[catalog.Service, ServiceStatusValue]], statuses: dict[uuid.UUID, ServiceStatusValue]
 ) -> list[AffectedService]:
-    return [AffectedService(service=_service(s, statuses.get(s.id)), status=status) for s, status in pairs]
+    return [
+        AffectedService(service=Service.from_row(s, statuses.get(s.id)), status=status) for s, status in pairs
+    ]
 
 
 @strawberry.type(name="Bulletin")
@@ -118,17 +110,11 @@ class Bulletin(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: m.Bulletin, preloaded: Preloaded | None = None) -> Bulletin:
-        return cls(
+        return mapped(
+            cls,
+            row,
             id=encode_id("Bulletin", row.id),
-            kind=row.kind,
-            title=row.title,
-            phase=row.phase,
-            published=row.published,
             active=phases.is_active(row.published, row.phase),
-            scheduled_start=row.scheduled_start,
-            scheduled_end=row.scheduled_end,
-            published_at=row.published_at,
-            updated_at=row.updated_at,
             broadcast_id=strawberry.ID(str(row.broadcast_id)),
             row=row,
             preloaded=preloaded,
@@ -143,13 +129,7 @@ class Bulletin(Node, InTenant):
         return (self.row.tenant_id, self.row.id)
 
     @fields.field(description="Null for anonymous visitors and for callers who may not read it")
-    async def incident(
-        self, info: Info
-    ) -> Annotated[Incident, strawberry.lazy("api.incidents.types")] | None:
-        from api.incidents import loaders as incident_loaders
-        from api.incidents.queries import readable_tenants
-        from api.incidents.types import Incident
-
+    async def incident(self, info: Info) -> Incident | None:
         ctx = info.context
         if self.row.incident_id is None or ctx.principal is None:
             return None
@@ -200,7 +180,7 @@ class PublicStatus:
             tenant_name=view.tenant.name,
             tenant_slug=view.tenant.slug,
             overall=view.overall,
-            services=[_service(s, status) for s, status in view.services],
+            services=[Service.from_row(s, status) for s, status in view.services],
             active_bulletins=[Bulletin.from_public(b, statuses) for b in view.bulletins],
         )
 

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import strawberry
 
 from api import fields
+from api.bulletins.loaders import load_service_statuses
 from api.context import Context, Info
+from api.mapping import mapped
 from api.relay import Connection, Node, encode_id
 from api.tenancy.types import InTenant
 from domain.bulletins.phases import ServiceStatus as ServiceStatusValue
 from domain.catalog import models as m
 from domain.catalog.service import ServiceKey, services_by_key
-
-if TYPE_CHECKING:
-    pass
-
 
 # strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
 # and the name below is a plain alias of it, which annotations can use as a type.
@@ -35,15 +32,13 @@ class Service(Node, InTenant):
     known_status: strawberry.Private[ServiceStatusValue | None] = None
 
     @classmethod
-    def from_row(cls, row: m.Service) -> Service:
-        return cls(id=encode_id("Service", row.id), name=row.name, description=row.description, row=row)
+    def from_row(cls, row: m.Service, known_status: ServiceStatusValue | None = None) -> Service:
+        return mapped(cls, row, id=encode_id("Service", row.id), row=row, known_status=known_status)
 
     @fields.field(description="Worst status declared by the tenant's active bulletins")
     async def status(self, info: Info) -> ServiceStatus:
         if self.known_status is not None:
             return self.known_status
-        from api.bulletins.loaders import load_service_statuses
-
         return await info.context.loader(load_service_statuses).load((self.row.tenant_id, self.row.id))
 
 

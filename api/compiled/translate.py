@@ -222,6 +222,7 @@ class Translator:
 
     def window_slot(self, definition: GraphQLField, node: FieldNode, entity: Entity, sort: Any) -> str:
         """A page window bound per request from the field's first/after/last/before."""
+        # Imported here: api.compiled.binding imports this module (its binders are typed with Translator).
         from api.compiled.binding import window_binder
 
         return self.slot("window", window_binder(self, definition, node, entity, sort))

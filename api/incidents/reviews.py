@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -16,6 +15,8 @@ from api import fields
 from api.context import Context, Info
 from api.errors import UserError
 from api.incidents import loaders
+from api.incidents.types import Incident
+from api.mapping import mapped
 from api.mutation import Mutation
 from api.permissions import IsAuthenticated
 from api.relay import Node, encode_id
@@ -23,9 +24,6 @@ from domain.incidents import models as m
 from domain.incidents import reads, reviews
 from domain.incidents import records as r
 from domain.visibility import Part
-
-if TYPE_CHECKING:
-    from api.incidents.types import Incident
 
 Key = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
 
@@ -41,14 +39,8 @@ class ActionItem:
 
     @classmethod
     def from_row(cls, row: r.ReviewActionItem) -> ActionItem:
-        return cls(
-            id=encode_id("ActionItem", row.id),
-            title=row.title,
-            owner=row.owner,
-            due_date=row.due_date.isoformat() if row.due_date else None,
-            done=row.done,
-            problem_ref=row.problem_ref,
-        )
+        due_date = row.due_date.isoformat() if row.due_date else None
+        return mapped(cls, row, id=encode_id("ActionItem", row.id), due_date=due_date)
 
 
 @strawberry.type(name="IncidentReview")
@@ -65,23 +57,10 @@ class IncidentReview(Node):
 
     @classmethod
     def from_row(cls, row: r.IncidentReview) -> IncidentReview:
-        return cls(
-            id=encode_id("IncidentReview", row.id),
-            summary=row.summary,
-            root_cause=row.root_cause,
-            what_went_well=row.what_went_well,
-            what_went_wrong=row.what_went_wrong,
-            published=row.published,
-            published_by=row.published_by,
-            published_at=row.published_at,
-            updated_at=row.updated_at,
-            row=row,
-        )
+        return mapped(cls, row, id=encode_id("IncidentReview", row.id), row=row)
 
     @strawberry.field
-    async def incident(self, info: Info) -> Annotated[Incident, strawberry.lazy("api.incidents.types")]:
-        from api.incidents.types import Incident
-
+    async def incident(self, info: Info) -> Incident:
         row = await info.context.loader(loaders.load_incidents).load(self.row.incident_id)
         if row is None:  # pragma: no cover - a review is only visible with its incident
             raise LookupError(self.row.incident_id)

@@ -1,58 +1,48 @@
 """GraphQL types of the incident practice: thin classes over the domain's rows.
 
-Each type's ``from_row`` is the one place that maps its scalar fields to columns; relations resolve
-through the request's DataLoaders (api/incidents/loaders.py), never by lazy loading.
+Each type's ``from_row`` names the fields that differ from the row's columns (``api.mapping`` copies the
+others); relations resolve through the request's DataLoaders (api/incidents/loaders.py), never by lazy
+loading. The incident stands above the tenant, the catalogue, the SLA clocks and the playbooks, whose
+modules it imports; its work log and its review link back to it, so those two fields are links upward
+(``api.refs``).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from api import fields
+from api.catalog.types import Service, service_by_key
 from api.context import Info
 from api.incidents import loaders
+
+# The enums are named from here too (mutations, queries, filters): ``X as X`` re-exports them.
+from api.incidents.enums import HoldReason as HoldReason
+from api.incidents.enums import Impact as Impact
+from api.incidents.enums import IncidentEventKind as IncidentEventKind
+from api.incidents.enums import IncidentSource as IncidentSource
+from api.incidents.enums import IncidentStatus as IncidentStatus
+from api.incidents.enums import Priority as Priority
+from api.incidents.enums import ResolutionCode as ResolutionCode
+from api.incidents.enums import ResponderRole as ResponderRole
+from api.incidents.enums import Urgency as Urgency
+from api.incidents.enums import Visibility as Visibility
+from api.incidents.playbooks import IncidentModel, model_of
+from api.mapping import mapped
+from api.refs import IncidentReviewRef, WorkLogEntryRef
 from api.relay import Connection, Edge, Node, PageInfo, PageRequest, encode_cursor, encode_id
+from api.sla import queries as sla
+from api.sla.types import SlaClock
 from api.tenancy.types import InTenant
-from domain.incidents import enums as e
 from domain.incidents import models as m
 from domain.incidents.read_model import INCIDENT
 from domain.reads.selection import Window
 from domain.visibility import Part, sight_in
-
-if TYPE_CHECKING:
-    from api.billing.types import WorkLogEntry
-    from api.catalog.types import Service
-    from api.incidents.playbooks import IncidentModel
-    from api.incidents.reviews import IncidentReview
-    from api.sla.types import SlaClock
-
-# strawberry.enum marks a class in place and returns it: each GraphQL enum is the domain's class itself,
-# and the names below are plain aliases of those classes, which annotations can use as types.
-strawberry.enum(e.IncidentStatus, name="IncidentStatus")
-strawberry.enum(e.Impact, name="Impact")
-strawberry.enum(e.Urgency, name="Urgency")
-strawberry.enum(e.Priority, name="Priority")
-strawberry.enum(e.IncidentSource, name="IncidentSource")
-strawberry.enum(e.HoldReason, name="HoldReason")
-strawberry.enum(e.ResolutionCode, name="ResolutionCode")
-strawberry.enum(e.Visibility, name="Visibility")
-strawberry.enum(e.ResponderRole, name="ResponderRole")
-strawberry.enum(e.IncidentEventKind, name="IncidentEventKind")
-IncidentStatus = e.IncidentStatus
-Impact = e.Impact
-Urgency = e.Urgency
-Priority = e.Priority
-IncidentSource = e.IncidentSource
-HoldReason = e.HoldReason
-ResolutionCode = e.ResolutionCode
-Visibility = e.Visibility
-ResponderRole = e.ResponderRole
-IncidentEventKind = e.IncidentEventKind
 
 
 @strawberry.type(name="Resolution")
@@ -76,12 +66,20 @@ class Responder:
     role: ResponderRole
     added_at: datetime
 
+    @classmethod
+    def from_row(cls, row: m.Responder) -> Responder:
+        return mapped(cls, row)
+
 
 @strawberry.type(name="IncidentTask")
 class IncidentTask:
     id: strawberry.ID
     title: str
     done: bool
+
+    @classmethod
+    def from_row(cls, row: m.IncidentTask) -> IncidentTask:
+        return mapped(cls, row, id=encode_id("IncidentTask", row.id))
 
 
 @strawberry.type(name="Incident")
@@ -113,42 +111,14 @@ class Incident(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: m.Incident) -> Incident:
-        return cls(
-            id=encode_id("Incident", row.id),
-            number=row.display_number,
-            title=row.title,
-            description=row.description,
-            status=row.status,
-            source=row.source,
-            category=row.category,
-            impact=row.impact,
-            urgency=row.urgency,
-            priority=row.priority,
-            priority_overridden=row.priority_overridden,
-            major=row.major,
-            reported_by=row.reported_by,
-            assignee=row.assignee,
-            assignment_group=row.assignment_group,
-            workaround=row.workaround,
-            on_hold_reason=row.on_hold_reason,
-            version=row.version,
-            detected_at=row.detected_at,
-            reported_at=row.reported_at,
-            responded_at=row.responded_at,
-            resolved_at=row.resolved_at,
-            closed_at=row.closed_at,
-            updated_at=row.updated_at,
-            row=row,
-        )
+        return mapped(cls, row, id=encode_id("Incident", row.id), number=row.display_number, row=row)
 
     @property
     def key(self) -> loaders.IncidentKey:
         return (self.row.tenant_id, self.row.id)
 
     @strawberry.field
-    async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
-        from api.catalog.types import service_by_key
-
+    async def service(self, info: Info) -> Service | None:
         return await service_by_key(info.context, self.row.tenant_id, self.row.service_id)
 
     @fields.field(description="The swarm; COMMANDER is the Incident Commander")
@@ -157,7 +127,7 @@ class Incident(Node, InTenant):
         if not info.context.sees(self.row.tenant_id, Part.RESPONDERS):
             return []
         rows = await info.context.loader(loaders.load_responders).load(self.key)
-        return [Responder(subject=r.subject, role=r.role, added_at=r.added_at) for r in rows]
+        return [Responder.from_row(r) for r in rows]
 
     @fields.field(description="Null also when the parent is outside the caller's tenants")
     async def parent(self, info: Info) -> Incident | None:
@@ -214,51 +184,40 @@ class Incident(Node, InTenant):
         if not info.context.sees(self.row.tenant_id, Part.TASKS):
             return []
         rows = await info.context.loader(loaders.load_tasks).load(self.key)
-        return [IncidentTask(id=encode_id("IncidentTask", r.id), title=r.title, done=r.done) for r in rows]
+        return [IncidentTask.from_row(r) for r in rows]
 
     @fields.field(description="Sum of the work log, for billing of handling activities")
     async def time_spent_minutes(self, info: Info) -> int:
+        # Imported here: billing's types import this module (a work log entry links to its incident).
         from api.billing.queries import time_spent_of
 
         return await time_spent_of(info.context, self.row)
 
     @fields.field(description="Time logged on the incident, by when it was done; empty for CUSTOMER members")
-    async def work_log(
-        self, info: Info
-    ) -> list[Annotated[WorkLogEntry, strawberry.lazy("api.billing.types")]]:
+    async def work_log(self, info: Info) -> list[WorkLogEntryRef]:
+        # Imported here: billing's types import this module (a work log entry links to its incident).
         from api.billing.queries import work_log_of
 
         return await work_log_of(info.context, self.row)
 
     @fields.field(description="The incident model applied last; null for CUSTOMER members")
-    async def model(
-        self, info: Info
-    ) -> Annotated[IncidentModel, strawberry.lazy("api.incidents.playbooks")] | None:
-        from api.incidents.playbooks import model_of
-
+    async def model(self, info: Info) -> IncidentModel | None:
         return await model_of(info.context, self.row)
 
     @fields.field(description="The review (postmortem); null for CUSTOMER members")
-    async def review(
-        self, info: Info
-    ) -> Annotated[IncidentReview, strawberry.lazy("api.incidents.reviews")] | None:
+    async def review(self, info: Info) -> IncidentReviewRef | None:
+        # Imported here: the review module imports this one (a review links to its incident).
         from api.incidents.reviews import review_of
 
         return await review_of(info.context, self.row)
 
     @fields.field(description="Null when the tenant has no contract in force at reportedAt")
-    async def response_sla(self, info: Info) -> Annotated[SlaClock, strawberry.lazy("api.sla.types")] | None:
-        from api.sla.queries import response_sla
-
-        return await response_sla(info.context, self.row)
+    async def response_sla(self, info: Info) -> SlaClock | None:
+        return await sla.response_sla(info.context, self.row)
 
     @fields.field(description="Null when the tenant has no contract in force at reportedAt")
-    async def resolution_sla(
-        self, info: Info
-    ) -> Annotated[SlaClock, strawberry.lazy("api.sla.types")] | None:
-        from api.sla.queries import resolution_sla
-
-        return await resolution_sla(info.context, self.row)
+    async def resolution_sla(self, info: Info) -> SlaClock | None:
+        return await sla.resolution_sla(info.context, self.row)
 
     @fields.field(description="Vendor of a functional escalation; null for CUSTOMER members")
     def vendor(self, info: Info) -> str | None:
@@ -339,15 +298,12 @@ class IncidentEvent(Node):
 
     @classmethod
     def from_row(cls, row: m.IncidentEvent) -> IncidentEvent:
-        return cls(
+        return mapped(
+            cls,
+            row,
             id=encode_id("IncidentEvent", row.id),
             cursor=event_cursor(row),
-            kind=row.kind,
-            visibility=row.visibility,
-            actor=row.actor,
-            message=row.message,
             data=JSON(row.data),
-            at=row.at,
             row=row,
         )
 

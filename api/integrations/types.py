@@ -5,23 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from api import fields
+from api.catalog.types import Service, service_by_key
 from api.context import Context, Info
 from api.errors import ClientError
+from api.incidents.types import Incident, incident_by_id
+from api.mapping import mapped
 from api.relay import MAX_PAGE, Node, encode_id
 from api.tenancy.types import InTenant
 from domain.intake import keys
 from domain.intake import models as intake
 from domain.webhooks import models as webhooks
 from domain.webhooks import service
-
-if TYPE_CHECKING:
-    from api.catalog.types import Service
-    from api.incidents.types import Incident
 
 # How many entries of a log (alerts, deliveries) a field answers with when not told.
 DEFAULT_LOG_SIZE = 20
@@ -46,19 +44,10 @@ class IntegrationKey(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: intake.IntegrationKey) -> IntegrationKey:
-        return cls(
-            id=encode_id("IntegrationKey", row.id),
-            name=row.name,
-            routing_key=row.routing_key,
-            active=row.active,
-            created_at=row.created_at,
-            row=row,
-        )
+        return mapped(cls, row, id=encode_id("IntegrationKey", row.id), row=row)
 
     @strawberry.field
-    async def service(self, info: Info) -> Annotated[Service, strawberry.lazy("api.catalog.types")] | None:
-        from api.catalog.types import service_by_key
-
+    async def service(self, info: Info) -> Service | None:
         return await service_by_key(info.context, self.row.tenant_id, self.row.service_id)
 
     @fields.field(
@@ -89,22 +78,10 @@ class ReceivedAlert:
     def from_row(cls, row: intake.Alert) -> ReceivedAlert:
         payload = row.body.get("payload")
         summary = payload.get("summary") if isinstance(payload, dict) else None
-        return cls(
-            action=row.action,
-            dedup_key=row.dedup_key,
-            summary=summary.strip() if isinstance(summary, str) else None,
-            received_at=row.received_at,
-            processed_at=row.processed_at,
-            outcome=row.outcome,
-            row=row,
-        )
+        return mapped(cls, row, summary=summary.strip() if isinstance(summary, str) else None, row=row)
 
     @fields.field(description="The incident it opened, counted on, acknowledged or resolved")
-    async def incident(
-        self, info: Info
-    ) -> Annotated[Incident, strawberry.lazy("api.incidents.types")] | None:
-        from api.incidents.types import incident_by_id
-
+    async def incident(self, info: Info) -> Incident | None:
         if self.row.incident_id is None:
             return None
         return await incident_by_id(info, self.row.incident_id)
@@ -120,13 +97,7 @@ class WebhookAttempt:
 
     @classmethod
     def from_row(cls, row: webhooks.WebhookAttempt) -> WebhookAttempt:
-        return cls(
-            number=row.number,
-            at=row.at,
-            response_status=row.response_status,
-            error=row.error,
-            duration_ms=row.duration_ms,
-        )
+        return mapped(cls, row)
 
 
 @strawberry.type(name="WebhookDelivery")
@@ -144,15 +115,12 @@ class WebhookDelivery:
     @classmethod
     def from_row(cls, row: webhooks.WebhookDelivery) -> WebhookDelivery:
         pending = row.status is webhooks.DeliveryStatus.PENDING
-        return cls(
+        return mapped(
+            cls,
+            row,
             id=encode_id("WebhookDelivery", row.id),
-            event_kind=row.event_kind,
             status=row.status.value,
-            attempts=row.attempts,
-            last_attempt_at=row.last_attempt_at,
-            response_status=row.response_status,
             next_attempt_at=row.next_attempt_at if pending else None,
-            created_at=row.created_at,
             row=row,
         )
 
@@ -183,15 +151,8 @@ class WebhookEndpoint(Node, InTenant):
 
     @classmethod
     def from_row(cls, row: webhooks.WebhookEndpoint) -> WebhookEndpoint:
-        return cls(
-            id=encode_id("WebhookEndpoint", row.id),
-            url=row.url,
-            event_kinds=list(row.event_kinds),
-            active=row.active,
-            disabled_at=row.disabled_at,
-            disabled_reason=row.disabled_reason,
-            created_at=row.created_at,
-            row=row,
+        return mapped(
+            cls, row, id=encode_id("WebhookEndpoint", row.id), event_kinds=list(row.event_kinds), row=row
         )
 
     @fields.field(description="The newest deliveries first (at most 100)")

@@ -1,28 +1,26 @@
 """GraphQL types of SLA contracts, clocks and reports: thin classes over the domain's rows and readings.
 
-``from_row``/``from_reading``/``from_report`` are the one place each maps its fields; the tenant of a
-contract or report resolves through the request's loader.
+``from_row``/``from_reading``/``from_report`` name the fields that differ from their source's
+(``api.mapping`` copies the others); the tenant of a contract or report resolves through the request's
+loader.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from api.context import Info
-from api.incidents.types import HoldReason, Priority
+from api.incidents.enums import HoldReason, Priority
+from api.mapping import mapped
 from api.relay import Node, encode_id
-from api.tenancy.types import InTenant
+from api.tenancy.types import InTenant, Tenant, tenant_by_id
 from domain.incidents.enums import HoldReason as HoldReasonValue
 from domain.sla import models as m
 from domain.sla import report as r
 from domain.sla.clock import ClockReading, ClockState
 from domain.sla.store import format_wall_time, intervals_of, targets_of
-
-if TYPE_CHECKING:
-    from api.tenancy.types import Tenant
 
 # strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
 # and the name below is a plain alias of it, which annotations can use as a type.
@@ -55,20 +53,7 @@ class SlaClock:
 
     @classmethod
     def from_reading(cls, reading: ClockReading) -> SlaClock:
-        return cls(
-            target_minutes=reading.target_minutes,
-            elapsed_minutes=reading.elapsed_minutes,
-            remaining_minutes=reading.remaining_minutes,
-            due_at=reading.due_at,
-            state=reading.state,
-            at_risk=reading.at_risk,
-            breached=reading.breached,
-            priority=reading.priority,
-            at_risk_at=reading.at_risk_at,
-            breached_at=reading.breached_at,
-            stopped=reading.stopped,
-            cancelled=reading.cancelled,
-        )
+        return mapped(cls, reading)
 
 
 @strawberry.type(name="SlaTarget")
@@ -103,21 +88,17 @@ class SlaContract(Node, InTenant):
     @classmethod
     def from_row(cls, row: m.SlaContract) -> SlaContract:
         targets = targets_of(row)
-        return cls(
+        return mapped(
+            cls,
+            row,
             id=encode_id("SlaContract", row.id),
-            name=row.name,
             targets=[
-                SlaTarget(
-                    priority=priority,
-                    response_minutes=target.response_minutes,
-                    resolution_minutes=target.resolution_minutes,
-                )
-                for priority, target in sorted(targets.items())
+                mapped(SlaTarget, target, priority=priority) for priority, target in sorted(targets.items())
             ],
-            timezone=row.timezone,
             business_hours=[
-                BusinessHours(
-                    weekday=interval.weekday,
+                mapped(
+                    BusinessHours,
+                    interval,
                     start=format_wall_time(interval.start),
                     end=format_wall_time(interval.end, end=True),
                 )
@@ -125,9 +106,6 @@ class SlaContract(Node, InTenant):
             ],
             holidays=[day.isoformat() for day in sorted(row.holidays or ())],
             pause_on=sorted(HoldReasonValue(reason) for reason in row.pause_on or ()),
-            at_risk_percent=row.at_risk_percent,
-            effective_from=row.effective_from,
-            effective_to=row.effective_to,
             row=row,
         )
 
@@ -163,34 +141,15 @@ class SlaReport:
 
     @classmethod
     def from_report(cls, report: r.SlaReport) -> SlaReport:
-        return cls(
+        return mapped(
+            cls,
+            report,
             from_=report.start,
             to=report.end,
-            incidents=report.incidents,
-            response_compliance_percent=report.response_compliance_percent,
-            resolution_compliance_percent=report.resolution_compliance_percent,
-            mean_time_to_respond_minutes=report.mean_time_to_respond_minutes,
-            mean_time_to_resolve_minutes=report.mean_time_to_resolve_minutes,
-            average_satisfaction=report.average_satisfaction,
-            by_priority=[
-                SlaPriorityReport(
-                    priority=figures.priority,
-                    incidents=figures.incidents,
-                    response_met=figures.response_met,
-                    resolution_met=figures.resolution_met,
-                    breached=figures.breached,
-                    mean_time_to_respond_minutes=figures.mean_time_to_respond_minutes,
-                    mean_time_to_resolve_minutes=figures.mean_time_to_resolve_minutes,
-                    response_compliance_percent=figures.response_compliance_percent,
-                    resolution_compliance_percent=figures.resolution_compliance_percent,
-                )
-                for figures in report.by_priority
-            ],
+            by_priority=[mapped(SlaPriorityReport, figures) for figures in report.by_priority],
             report=report,
         )
 
     @strawberry.field
-    async def tenant(self, info: Info) -> Annotated[Tenant, strawberry.lazy("api.tenancy.types")]:
-        from api.tenancy.types import tenant_by_id
-
+    async def tenant(self, info: Info) -> Tenant:
         return await tenant_by_id(info.context, self.report.tenant_id)

@@ -1,23 +1,23 @@
-"""GraphQL types of tenancy: tenants, memberships, the viewer."""
+"""GraphQL types of tenancy: tenants, memberships, the viewer, and ``InTenant``, the base of every type
+whose row belongs to a tenant. The bottom of the type modules' tree (``api.refs``): a tenant's services
+and SLA contract are links upward."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
 
 from api import fields
 from api.context import Context, Info
+from api.mapping import mapped
+from api.refs import ServiceConnectionRef, SlaContractRef
 from api.relay import Connection, Node, encode_id
 from domain.tenancy import models as m
 from domain.tenancy.roles import Role as RoleEnum
 from domain.tenancy.service import tenants_by_id
-
-if TYPE_CHECKING:
-    from api.catalog.types import ServiceConnection
-    from api.sla.types import SlaContract
 
 # strawberry.enum marks the class in place and returns it: the GraphQL enum is the domain's class itself,
 # and the name below is a plain alias of it, which annotations can use as a type.
@@ -38,28 +38,20 @@ class Tenant(Node):
 
     @classmethod
     def from_row(cls, row: m.Tenant) -> Tenant:
-        return cls(
-            id=encode_id("Tenant", row.id),
-            slug=row.slug,
-            name=row.name,
-            timezone=row.timezone,
-            public_status_page=row.public_status_page,
-            auto_close_days=row.auto_close_days,
-            row=row,
-        )
+        return mapped(cls, row, id=encode_id("Tenant", row.id), row=row)
 
     @strawberry.field
     async def services(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Annotated[ServiceConnection, strawberry.lazy("api.catalog.types")]:
+    ) -> ServiceConnectionRef:
+        # Imported here: the catalogue's types import this module (a service is InTenant).
         from api.catalog.queries import service_connection
 
         return await service_connection(info.context, {self.row.id}, first, after)
 
     @fields.field(description="The SLA contract in force now, if any")
-    async def sla_contract(
-        self, info: Info
-    ) -> Annotated[SlaContract, strawberry.lazy("api.sla.types")] | None:
+    async def sla_contract(self, info: Info) -> SlaContractRef | None:
+        # Imported here: the SLA types import this module (a contract is InTenant).
         from api.sla.queries import tenant_contract
 
         return await tenant_contract(info.context, self.row.id)
