@@ -35,7 +35,6 @@ from domain.incidents.enums import IncidentEventKind, Visibility
 from domain.incidents.models import Incident
 from domain.sla.models import IncidentSla
 from domain.sla.outcome import Alert, ClockName, alerts_due, with_alerts
-from domain.sla.service import SLA_CHANNEL
 from domain.sla.store import (
     Clocks,
     IncidentKey,
@@ -243,7 +242,7 @@ class SlaScanner(Worker):
             try:
                 if listening:
                     await driver.add_listener(events.EVENTS_CHANNEL, self.wake)
-                    await driver.add_listener(SLA_CHANNEL, self.wake)
+                    await driver.add_listener(events.SLA_CHANNEL, self.wake)
                 self.leading = True
                 await self._loop(connection)
             finally:
@@ -251,7 +250,7 @@ class SlaScanner(Worker):
                 with suppress(Exception):
                     if listening:
                         await driver.remove_listener(events.EVENTS_CHANNEL, self.wake)
-                        await driver.remove_listener(SLA_CHANNEL, self.wake)
+                        await driver.remove_listener(events.SLA_CHANNEL, self.wake)
                     await connection.scalar(select(func.pg_advisory_unlock(SCANNER_LOCK)))
 
     async def _loop(self, connection: AsyncConnection) -> None:
