@@ -107,6 +107,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         max_backoff=settings.live_reconnect_max_seconds,
         access=access,
     )
+    if scanner is not None:
+        scanner.watch(hub, listener)
     mover = PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds, hub=hub)
     metrics = Metrics()
     metrics.watch(hub, database, authority, access)
