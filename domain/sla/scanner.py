@@ -6,8 +6,8 @@ The scanner therefore never scans everything: it sleeps until the earliest ``nex
 incidents (bounded by a maximum sleep), handles what is due, and sleeps again. Given the process's outbox
 hub and listener (``watch``), it wakes sooner on every event the hub dispatches, since any change may
 bring a due time closer, and on every notice of the SLA channel (``events.announce_sla_due``); it opens
-no LISTEN connection of its own. On start it first handles
-everything overdue, so an incident that breached while the service was down gets its events then.
+no LISTEN connection of its own. On start it first handles everything overdue, so an incident that
+breached while the service was down gets its events then.
 
 One replica at a time runs it: the leader holds a session-level Postgres advisory lock on a connection
 of its own; the others retry now and then and take over when that connection goes away. Exactly-once
