@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -30,9 +28,11 @@ from api.request_id import RequestId
 from api.schema import build_schema
 from auth import Authority
 from domain.access import AccessNotices
+from domain.background import Worker, Workers
 from domain.bulletins.mover import PhaseMover
 from domain.db import Database, Scope, app_database_url, create_database
-from domain.incidents import auto_close
+from domain.idempotency import ExpiredKeyPurge
+from domain.incidents.auto_close import AutoCloser
 from domain.migrate import applied_revisions, head_revisions
 from domain.outbox import Hub, Listener
 from domain.settings import Settings, get_settings
@@ -40,9 +40,6 @@ from domain.sla.scanner import SlaScanner
 from domain.tenancy.directory import TenantDirectory
 from domain.webhooks.service import reseal_webhook_secrets
 from domain.webhooks.signing import SecretBox
-
-log = logging.getLogger(__name__)
-
 
 # What each app of this process does when the server is told to stop, before it stops accepting work
 # (``incidentdesk serve`` calls ``going_away``): close WebSockets with 1001.
@@ -85,19 +82,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     graphql = GraphQLEndpoint(build_schema(settings), settings, database, authority, tenants)
     # CSV exports of the billing reports: the API's tokens, scopes and rate limit.
     exports = ReportExports(settings, database, authority, graphql.rate_limit)
-    # Alert intake, Idempotency-Key, and the webhook delivery worker.
-    integrations = Integrations(settings, database, authority)
-    # SLA alerts: every replica runs the scanner loop; only the holder of its advisory lock scans.
-    scanner = (
-        SlaScanner(
-            database,
-            max_sleep=settings.sla_scanner_max_sleep_seconds,
-            lock_retry=settings.sla_scanner_lock_retry_seconds,
-        )
-        if settings.sla_scanner_max_sleep_seconds > 0
-        else None
-    )
-    # Live events: one LISTEN connection and one fan-out per process; maintenance windows move by themselves.
+    # Live events: one LISTEN connection and one fan-out per process, watched by the workers that react
+    # to changes.
     hub = Hub(database, feed_capacity=settings.live_feed_capacity)
     listener = Listener(
         url,
@@ -106,7 +92,32 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         max_backoff=settings.live_reconnect_max_seconds,
         access=access,
     )
-    mover = PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds, hub=hub)
+    # Alert intake, Idempotency-Key, and the webhook delivery worker.
+    integrations = Integrations(settings, database, authority, hub)
+    # SLA alerts: every replica runs the scanner loop; only the holder of its advisory lock scans.
+    scanner = None
+    if settings.sla_scanner_max_sleep_seconds > 0:
+        scanner = SlaScanner(
+            database,
+            max_sleep=settings.sla_scanner_max_sleep_seconds,
+            lock_retry=settings.sla_scanner_lock_retry_seconds,
+        )
+        scanner.watch(hub, listener)
+    # What runs in the background: started in this order, stopped in reverse (the watchers of the hub and
+    # the listener before them). A setting of 0 switches auto-close or the scanner off (None).
+    workers = Workers(
+        SecretResealer(settings, database, authority),  # once, until it succeeds
+        hub,
+        listener,
+        integrations.intake.worker,  # applies the alerts the intake accepted
+        integrations.webhooks,
+        ExpiredKeyPurge(database),  # Idempotency-Key records past their time
+        PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds, hub=hub),
+        AutoCloser(database, interval_seconds=settings.auto_close_interval_seconds)
+        if settings.auto_close_interval_seconds > 0
+        else None,
+        scanner,
+    )
     metrics = Metrics()
     metrics.watch(hub, database, authority, access)
 
@@ -121,35 +132,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        resealer = asyncio.create_task(reseal_secrets(settings, database, authority), name="reseal-secrets")
-        await integrations.start(hub)
-        closer = None
-        if settings.auto_close_interval_seconds > 0:
-            closer = asyncio.create_task(
-                auto_close.run_forever(database, settings.auto_close_interval_seconds)
-            )
+        workers.start()
         _going_away.append(graphql.going_away)
-        hub.start()
-        listener.start()
-        mover.start()
-        if scanner is not None:
-            scanner.start()
         try:
             yield
         finally:
             with contextlib.suppress(ValueError):
                 _going_away.remove(graphql.going_away)
-            if scanner is not None:
-                await scanner.stop()
-            await mover.stop()
-            await listener.stop()
-            await hub.stop()
-            for task in (closer, resealer):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-            await integrations.stop()
+            await workers.stop()
             await authority.aclose()
             await database.dispose()
 
@@ -190,26 +180,30 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.sla_scanner = scanner
     app.state.hub = hub
     app.state.listener = listener
+    app.state.workers = workers
     app.state.metrics = metrics
     return app
 
 
-async def reseal_secrets(settings: Settings, database: Database, authority: Authority) -> None:
+class SecretResealer(Worker):
     """On start, seal what is not sealed with the current key: plaintext secrets from before sealing was
-    the rule, and secrets sealed with the data-dir key before a key was configured. Retried until the
-    database answers."""
-    delay = 0.5
-    while True:
-        try:
-            await authority.keys.reseal()
-            await reseal_webhook_secrets(database, box=SecretBox.for_settings(settings))
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning("sealing secrets at rest failed (%s); retrying in %.1fs", error, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+    the rule, and secrets sealed with the data-dir key before a key was configured. Retried with a backoff
+    until the database answers and it succeeds once; then it ends."""
+
+    name = "reseal-secrets"
+
+    def __init__(self, settings: Settings, database: Database, authority: Authority) -> None:
+        super().__init__()
+        self.settings = settings
+        self.database = database
+        self.authority = authority
+
+    async def run(self) -> None:
+        await self.retried(self.reseal)
+
+    async def reseal(self) -> None:
+        await self.authority.keys.reseal()
+        await reseal_webhook_secrets(self.database, box=SecretBox.for_settings(self.settings))
 
 
 async def readiness(database: Database, heads: list[str]) -> Response:

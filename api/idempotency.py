@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -38,10 +37,7 @@ from auth import Authority, InvalidToken, Principal
 from domain import idempotency
 from domain.db import Database
 
-log = logging.getLogger(__name__)
-
 HEADER = "idempotency-key"
-PURGE_INTERVAL_SECONDS = 3600.0
 
 
 def _problem(status: int, title: str, detail: str, code: str, **headers: str) -> Response:
@@ -216,19 +212,6 @@ class IdempotencyKeys:
         await _shielded(
             idempotency.complete(self.db, owner, key=key, status=status, content_type=content_type, body=body)
         )
-
-
-async def purge_forever(db: Database) -> None:
-    """Delete expired records now and then (run by the app's lifespan), first a minute after start."""
-    await asyncio.sleep(60.0)
-    while True:
-        try:
-            removed = await idempotency.purge_expired(db)
-            if removed:
-                log.info("purged %d expired idempotency keys", removed)
-        except Exception:
-            log.exception("purging expired idempotency keys failed")
-        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
 
 
 async def _shielded(work: Any) -> None:

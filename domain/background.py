@@ -1,6 +1,7 @@
 """What the background loops (outbox hub and listener, maintenance mover, SLA scanner, webhook worker,
-alert worker) share: a start and a stop, working in rounds, and sleeping until a signal or a deadline
-without ever swallowing a cancellation.
+alert worker, auto-close, the idempotency purge, resealing secrets at rest) share: a start and a stop,
+retrying with a backoff, working in rounds, sleeping until a signal or a deadline without ever swallowing
+a cancellation, and ``Workers``, the list of them a process runs.
 
 ``asyncio.wait_for(event.wait(), t)`` on Python 3.11 returns normally when the event is set in the same
 tick as the task is cancelled, so the cancellation is lost and ``stop()`` waits forever. Awaiting the
@@ -11,12 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import suppress
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
 
-# A failed round is tried again after 1 s, 2 s, 4 s... at most this long.
+T = TypeVar("T")
+
+# A failed attempt is tried again after 1 s, 2 s, 4 s... at most this long.
 MAX_BACKOFF_SECONDS = 30.0
+
+
+def backoff(failures: int) -> float:
+    """How long to wait after ``failures`` failed attempts in a row."""
+    return min(MAX_BACKOFF_SECONDS, 0.5 * 2.0**failures)
 
 
 async def wait_for_signal(signal: asyncio.Event, seconds: float) -> bool:
@@ -33,8 +43,9 @@ class Worker:
     """A loop this process runs in the background: ``start`` once it may run, ``stop`` when it must end.
 
     Subclasses write ``run`` (the loop; it handles and logs its own failures, so that one bad pass does
-    not end it) and, when they need them, ``on_start`` and ``on_stop`` (register and unregister hooks).
-    Stopping cancels the loop and waits for it, so nothing it was doing outlives ``stop``.
+    not end it: ``retried`` does that for one piece of work) and, when they need them, ``on_start`` and
+    ``on_stop`` (register and unregister hooks). Stopping cancels the loop and waits for it, so nothing it
+    was doing outlives ``stop``.
     """
 
     name = "worker"
@@ -69,11 +80,32 @@ class Worker:
     async def run(self) -> None:
         raise NotImplementedError
 
+    async def retried(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()`` until it succeeds. Each failure is logged and followed by a longer pause
+        (``backoff``), so that work depending on the database outlasts an outage without hammering it."""
+        failures = 0
+        while True:
+            try:
+                return await attempt()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                pause = backoff(failures)
+                log.exception("%s failed; retrying in %.1fs", self.name, pause)
+                await asyncio.sleep(pause)
+
 
 class RoundWorker(Worker):
     """A worker that works in rounds (``round``). A round that did work is followed at once by the next;
     after an idle one the loop sleeps until ``wake`` or the rest the round asked for; a failed round is
-    logged and tried again after an exponential backoff, so one bad round never ends the loop."""
+    logged and tried again after an exponential backoff, so one bad round never ends the loop.
+
+    A chore done now and then (``round`` always asks for the same rest) sets ``first_round_after`` to
+    keep its first round off a starting process."""
+
+    # Seconds between start and the first round.
+    first_round_after = 0.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,25 +115,45 @@ class RoundWorker(Worker):
         self._wake.set()
 
     async def run(self) -> None:
-        failures = 0
+        if self.first_round_after > 0:
+            await asyncio.sleep(self.first_round_after)
         while True:
-            self._wake.clear()
-            try:
-                rest = await self.round()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                failures += 1
-                log.exception("%s: round failed", self.name)
-                await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures))
-                continue
+            rest = await self.retried(self._next_round)
             if rest is None:
                 await asyncio.sleep(0)  # let the rest of the process run between busy rounds
                 continue
             await wait_for_signal(self._wake, rest)
 
+    async def _next_round(self) -> float | None:
+        self._wake.clear()  # a wake-up from now on is news for the rest after this round
+        return await self.round()
+
     async def round(self) -> float | None:
         """One round: None when it did work (the next comes at once), else the longest rest before the
         next (``wake`` ends it sooner)."""
         raise NotImplementedError
+
+
+class Workers:
+    """What a process runs in the background, in the order it starts them; ``stop`` stops them in reverse,
+    so a worker listed after the hub and the listener it watches stops before them. ``None`` stands for a
+    worker its settings switch off, so that the list can be written out whole."""
+
+    def __init__(self, *workers: Worker | None) -> None:
+        self.workers = tuple(worker for worker in workers if worker is not None)
+
+    def __iter__(self) -> Iterator[Worker]:
+        return iter(self.workers)
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    async def stop(self) -> None:
+        """Stop every worker, last started first. One that fails to stop cleanly is logged, and the
+        others are stopped all the same."""
+        for worker in reversed(self.workers):
+            try:
+                await worker.stop()
+            except Exception:
+                log.exception("stopping %s failed", worker.name)

@@ -1,7 +1,10 @@
 """The timeline is the outbox: events are written in the change's own transaction and announced by NOTIFY.
 
-NOTIFY is transactional, so listeners hear of an event only once the change that wrote it has committed,
-and the payload carries only the event's address (tenant and id), never its content.
+This module writes every live event (incident events with ``record``, bulletin events with
+``record_bulletin``) and sends every NOTIFY of the application (``announce`` for an event, ``announce_sla_due``
+for the SLA scanner); access notices alone are sent by triggers (migration 0007). NOTIFY is transactional,
+so listeners hear of an event only once the change that wrote it has committed, and the payload carries
+only the event's address (tenant and id), never its content.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.bulletins.models import BulletinEvent
 from domain.columns import utcnow
 from domain.incidents.enums import IncidentEventKind, Visibility
 from domain.incidents.models import Incident, IncidentEvent
 
-EVENTS_CHANNEL = "incidentdesk_events"
+EVENTS_CHANNEL = "incidentdesk_events"  # payload "<tenant_id>:<event_id>"
+SLA_CHANNEL = "incidentdesk_sla"  # wakes the SLA scanner early; the payload is empty
 
 _BUMP = {
     "incident": text(
@@ -85,6 +90,14 @@ async def record(
     return event
 
 
+async def record_bulletin(session: AsyncSession, event: BulletinEvent) -> BulletinEvent:
+    """Number a bulletin event from the tenant's live-event counter, add it, and announce it after commit."""
+    event.seq = await next_event_seq(session, event.tenant_id)
+    session.add(event)
+    await announce(session, event.tenant_id, event.id)
+    return event
+
+
 async def next_event_seq(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     """The tenant's next live-event number, shared by incident and bulletin events; the counter row
     stays locked until commit, so the tenant's events are numbered in commit order."""
@@ -94,3 +107,9 @@ async def next_event_seq(session: AsyncSession, tenant_id: uuid.UUID) -> int:
 async def announce(session: AsyncSession, tenant_id: uuid.UUID, event_id: uuid.UUID) -> None:
     """Tell listeners, once the transaction commits, where the new event is (never what it says)."""
     await session.execute(select(func.pg_notify(EVENTS_CHANNEL, f"{tenant_id}:{event_id}")))
+
+
+async def announce_sla_due(session: AsyncSession) -> None:
+    """Wake the SLA scanner, once the transaction commits: it wrote incidents due for the scanner now,
+    sooner than the scanner's own next look."""
+    await session.execute(select(func.pg_notify(SLA_CHANNEL, "")))

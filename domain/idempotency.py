@@ -7,11 +7,13 @@ done, its response, for ``idempotency_ttl_seconds`` (24 h by default).
 
 While the first request runs, its record is IN_PROGRESS under a short lease: a duplicate arriving then
 is told so (409) rather than waiting, and a request that died mid-way frees the key when its lease lapses.
+Expired records are deleted by ``ExpiredKeyPurge``, a worker every replica runs.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,12 +22,18 @@ from sqlalchemy import ColumnElement, Index, Integer, String, Text, UniqueConstr
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.background import RoundWorker
 from domain.columns import TenantOwned, enum_column, timestamp, utcnow
 from domain.db import Base, Database, Scope
+
+log = logging.getLogger(__name__)
 
 # How long a first request may run before a duplicate may take its key over.
 LEASE = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
+# Expired records are deleted every hour, the first time a minute after start.
+PURGE_INTERVAL_SECONDS = 3600.0
+FIRST_PURGE_AFTER_SECONDS = 60.0
 
 
 class IdempotencyState(enum.StrEnum):
@@ -188,3 +196,21 @@ async def purge_expired(db: Database, *, now: datetime | None = None) -> int:
             delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= (now or utcnow()))
         )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+class ExpiredKeyPurge(RoundWorker):
+    """Deletes expired records now and then (``purge_expired``): a minute after start, out of the way of
+    a starting replica, then every hour. A failed purge is logged and retried after a backoff."""
+
+    name = "idempotency-purge"
+    first_round_after = FIRST_PURGE_AFTER_SECONDS
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self.db = db
+
+    async def round(self) -> float:
+        removed = await purge_expired(self.db)
+        if removed:
+            log.info("purged %d expired idempotency keys", removed)
+        return PURGE_INTERVAL_SECONDS

@@ -1,4 +1,5 @@
-"""Writing bulletin live events and keeping service statuses, inside a bulletin use case's transaction.
+"""Bulletin live events (written by ``domain.events.record_bulletin``) and service statuses, kept inside a
+bulletin use case's transaction.
 
 A bulletin use case first locks the counters of the tenants it touches (``events.lock_counters``). That lock
 serialises every bulletin change of a tenant, so the status each one derives from the tenant's
@@ -25,20 +26,13 @@ from domain.bulletins.models import (
     ServiceStatusRow,
 )
 from domain.bulletins.phases import ServiceStatus
-from domain.events import announce, next_event_seq
-
-
-async def _record(session: AsyncSession, event: BulletinEvent) -> BulletinEvent:
-    event.seq = await next_event_seq(session, event.tenant_id)
-    session.add(event)
-    await announce(session, event.tenant_id, event.id)
-    return event
+from domain.events import record_bulletin
 
 
 async def record_bulletin_changed(
     session: AsyncSession, bulletin: Bulletin, at: datetime, data: dict[str, Any] | None = None
 ) -> BulletinEvent:
-    return await _record(
+    return await record_bulletin(
         session,
         BulletinEvent(
             tenant_id=bulletin.tenant_id,
@@ -104,7 +98,7 @@ async def refresh_statuses(
                 index_elements=["tenant_id", "service_id"], set_={"status": status, "changed_at": at}
             )
         )
-        await _record(
+        await record_bulletin(
             session,
             BulletinEvent(
                 tenant_id=tenant_id,

@@ -2,14 +2,13 @@
 tenant's delay has passed (``tenants.auto_close_days``, 3 by default), and a RESOLVED child closes with a
 CLOSED parent. The system closes it: a CLOSED event without an actor.
 
-Any number of replicas may run the scan at once: each batch locks its incidents with
-``FOR UPDATE ... SKIP LOCKED``, so a row another replica is closing is skipped rather than waited for, and
-the status machine refuses to close an incident twice.
+Every replica runs an ``AutoCloser``, and any number of them may scan at once: each batch locks its
+incidents with ``FOR UPDATE ... SKIP LOCKED``, so a row another replica is closing is skipped rather than
+waited for, and the status machine refuses to close an incident twice.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from domain.background import RoundWorker
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.incidents.enums import IncidentStatus
@@ -93,17 +93,20 @@ async def close_due_incidents(db: Database, now: datetime | None = None, *, batc
             return closed
 
 
-async def run_forever(db: Database, interval_seconds: float) -> None:
-    """The background loop of one replica: a scan every ``interval_seconds``, the first after one interval.
-    A failing scan is logged and retried at the next tick; cancel the task to stop it."""
-    while True:
-        await asyncio.sleep(interval_seconds)
-        try:
-            count = await close_due_incidents(db)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("auto-close scan failed")
-        else:
-            if count:
-                log.info("auto-closed %d incidents", count)
+class AutoCloser(RoundWorker):
+    """This replica's scan for due incidents: one every ``interval_seconds``, the first after one interval
+    (a starting replica has more pressing work). A failed scan is logged and retried after a backoff."""
+
+    name = "auto-close"
+
+    def __init__(self, db: Database, *, interval_seconds: float) -> None:
+        super().__init__()
+        self.db = db
+        self.interval_seconds = interval_seconds
+        self.first_round_after = interval_seconds
+
+    async def round(self) -> float:
+        count = await close_due_incidents(self.db)
+        if count:
+            log.info("auto-closed %d incidents", count)
+        return self.interval_seconds

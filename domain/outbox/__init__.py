@@ -6,10 +6,12 @@ tables are numbered by one per-tenant counter (``tenant_counters.last_event_seq`
 counter's row lock, so within a tenant ``seq`` follows commit order.
 
 Each process holds one ``Listener`` (an asyncpg connection as the application role, LISTENing on the
-channel) feeding one ``Hub``. A notification tells the hub that its tenant has news; the hub reads that
-tenant's events past the last ``seq`` it dispatched (the notified one included, plus any whose
-notification went missing) and hands each to the ``Feed`` of every subscriber of that tenant, which
-re-checks the subscriber's scope and visibility. When the LISTEN connection drops, the listener
+channel) feeding one ``Hub``; it is the process's only LISTEN connection, and also relays access notices
+and the SLA channel's wake-ups to their watchers. A notification tells the hub that its tenant has news;
+the hub reads that tenant's events past the last ``seq`` it dispatched (the notified one included, plus
+any whose notification went missing) and hands each to its ``watchers`` (workers that react to changes)
+and to the ``Feed`` of every subscriber of that tenant, which re-checks the subscriber's scope and
+visibility. When the LISTEN connection drops, the listener
 reconnects with backoff and the hub compares every tenant's counter with its marks and reads what it
 missed: a restart of PostgreSQL loses nothing.
 

@@ -3,9 +3,11 @@
 Every governed incident has a stored outcome (``incident_sla``) whose ``next_due_at`` is the earliest
 crossing (at-risk threshold or target) not recorded yet, projected from its ledger by the pure clock.
 The scanner therefore never scans everything: it sleeps until the earliest ``next_due_at`` of all
-incidents (bounded by a maximum sleep, and cut short by NOTIFY on the events channel, since any change
-may bring a due time closer), handles what is due, and sleeps again. On start it first handles
-everything overdue, so an incident that breached while the service was down gets its events then.
+incidents (bounded by a maximum sleep), handles what is due, and sleeps again. Given the process's outbox
+hub and listener (``watch``), it wakes sooner on every event the hub dispatches, since any change may
+bring a due time closer, and on every notice of the SLA channel (``events.announce_sla_due``); it opens
+no LISTEN connection of its own. On start it first handles everything overdue, so an incident that
+breached while the service was down gets its events then.
 
 One replica at a time runs it: the leader holds a session-level Postgres advisory lock on a connection
 of its own; the others retry now and then and take over when that connection goes away. Exactly-once
@@ -33,9 +35,9 @@ from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.incidents.enums import IncidentEventKind, Visibility
 from domain.incidents.models import Incident
+from domain.outbox import Hub, Listener, LiveEvent
 from domain.sla.models import IncidentSla
 from domain.sla.outcome import Alert, ClockName, alerts_due, with_alerts
-from domain.sla.service import SLA_CHANNEL
 from domain.sla.store import (
     Clocks,
     IncidentKey,
@@ -218,9 +220,33 @@ class SlaScanner(Worker):
         self.leading = False
         self.passes = 0
         self._woken = asyncio.Event()
+        self._hub: Hub | None = None
+        self._listener: Listener | None = None
 
-    def wake(self, *_: object) -> None:
+    def watch(self, hub: Hub, listener: Listener) -> None:
+        """Wake on every event the process's outbox hub dispatches and on every SLA notice its listener
+        relays (the process's one LISTEN connection), from ``start`` to ``stop``; without them the scanner
+        still looks at least every ``max_sleep``."""
+        self._hub = hub
+        self._listener = listener
+
+    def wake(self) -> None:
         self._woken.set()
+
+    def _on_event(self, event: LiveEvent) -> None:
+        self.wake()
+
+    def on_start(self) -> None:
+        if self._hub is not None:
+            self._hub.watchers.append(self._on_event)
+        if self._listener is not None:
+            self._listener.sla_watchers.append(self.wake)
+
+    def on_stop(self) -> None:
+        if self._hub is not None and self._on_event in self._hub.watchers:
+            self._hub.watchers.remove(self._on_event)
+        if self._listener is not None and self.wake in self._listener.sla_watchers:
+            self._listener.sla_watchers.remove(self.wake)
 
     async def run(self) -> None:
         while True:
@@ -238,20 +264,12 @@ class SlaScanner(Worker):
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             if not await connection.scalar(select(func.pg_try_advisory_lock(SCANNER_LOCK))):
                 return
-            driver: Any = (await connection.get_raw_connection()).driver_connection
-            listening = hasattr(driver, "add_listener")  # asyncpg: LISTEN wakes the scanner early
             try:
-                if listening:
-                    await driver.add_listener(events.EVENTS_CHANNEL, self.wake)
-                    await driver.add_listener(SLA_CHANNEL, self.wake)
                 self.leading = True
                 await self._loop(connection)
             finally:
                 self.leading = False
                 with suppress(Exception):
-                    if listening:
-                        await driver.remove_listener(events.EVENTS_CHANNEL, self.wake)
-                        await driver.remove_listener(SLA_CHANNEL, self.wake)
                     await connection.scalar(select(func.pg_advisory_unlock(SCANNER_LOCK)))
 
     async def _loop(self, connection: AsyncConnection) -> None:

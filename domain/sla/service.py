@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
+from domain import events
 from domain.batches import one_each
 from domain.columns import utcnow
 from domain.db import Database, Scope, use_case
@@ -32,8 +33,6 @@ from domain.tenancy.actor import Actor, require_role
 from domain.tenancy.roles import Role
 from domain.tenancy.roles import Scope as OAuthScope
 from domain.timezones import is_iana_timezone
-
-SLA_CHANNEL = "incidentdesk_sla"  # NOTIFY wakes the scanner early; the payload is empty
 
 MAX_NAME = 200
 MAX_MINUTES = 10 * 366 * 24 * 60  # ten years: anything longer is a typo
@@ -242,7 +241,7 @@ async def _queue_governed_incidents(session: AsyncSession, row: SlaContract, now
     )
     result = await session.execute(statement)
     if getattr(result, "rowcount", 0):
-        await session.execute(select(func.pg_notify(SLA_CHANNEL, "")))
+        await events.announce_sla_due(session)
 
 
 def readable_tenants(actor: Actor, tenant_ids: Iterable[uuid.UUID]) -> frozenset[uuid.UUID]:

@@ -88,13 +88,16 @@ class WebhookWorker(RoundWorker):
     # ------------------------------------------------------------------ running
 
     def watch(self, hub: Hub) -> None:
-        """Wake on every event the process's outbox hub dispatches (its one LISTEN connection); the
-        periodic round still runs without it."""
-        hub.watchers.append(self._on_event)
+        """Wake on every event the process's outbox hub dispatches (its one LISTEN connection), from
+        ``start`` to ``stop``; the periodic round still runs without it."""
         self._hub = hub
 
     def _on_event(self, event: LiveEvent) -> None:
         self._wake.set()
+
+    def on_start(self) -> None:
+        if self._hub is not None:
+            self._hub.watchers.append(self._on_event)
 
     def on_stop(self) -> None:
         if self._hub is not None and self._on_event in self._hub.watchers:

@@ -21,11 +21,13 @@ from domain.bulletins.mover import PhaseMover
 from domain.bulletins.phases import BulletinKind, BulletinPhase
 from domain.columns import utcnow
 from domain.db import Database, Scope
+from domain.events import SLA_CHANNEL
 from domain.incidents import service as incidents
 from domain.incidents.enums import Visibility
 from domain.incidents.models import IncidentEvent
 from domain.outbox import LISTENER_APPLICATION_NAME, Feed, Hub, Listener, LiveEvent, store
 from domain.outbox import listener as listener_module
+from domain.sla.scanner import SlaScanner
 from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.conftest import TestDatabase
@@ -323,3 +325,25 @@ async def test_the_maintenance_mover_wakes_on_bulletin_changes(
     finally:
         await mover.stop()
     assert mover._on_event not in hub.watchers
+
+
+async def test_the_sla_scanner_wakes_through_the_process_listener(
+    test_db: TestDatabase, db: Database, world: World, live: tuple[Hub, Listener]
+) -> None:
+    hub, listener = live
+    scanner = SlaScanner(db, max_sleep=3600, lock_retry=3600)  # without waking it would sleep for an hour
+    scanner.watch(hub, listener)
+    scanner.start()
+    try:
+        await _until(lambda: scanner.passes >= 1 and scanner.leading, "the scanner's first pass")
+        # A notice on the SLA channel, relayed by the listener (the scanner listens on nothing itself).
+        passes = scanner.passes
+        f.owner_sql(test_db, "SELECT pg_notify(:channel, '')", {"channel": SLA_CHANNEL})
+        await _until(lambda: scanner.passes > passes, "a pass woken by the SLA notice")
+        # Any committed event, dispatched by the hub: a change may bring a due time closer.
+        passes = scanner.passes
+        await comment(db, world, "wakes the scanner")
+        await _until(lambda: scanner.passes > passes, "a pass woken by the event")
+    finally:
+        await scanner.stop()
+    assert scanner._on_event not in hub.watchers and scanner.wake not in listener.sla_watchers

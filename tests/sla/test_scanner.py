@@ -20,10 +20,10 @@ from sqlalchemy import Engine, text
 
 from auth import Principal
 from domain.db import Database, create_database
+from domain.events import SLA_CHANNEL
 from domain.incidents import service as incidents
 from domain.settings import Settings
 from domain.sla.scanner import SlaScanner, next_due_at, scan_once
-from domain.sla.service import SLA_CHANNEL
 from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.sla.support import backdate, create_contract, events_of, outcome
