@@ -6,7 +6,6 @@ from domain.bulletins import models as bulletin_models
 from domain.catalog import models as catalog_models
 from domain.db import Base
 from domain.incidents import models as incident_models
-from domain.incidents import records as incident_records
 from domain.intake import models as intake_models
 from domain.sla import models as sla_models
 from domain.tenancy import models as tenancy_models
@@ -20,7 +19,6 @@ __all__ = [
     "catalog_models",
     "idempotency_models",
     "incident_models",
-    "incident_records",
     "intake_models",
     "metadata",
     "sla_models",

@@ -11,7 +11,7 @@ from api.incidents.mutations import IncidentMutation, IncidentRefInput, Incident
 from api.incidents.types import Incident, ResponderRole
 from api.permissions import IsAuthenticated
 from domain.incidents import major
-from domain.incidents.unit import MAX_BATCH
+from domain.incidents.steps import MAX_BATCH
 
 AUTH = [IsAuthenticated]
 

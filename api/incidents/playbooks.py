@@ -21,7 +21,6 @@ from api.tenancy.resolve import find_tenant_id
 from api.tenancy.types import InTenant
 from domain.incidents import models as m
 from domain.incidents import playbooks, reads
-from domain.incidents import records as r
 from domain.visibility import Part
 
 ModelKey = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
@@ -39,10 +38,10 @@ class IncidentModel(Node, InTenant):
     assignment_group: str | None
     workaround: str | None
     tasks: list[str]
-    row: strawberry.Private[r.IncidentModel]
+    row: strawberry.Private[m.IncidentModel]
 
     @classmethod
-    def from_row(cls, row: r.IncidentModel) -> IncidentModel:
+    def from_row(cls, row: m.IncidentModel) -> IncidentModel:
         return mapped(
             cls,
             row,
@@ -61,7 +60,7 @@ def staff_in(ctx: Context, tenant_id: uuid.UUID) -> bool:
     return ctx.principal is not None and ctx.sees(tenant_id, Part.MODEL)
 
 
-async def load_models(ctx: Context, keys: Sequence[ModelKey]) -> list[r.IncidentModel | None]:
+async def load_models(ctx: Context, keys: Sequence[ModelKey]) -> list[m.IncidentModel | None]:
     async with ctx.read() as session:
         return await reads.models_by_key(session, keys)
 

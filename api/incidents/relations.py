@@ -11,7 +11,7 @@ from api.incidents.types import Incident
 from api.mutation import Mutation
 from api.permissions import IsAuthenticated
 from domain.incidents import relations
-from domain.incidents.unit import MAX_BATCH
+from domain.incidents.steps import MAX_BATCH
 
 
 @strawberry.input(name="LinkInput")

@@ -22,7 +22,6 @@ from api.permissions import IsAuthenticated
 from api.relay import Node, encode_id
 from domain.incidents import models as m
 from domain.incidents import reads, reviews
-from domain.incidents import records as r
 from domain.visibility import Part
 
 Key = tuple[uuid.UUID, uuid.UUID]  # (tenant_id, id)
@@ -38,7 +37,7 @@ class ActionItem:
     problem_ref: str | None
 
     @classmethod
-    def from_row(cls, row: r.ReviewActionItem) -> ActionItem:
+    def from_row(cls, row: m.ReviewActionItem) -> ActionItem:
         due_date = row.due_date.isoformat() if row.due_date else None
         return mapped(cls, row, id=encode_id("ActionItem", row.id), due_date=due_date)
 
@@ -53,10 +52,10 @@ class IncidentReview(Node):
     published_by: str | None
     published_at: datetime | None
     updated_at: datetime
-    row: strawberry.Private[r.IncidentReview]
+    row: strawberry.Private[m.IncidentReview]
 
     @classmethod
-    def from_row(cls, row: r.IncidentReview) -> IncidentReview:
+    def from_row(cls, row: m.IncidentReview) -> IncidentReview:
         return mapped(cls, row, id=encode_id("IncidentReview", row.id), row=row)
 
     @strawberry.field
@@ -72,12 +71,12 @@ class IncidentReview(Node):
         return [ActionItem.from_row(row) for row in rows]
 
 
-async def load_action_items(ctx: Context, keys: Sequence[Key]) -> list[list[r.ReviewActionItem]]:
+async def load_action_items(ctx: Context, keys: Sequence[Key]) -> list[list[m.ReviewActionItem]]:
     async with ctx.read() as session:
         return await reads.action_items(session, keys)
 
 
-async def load_reviews(ctx: Context, keys: Sequence[Key]) -> list[r.IncidentReview | None]:
+async def load_reviews(ctx: Context, keys: Sequence[Key]) -> list[m.IncidentReview | None]:
     """Reviews by their incident's (tenant_id, id)."""
     async with ctx.read() as session:
         return await reads.reviews(session, keys)

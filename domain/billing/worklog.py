@@ -26,7 +26,7 @@ from domain.errors import forbidden, invalid, not_found
 from domain.incidents.enums import Visibility
 from domain.incidents.lifecycle import Operation
 from domain.incidents.models import Incident, WorkLogEntry
-from domain.incidents.unit import MAX_TEXT, clean_text, commit_step, load_for_update, step
+from domain.incidents.steps import MAX_TEXT, clean_text, commit_step, load_for_update, step
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role, at_least
 from domain.tenancy.roles import Scope as OAuthScope

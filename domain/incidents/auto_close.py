@@ -21,10 +21,9 @@ from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.incidents.enums import IncidentStatus
 from domain.incidents.lifecycle import Operation
-from domain.incidents.models import Incident, IncidentLink
-from domain.incidents.records import IncidentReview
+from domain.incidents.models import Incident, IncidentLink, IncidentReview
 from domain.incidents.relations import flow_from_parent
-from domain.incidents.unit import commit_step, review_published, system_step
+from domain.incidents.steps import commit_step, review_published, system_step
 from domain.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from domain.incidents import relations
 from domain.incidents.enums import HoldReason, ResolutionCode, Visibility
 from domain.incidents.lifecycle import Operation
 from domain.incidents.models import Incident, IncidentTask
-from domain.incidents.unit import (
+from domain.incidents.steps import (
     MAX_TEXT,
     clean_text,
     commit_step,

@@ -21,7 +21,7 @@ from domain.incidents.enums import (
 from domain.incidents.lifecycle import Operation
 from domain.incidents.models import Incident, IncidentLink, Responder
 from domain.incidents.relations import CASCADED, HOLDS_THAT_FLOW, lock_family_counters, parent_of
-from domain.incidents.unit import (
+from domain.incidents.steps import (
     MAX_BATCH,
     MAX_NAME,
     MAX_TEXT,

@@ -22,9 +22,8 @@ from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
 from domain.incidents.enums import Impact, Urgency, Visibility
 from domain.incidents.lifecycle import Operation, priority_for
-from domain.incidents.models import Incident, IncidentTask
-from domain.incidents.records import IncidentModel
-from domain.incidents.unit import (
+from domain.incidents.models import Incident, IncidentModel, IncidentTask
+from domain.incidents.steps import (
     MAX_TEXT,
     check_service,
     clean_text,

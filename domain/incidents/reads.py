@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.batches import all_each, one_each
 from domain.incidents import models as m
-from domain.incidents import records as r
 from domain.incidents.queries import IncidentQuery
 from domain.reads.pages import Keyset, Paged
 
@@ -69,23 +68,23 @@ async def parent_ids(session: AsyncSession, keys: Sequence[IncidentKey]) -> list
     return [row[2] if row is not None else None for row in found]
 
 
-async def reviews(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[r.IncidentReview | None]:
+async def reviews(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[m.IncidentReview | None]:
     """Reviews by their incident's (tenant_id, id)."""
-    review = r.IncidentReview
+    review = m.IncidentReview
     rows = await session.scalars(select(review).where(tuple_(review.tenant_id, review.incident_id).in_(keys)))
     return one_each(keys, rows, lambda row: (row.tenant_id, row.incident_id))
 
 
-async def review_by_id(session: AsyncSession, review_id: uuid.UUID) -> r.IncidentReview | None:
-    found: r.IncidentReview | None = await session.scalar(
-        select(r.IncidentReview).where(r.IncidentReview.id == review_id)
+async def review_by_id(session: AsyncSession, review_id: uuid.UUID) -> m.IncidentReview | None:
+    found: m.IncidentReview | None = await session.scalar(
+        select(m.IncidentReview).where(m.IncidentReview.id == review_id)
     )
     return found
 
 
-async def action_items(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[list[r.ReviewActionItem]]:
+async def action_items(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[list[m.ReviewActionItem]]:
     """Each review's action items, by the review's (tenant_id, id), in their order."""
-    item = r.ReviewActionItem
+    item = m.ReviewActionItem
     rows = await session.scalars(
         select(item).where(tuple_(item.tenant_id, item.review_id).in_(keys)).order_by(item.position)
     )
@@ -105,15 +104,15 @@ async def events_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[
     return one_each(ids, rows, lambda row: row.id)
 
 
-async def models_by_key(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[r.IncidentModel | None]:
+async def models_by_key(session: AsyncSession, keys: Sequence[IncidentKey]) -> list[m.IncidentModel | None]:
     """Incident models by (tenant_id, id)."""
-    model = r.IncidentModel
+    model = m.IncidentModel
     rows = await session.scalars(select(model).where(tuple_(model.tenant_id, model.id).in_(keys)))
     return one_each(keys, rows, lambda row: (row.tenant_id, row.id))
 
 
-async def model_by_id(session: AsyncSession, model_id: uuid.UUID) -> r.IncidentModel | None:
-    found: r.IncidentModel | None = await session.scalar(
-        select(r.IncidentModel).where(r.IncidentModel.id == model_id)
+async def model_by_id(session: AsyncSession, model_id: uuid.UUID) -> m.IncidentModel | None:
+    found: m.IncidentModel | None = await session.scalar(
+        select(m.IncidentModel).where(m.IncidentModel.id == model_id)
     )
     return found

@@ -28,7 +28,7 @@ from domain.errors import ErrorCode, Refused, invalid, not_found
 from domain.incidents.enums import HoldReason, IncidentStatus, Visibility
 from domain.incidents.lifecycle import Operation
 from domain.incidents.models import Incident, IncidentLink
-from domain.incidents.unit import (
+from domain.incidents.steps import (
     MAX_BATCH,
     commit_step,
     load_for_update,

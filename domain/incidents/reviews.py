@@ -14,8 +14,8 @@ from sqlalchemy import delete, select
 from domain.columns import utcnow
 from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Refused, forbidden, invalid
-from domain.incidents.records import IncidentReview, ReviewActionItem
-from domain.incidents.unit import MAX_NAME, MAX_TEXT, clean_text, load_for_update, required_text
+from domain.incidents.models import IncidentReview, ReviewActionItem
+from domain.incidents.steps import MAX_NAME, MAX_TEXT, clean_text, load_for_update, required_text
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role, at_least
 

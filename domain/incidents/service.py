@@ -29,7 +29,7 @@ from domain.incidents.enums import (
 )
 from domain.incidents.lifecycle import Operation, Step, priority_for
 from domain.incidents.models import Incident, IncidentEvent
-from domain.incidents.unit import (
+from domain.incidents.steps import (
     MAX_NAME,
     MAX_TEXT,
     MAX_TITLE,

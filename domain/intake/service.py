@@ -31,7 +31,7 @@ from domain.incidents.handling import resolve
 from domain.incidents.lifecycle import Operation
 from domain.incidents.models import Incident
 from domain.incidents.service import acknowledge
-from domain.incidents.unit import MAX_TEXT, commit_step, open_incident, system_step
+from domain.incidents.steps import MAX_TEXT, commit_step, open_incident, system_step
 from domain.intake.alerts import Action, AlertEvent, alert_record, describe, impact_and_urgency
 from domain.intake.keys import IntegrationActor
 from domain.intake.models import IntegrationKey

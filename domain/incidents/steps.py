@@ -25,8 +25,7 @@ from domain.incidents.enums import (
     Visibility,
 )
 from domain.incidents.lifecycle import IncidentState, Operation, Request, Step, decide, priority_for
-from domain.incidents.models import Incident, IncidentEvent
-from domain.incidents.records import IncidentReview
+from domain.incidents.models import Incident, IncidentEvent, IncidentReview
 from domain.sla import ledger as sla_ledger
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role
