@@ -29,7 +29,7 @@ from api.incidents.types import IncidentEvent
 from api.permissions import IsAuthenticated
 from api.relay import decode_cursor, decode_id
 from api.tenancy.resolve import find_tenant_id
-from domain.bulletins.public import PublicView, public_tenant, public_view
+from domain.bulletins.public import PublicView, concerns, only, public_service_ids, public_tenant, public_view
 from domain.incidents import reads
 from domain.incidents.enums import Visibility
 from domain.outbox import Hub, LiveEvent
@@ -110,14 +110,21 @@ async def _read_view(ctx: Context, tenant: Tenant) -> PublicView | None:
     return await public_view(ctx.db, current)
 
 
-async def shared_view(ctx: Context, tenant: Tenant, seq: int) -> tuple[int, PublicView | None]:
+async def shared_view(
+    ctx: Context, tenant: Tenant, seq: int, showing: frozenset[uuid.UUID] = frozenset()
+) -> tuple[int, PublicView | None]:
     """The tenant's public page as of at least ``seq`` and the number of the read that made it; None
-    once the tenant switched its page off."""
+    once the tenant switched its page off. A kept read that lacks one of the services ``showing`` (created
+    since: a new service is no live event) is read again."""
     views = _VIEWS.setdefault(hub_of(ctx), OrderedDict())
     key = (tenant.id, seq)
     loop = asyncio.get_running_loop()
     read_at, number, reading = views.get(key) or (0.0, 0, None)
-    if reading is None or (reading.done() and loop.time() - read_at > _VIEWS_FRESH_SECONDS):
+    if (
+        reading is None
+        or (reading.done() and loop.time() - read_at > _VIEWS_FRESH_SECONDS)
+        or (showing and reading.done() and not _shows(reading, showing))
+    ):
         # A task of its own: a viewer leaving mid-read does not cancel the others' read.
         reading = asyncio.ensure_future(_read_view(ctx, tenant))
         number = next(_READS)
@@ -132,6 +139,28 @@ async def shared_view(ctx: Context, tenant: Tenant, seq: int) -> tuple[int, Publ
 
         reading.add_done_callback(forget_failure)
     return number, await asyncio.shield(reading)
+
+
+async def _public_services(
+    ctx: Context, tenant: Tenant, slugs: list[str] | None
+) -> frozenset[uuid.UUID] | None:
+    """The public services an embed follows (None: all); a slug the page does not show is refused."""
+    if slugs is None:
+        return None
+    if len(slugs) > MAX_FOLLOWED_SERVICES:
+        raise ClientError(f"follow at most {MAX_FOLLOWED_SERVICES} services", "BAD_USER_INPUT")
+    found = await public_service_ids(ctx.db, tenant, slugs)
+    unknown = sorted({slug.strip().lower() for slug in slugs} - found.keys())
+    if unknown:
+        raise ClientError(f"the status page shows no service {unknown[0]!r}", "NOT_FOUND")
+    return frozenset(found.values())
+
+
+def _shows(reading: asyncio.Future[PublicView | None], services: frozenset[uuid.UUID]) -> bool:
+    if reading.cancelled() or reading.exception() is not None:
+        return False
+    view = reading.result()
+    return view is None or services <= {service.id for service, _ in view.services}
 
 
 def _cursor_seq(after: str) -> int:
@@ -257,25 +286,36 @@ class Subscription:
     @fields.subscription(
         description=(
             "A tenant's public status page, without a token: the current status first, then again after"
-            " every change of it. Only for tenants with a public status page."
+            " every change of it. Only for tenants with a public status page. With `services` (service slugs,"
+            " at most 100), only those services and the bulletins that affect them, and only their changes."
         )
     )
-    async def public_status_changed(self, info: Info, tenant_slug: str) -> AsyncGenerator[PublicStatus, None]:
+    async def public_status_changed(
+        self, info: Info, tenant_slug: str, services: list[str] | None = None
+    ) -> AsyncGenerator[PublicStatus, None]:
         ctx = info.context
         tenant = await public_tenant(ctx.db, tenant_slug)
         if tenant is None:
             raise ClientError("status page not found", "NOT_FOUND")
+        followed = await _public_services(ctx, tenant, services)
 
         def accept(event: LiveEvent) -> bool:
             row = event.bulletin
-            return row is not None and (event.is_status_change or row.published)
+            if row is None or not (event.is_status_change or row.published):
+                return False
+            return followed is None or concerns(row, followed)
 
         # Open the feed before reading the current state: a change committed in between is not missed.
         async with open_feed(ctx, [tenant.id], accept) as feed:
             while True:
-                read, view = await shared_view(ctx, tenant, feed.delivered[tenant.id])
+                read, view = await shared_view(
+                    ctx, tenant, feed.delivered[tenant.id], followed or frozenset()
+                )
                 if view is None:
                     return
-                # Its viewers share the read, and so its rendering.
+                if followed is not None:
+                    view = only(view, followed)
+                # Its viewers share the read, and so its rendering (a filter is part of the document or
+                # its variables, so only viewers following the same services share a render).
                 yield mark_event(PublicStatus.from_view(view), ("public status", read))
                 await feed.batch()  # however many changes arrived together, one fresh state

@@ -194,8 +194,8 @@ RESOLUTION_NOTES = (
 CANCEL_REASONS = ("Duplicate of another report", "Raised in error", "Planned maintenance, not an incident")
 
 _SERVICES = f"""
-INSERT INTO services (tenant_id, id, name, description, created_at)
-SELECT %(tid)s, md5('bench-svc:' || %(tid)s || ':' || i)::uuid,
+INSERT INTO services (tenant_id, id, slug, name, description, created_at)
+SELECT %(tid)s, md5('bench-svc:' || %(tid)s || ':' || i)::uuid, 'service-' || i,
        (ARRAY[{", ".join(f"'{c}'" for c in COMPONENTS)}])[1 + mod(i, 16)]
          || ' ' || (ARRAY[{", ".join(f"'{k}'" for k in SERVICE_KINDS)}])[1 + mod(i / 16, 8)]
          || CASE WHEN i >= 128 THEN ' ' || (i / 128 + 1) ELSE '' END,

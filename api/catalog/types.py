@@ -26,6 +26,9 @@ ServiceStatus = ServiceStatusValue
 @strawberry.type(name="Service")
 class Service(Node, InTenant):
     name: str
+    slug: str = strawberry.field(
+        description="Made from the name, unique in the tenant: how a status page embed names the service"
+    )
     description: str | None
     row: strawberry.Private[m.Service]
     # Set when the status is already known (the public status page), else loaded on demand.

@@ -32,6 +32,14 @@ from domain.events import record_bulletin
 async def record_bulletin_changed(
     session: AsyncSession, bulletin: Bulletin, at: datetime, data: dict[str, Any] | None = None
 ) -> BulletinEvent:
+    """Record a change of the bulletin. The event names the services the bulletin affects, so that a
+    subscriber following some services only passes over the others' changes without reading them."""
+    await session.flush()  # the bulletin's services, added with it
+    affected = await session.scalars(
+        select(BulletinService.service_id)
+        .where(BulletinService.tenant_id == bulletin.tenant_id, BulletinService.bulletin_id == bulletin.id)
+        .order_by(BulletinService.service_id)
+    )
     return await record_bulletin(
         session,
         BulletinEvent(
@@ -40,7 +48,7 @@ async def record_bulletin_changed(
             kind=BulletinEventKind.BULLETIN_CHANGED,
             bulletin_id=bulletin.id,
             published=bulletin.published,
-            data={"phase": bulletin.phase.value, **(data or {})},
+            data={"phase": bulletin.phase.value, "services": [str(s) for s in affected], **(data or {})},
             at=at,
         ),
     )

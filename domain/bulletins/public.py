@@ -8,13 +8,21 @@ windows included) with their updates, newest first.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, tuple_
 
 from domain.bulletins import phases
-from domain.bulletins.models import Bulletin, BulletinService, BulletinUpdate, ServiceStatusRow
+from domain.bulletins.models import (
+    Bulletin,
+    BulletinEvent,
+    BulletinEventKind,
+    BulletinService,
+    BulletinUpdate,
+    ServiceStatusRow,
+)
 from domain.bulletins.phases import FINAL_PHASES, ServiceStatus
 from domain.catalog.models import Service
 from domain.db import Database, Scope
@@ -119,6 +127,40 @@ async def public_view(db: Database, tenant: Tenant) -> PublicView:
                 affected=[(by_id[sid], status) for sid, status in affected.get(b.id, []) if sid in by_id],
             )
             for b in bulletins
+        ],
+    )
+
+
+async def public_service_ids(db: Database, tenant: Tenant, slugs: Iterable[str]) -> dict[str, uuid.UUID]:
+    """The tenant's services named by these slugs (those that exist), as a status page embed names them."""
+    wanted = sorted({slug.strip().lower() for slug in slugs})
+    async with db.transaction(Scope.of([tenant.id])) as session:
+        rows = await session.execute(
+            select(Service.slug, Service.id).where(Service.tenant_id == tenant.id, Service.slug.in_(wanted))
+        )
+        return {slug: service_id for slug, service_id in rows}
+
+
+def concerns(event: BulletinEvent, services: frozenset[uuid.UUID]) -> bool:
+    """Whether a bulletin event changes what a page showing only ``services`` shows: a status change of
+    one of them, or a change of a bulletin that affects one of them or no service in particular (a
+    tenant-wide notice). Events written before they named their services concern every page."""
+    if event.kind is BulletinEventKind.SERVICE_STATUS_CHANGED:
+        return event.service_id in services
+    named = event.data.get("services")
+    if not isinstance(named, list):
+        return True
+    return not named or any(uuid.UUID(value) in services for value in named)
+
+
+def only(view: PublicView, services: frozenset[uuid.UUID]) -> PublicView:
+    """The page as an embed showing only ``services`` shows it: those services, and the bulletins that
+    affect one of them or no service in particular."""
+    return PublicView(
+        tenant=view.tenant,
+        services=[(s, status) for s, status in view.services if s.id in services],
+        bulletins=[
+            b for b in view.bulletins if not b.affected or any(s.id in services for s, _ in b.affected)
         ],
     )
 

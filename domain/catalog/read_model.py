@@ -39,6 +39,7 @@ SERVICE = Entity(
     attributes=attributes(
         Attribute("id", Kind.ID, nullable=False),
         Attribute("name", Kind.TEXT, nullable=False),
+        Attribute("slug", Kind.TEXT, nullable=False),
         Attribute("description", Kind.TEXT),
         Attribute("status", Kind.ENUM, derived=Derived(_status), nullable=False),
     ),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.batches import one_each
 from domain.catalog.models import Service
+from domain.catalog.slugs import candidates
 from domain.columns import utcnow
 from domain.db import Database, Scope, use_case
 from domain.errors import invalid
@@ -30,17 +31,30 @@ async def create_service(
     if description is not None and len(description) > 5000:
         raise invalid("must be at most 5000 characters", "description")
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
+        taken = set(
+            await session.scalars(
+                select(Service.slug).where(Service.tenant_id == tenant_id, Service.slug.in_(candidates(name)))
+            )
+        )
+        slug = next((s for s in candidates(name) if s not in taken), None)
+        if slug is None:
+            raise invalid("too many services have names that read alike", "name")
         # ON CONFLICT rather than look-then-insert, so that a racing twin is refused, not a fault.
         service: Service | None = await session.scalar(
             insert(Service)
             .values(
-                tenant_id=tenant_id, id=uuid.uuid4(), name=name, description=description, created_at=utcnow()
+                tenant_id=tenant_id,
+                id=uuid.uuid4(),
+                name=name,
+                slug=slug,
+                description=description,
+                created_at=utcnow(),
             )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "name"])
+            .on_conflict_do_nothing()
             .returning(Service)
         )
         if service is None:
-            raise invalid("the tenant already has a service with this name", "name")
+            raise invalid("the tenant already has a service with this name (or one that reads alike)", "name")
     return service
 
 

@@ -1,12 +1,15 @@
-"""How the edge names a refused field: the domain names its own fields, the runner turns them into paths in
-the mutation's input."""
+"""How the edge names a refused field (the domain names its own fields, the runner turns them into paths in
+the mutation's input), and how a service is named by its slug."""
 
 from __future__ import annotations
+
+import re
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from api.mutation import graphql_path, words
+from domain.catalog.slugs import MAX_SLUG, candidates, slug_of
 
 
 def test_a_domain_field_becomes_a_camel_cased_path_in_the_input() -> None:
@@ -27,3 +30,14 @@ def test_a_path_keeps_its_length_and_its_indexes(field: list[str]) -> None:
 def test_a_type_is_named_in_words() -> None:
     assert words("IncidentModel") == "incident model"
     assert words("Service") == "service"
+
+
+@given(st.text(max_size=300))
+def test_a_service_slug_is_plain_lower_case_words(name: str) -> None:
+    slug = slug_of(name)
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", slug) and len(slug) <= MAX_SLUG
+
+
+def test_names_that_read_alike_take_the_next_slug() -> None:
+    assert slug_of("E-Mail & Calendar") == slug_of("e mail calendar") == "e-mail-calendar"
+    assert candidates("Zahlungsverkehr Ü")[:2] == ["zahlungsverkehr-u", "zahlungsverkehr-u-2"]

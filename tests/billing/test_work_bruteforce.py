@@ -24,6 +24,7 @@ import pytest_asyncio
 from sqlalchemy import Engine, text
 
 from domain.billing.report import WorkGroup, WorkGrouping, work_report
+from domain.catalog.slugs import slug_of
 from domain.db import Database
 from domain.settings import Settings
 from domain.tenancy.roles import Role
@@ -124,8 +125,13 @@ def _generate(rng: random.Random, tenant_id: uuid.UUID, zone: ZoneInfo) -> Books
 def _write(owner: Engine, books: Books) -> None:
     with owner.begin() as connection:
         connection.execute(
-            text("INSERT INTO services (tenant_id, id, name, created_at) VALUES (:t, :i, :n, now())"),
-            [{"t": books.tenant_id, "i": i, "n": name} for i, name in books.services.items()],
+            text(
+                "INSERT INTO services (tenant_id, id, name, slug, created_at) VALUES (:t, :i, :n, :s, now())"
+            ),
+            [
+                {"t": books.tenant_id, "i": i, "n": name, "s": slug_of(name)}
+                for i, name in books.services.items()
+            ],
         )
         connection.execute(
             text(

@@ -481,6 +481,72 @@ async def test_the_public_status_streams_without_a_token(
     await socket.close()
 
 
+FOLLOWING = """subscription($slug: String!, $services: [String!]) {
+  publicStatusChanged(tenantSlug: $slug, services: $services) { services { slug status } activeBulletins { title } }
+}"""
+
+
+@BOTH
+async def test_a_status_page_embed_follows_only_its_services(
+    db: Database, live: f.LiveApp, world: World, protocol: str
+) -> None:
+    """An embed following one service shows that service and the bulletins affecting it, and is not
+    sent anything for a change of another service: the filter applies before anything is rendered."""
+    manager = f.actor("mona", {world.acme: Role.MANAGER})
+    mark = uuid.uuid4().hex[:6]
+    shown = await f.create_service(db, manager, world.acme, f"Shown {mark}")
+    hidden = await f.create_service(db, manager, world.acme, f"Hidden {mark}")
+    socket = await Socket.connected(live.url, None, protocol)
+    await socket.subscribe("1", FOLLOWING, {"slug": "acme", "services": [shown.slug.upper()]})
+    first = (await socket.next("1"))["publicStatusChanged"]
+    assert first["services"] == [{"slug": shown.slug, "status": "OPERATIONAL"}]
+
+    async def outage(service: Any, title: str) -> Any:
+        [row] = await bulletins.create_bulletin(
+            db,
+            world.alice,
+            bulletins.NewBulletin(
+                tenant_ids=[world.acme],
+                kind=BulletinKind.INCIDENT,
+                title=title,
+                body="Looking into it.",
+                phase=BulletinPhase.INVESTIGATING,
+                affected=[bulletins.Affected(service.id, ServiceStatus.MAJOR_OUTAGE)],
+                publish=True,
+            ),
+        )
+        return row
+
+    elsewhere = await outage(hidden, f"Elsewhere {mark}")
+    here = await outage(shown, f"Here {mark}")
+    # The first state sent after the hidden service's outage is already the shown one's (its bulletin and
+    # status change commit together): nothing was sent for the other service.
+    state = (await socket.next("1"))["publicStatusChanged"]
+    titles = {b["title"] for b in state["activeBulletins"]}
+    assert state["services"] == [{"slug": shown.slug, "status": "MAJOR_OUTAGE"}]
+    # Tenant-wide notices (no service named) show on every embed; another service's bulletin does not.
+    assert f"Here {mark}" in titles and f"Elsewhere {mark}" not in titles
+    for row in (elsewhere, here):
+        await bulletins.post_bulletin_update(
+            db, world.alice, bulletins.NewUpdate(row.id, BulletinPhase.RESOLVED, "Over.")
+        )
+    # The hidden service's recovery came first, and sent nothing either.
+    state = (await socket.next("1"))["publicStatusChanged"]
+    assert state["services"] == [{"slug": shown.slug, "status": "OPERATIONAL"}]
+    await socket.close()
+
+
+@BOTH
+async def test_an_embed_naming_a_service_the_page_does_not_show_is_refused(
+    live: f.LiveApp, protocol: str
+) -> None:
+    socket = await Socket.connected(live.url, None, protocol)
+    await socket.subscribe("1", FOLLOWING, {"slug": "acme", "services": ["no-such-service"]})
+    [error] = errors_of(await socket.receive())
+    assert error["extensions"]["code"] == "NOT_FOUND" and "no-such-service" in error["message"]
+    await socket.close()
+
+
 @pytest.mark.parametrize("slug", ["globex", "no-such-tenant"])
 async def test_the_public_status_of_a_tenant_without_a_page_is_not_found(live: f.LiveApp, slug: str) -> None:
     socket = await Socket.connected(live.url, None)
