@@ -34,6 +34,7 @@ from api.context import Context, RequestReads
 from api.graphql.documents import Prepared
 from api.graphql.persisted import PersistedQueries, Refusal
 from api.graphql.recent import RecentQueries
+from api.graphql.shared_render import PAYLOADS
 from api.limits import RATE_LIMITED, PrincipalRateLimit
 from api.quick import replaying
 from api.relay import parse_id
@@ -136,6 +137,10 @@ def _unauthorized() -> Refused:
     return Refused(
         401, bytes(response.body), [(b"www-authenticate", response.headers["www-authenticate"].encode())]
     )
+
+
+def _compact(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"))
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -293,6 +298,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if data is None:
             return None
         return 200, b'{"data":' + data.encode() + b"}", []
+
+    def encode_json(self, data: object) -> str:
+        # A live message of a shared render is spliced around the render's text, made once for its group.
+        shared = PAYLOADS.message(data, _compact)
+        return shared if shared is not None else _compact(data)
 
     def decode_json(self, data: str | bytes) -> object:
         """Hostile JSON (nested 200000 deep, a 5000-digit number, invalid UTF-8) is a malformed request:

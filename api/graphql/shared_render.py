@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import OrderedDict
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, cast
 
 from graphql import ExecutionResult, OperationType
@@ -80,6 +80,43 @@ class Renders:
 
 
 RENDERS = Renders()
+
+
+class SharedPayloads:
+    """The JSON text of shared renders, made once per render and spliced into every subscriber's message.
+
+    A shared render hands every subscriber of its group the same ``data`` object, so a live message whose
+    payload is nothing but that object is encoded as the same bytes for all of them: only the operation id
+    differs, and it is written around them. A render is recognised by identity; each entry keeps its
+    object alive so that the identity cannot be reused while the entry exists."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self.encodings = 0
+        self._texts: OrderedDict[int, tuple[object, str]] = OrderedDict()
+
+    def message(self, message: object, encode: Callable[[object], str]) -> str | None:
+        """The text of a live message (``next`` or legacy ``data``) whose payload is only data; None for
+        any other message (encoded as usual)."""
+        if not isinstance(message, dict) or message.get("type") not in {"next", "data"} or len(message) != 3:
+            return None
+        payload, op_id = message.get("payload"), message.get("id")
+        if not isinstance(payload, dict) or len(payload) != 1 or not isinstance(op_id, str):
+            return None
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            return None
+        kept = self._texts.get(id(data))
+        if kept is None or kept[0] is not data:
+            kept = (data, encode(data))
+            self.encodings += 1
+            self._texts[id(data)] = kept
+            while len(self._texts) > self.capacity:
+                self._texts.popitem(last=False)
+        return f'{{"id":{encode(op_id)},"type":"{message["type"]}","payload":{{"data":{kept[1]}}}}}'
+
+
+PAYLOADS = SharedPayloads()
 
 
 class SharedEventRendering(StrawberryGraphQLCoreExecutionContext):
