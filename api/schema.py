@@ -46,6 +46,7 @@ from api.relay import MAX_PAGE, ContractNames, Node, PageRequest
 from api.scalars import DateTime
 from api.sla.mutations import SlaMutations
 from api.sla.queries import sla_contracts, sla_report
+from api.sla.trends import TrendBucket, TrendGrouping, TrendInterval, incident_trends
 from api.sla.types import SlaContract, SlaReport
 from api.subscriptions import Subscription
 from api.tenancy.mutations import TenancyMutations
@@ -140,6 +141,24 @@ class Query(IntegrationQueries):
         tenant: strawberry.ID | None = None,
     ) -> SlaReport:
         return await sla_report(info.context, tenant, from_, to)
+
+    @fields.field(
+        permission_classes=AUTH,
+        description=(
+            "The SLA report's figures per period (days, ISO weeks or months in the tenant's timezone) of"
+            " incidents reported in [from, to), per service, category or priority when grouped; needs sla:read"
+        ),
+    )
+    async def incident_trends(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        tenant: strawberry.ID | None = None,
+        interval: TrendInterval = TrendInterval.WEEK,
+        group_by: TrendGrouping | None = None,
+    ) -> list[TrendBucket]:
+        return await incident_trends(info.context, tenant, from_, to, interval, group_by)
 
     @fields.field(
         permission_classes=AUTH,

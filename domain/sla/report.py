@@ -75,7 +75,8 @@ def clock_conditions(prefix: str) -> dict[str, ColumnElement[bool]]:
     }
 
 
-def _aggregates() -> list[Any]:
+def aggregates() -> list[Any]:
+    """The report's figures as aggregate columns over incidents joined with their outcomes."""
     response, resolution = clock_conditions("response"), clock_conditions("resolution")
 
     def count(condition: ColumnElement[bool]) -> Any:
@@ -155,7 +156,7 @@ async def read_report(
     priority = Incident.priority
     statement = (
         with_outcome(tenant_id)
-        .add_columns(priority, literal_column("GROUPING(incidents.priority)").label("total"), *_aggregates())
+        .add_columns(priority, literal_column("GROUPING(incidents.priority)").label("total"), *aggregates())
         .where(*counted_in(start, end))
         .group_by(func.grouping_sets(literal_column("(incidents.priority)"), literal_column("()")))
     )

@@ -557,3 +557,38 @@ def test_report_refusals(
     body = live.gql(world.tokens[who], REPORT, {"tenant": tenant, "from": start, "to": end})
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == [code]
+
+
+TRENDS = """
+query($tenant: ID, $from: DateTime!, $to: DateTime!, $interval: TrendInterval, $groupBy: TrendGrouping) {
+  incidentTrends(tenant: $tenant, from: $from, to: $to, interval: $interval, groupBy: $groupBy) {
+    periodStart service { name } category priority incidents meanTimeToRespondMinutes
+    meanTimeToResolveMinutes breachRatePercent averageSatisfaction
+  }
+}"""
+
+
+async def test_trends_over_http(live: f.LiveApp, world: World, db: Database) -> None:
+    mona, carl = world.actors["mona"], world.actors["carl"]
+    mail = await f.create_service(db, mona, world.acme, "Trends mail")
+    first = await f.report(db, carl, world.acme, "Trends: mail down", service_id=mail.id)
+    await f.report(db, carl, world.acme, "Trends: mail slow", service_id=mail.id)
+    await f.report(db, carl, world.acme, "Trends: no service")
+    variables = {
+        "tenant": "acme",
+        "from": first.reported_at.isoformat(),
+        "to": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+        "interval": "MONTH",
+        "groupBy": "SERVICE",
+    }
+    buckets = live.gql_ok(world.tokens["mona"], TRENDS, variables)["incidentTrends"]
+    by_service = {(b["service"] or {}).get("name"): b for b in buckets}
+    assert by_service["Trends mail"]["incidents"] == 2 and by_service[None]["incidents"] == 1
+    assert all(b["periodStart"].endswith("-01") for b in buckets)  # months start on their first day
+    assert all(b["breachRatePercent"] == 0.0 for b in buckets)  # governed by acme's contract, none breached
+    body = live.gql(world.tokens["carl-no-sla"], TRENDS, variables)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    body = live.gql(
+        world.tokens["mona"], TRENDS, {**variables, "interval": "DAY", "from": "2026-01-01T00:00:00Z"}
+    )
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["LIMIT_EXCEEDED"]

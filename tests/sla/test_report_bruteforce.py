@@ -28,6 +28,7 @@ from domain.db import Database
 from domain.incidents.enums import HoldReason, Priority
 from domain.sla.report import SlaReport, sla_report
 from domain.sla.scanner import scan_once
+from domain.sla.trends import TrendGrouping, TrendInterval, incident_trends
 from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.sla.support import TARGETS, create_contract
@@ -274,6 +275,11 @@ def expected_report(
 # ---------------------------------------------------------------- the database
 
 
+def category_of(life: Life) -> str | None:
+    # From the id rather than the random generator, so the lives themselves stay as they were.
+    return ["network", "email", None][life.id.int % 3]
+
+
 def write(owner: Engine, tenant_id: uuid.UUID, lives: list[Life]) -> None:
     with owner.begin() as connection:
         for number, life in enumerate(lives, start=1):
@@ -282,10 +288,10 @@ def write(owner: Engine, tenant_id: uuid.UUID, lives: list[Life]) -> None:
                     "INSERT INTO incidents (tenant_id, id, number, title, description, status, source, impact,"
                     " urgency, priority, priority_overridden, major, reported_by, reported_by_issuer,"
                     " sla_breached, version, reported_at, updated_at, responded_at, resolved_at, closed_at,"
-                    " satisfaction_score, rated_at)"
+                    " satisfaction_score, rated_at, category)"
                     " VALUES (:t, :i, :n, 'random', '', :status, 'SERVICE_DESK', 'LOW', 'LOW', :priority,"
                     " true, false, 'brute', 'brute', false, 1, :reported, :reported, :responded, :resolved,"
-                    " :closed, :score, :rated)"
+                    " :closed, :score, :rated, :category)"
                 ),
                 {
                     "t": tenant_id,
@@ -299,6 +305,7 @@ def write(owner: Engine, tenant_id: uuid.UUID, lives: list[Life]) -> None:
                     "closed": life.closed_at,
                     "score": life.score,
                     "rated": None if life.score is None else life.reported_at,
+                    "category": category_of(life),
                 },
             )
             for at, kind, priority, reason in life.entries:  # one by one: ids keep the order
@@ -421,3 +428,82 @@ async def test_the_report_matches_the_minute_by_minute_count(
         assert _close(
             figures.resolution_compliance_percent, _percent(want.resolution_met, want.resolution_decided)
         )
+
+
+# ---------------------------------------------------------------- trends
+
+
+def _period_start(instant: datetime, zone: str, interval: TrendInterval) -> date:
+    local = instant.astimezone(ZoneInfo(zone)).date()
+    if interval is TrendInterval.WEEK:
+        return local - timedelta(days=local.isoweekday() - 1)
+    if interval is TrendInterval.MONTH:
+        return local.replace(day=1)
+    return local
+
+
+def expected_trends(
+    tenant: Tenant, clocks: dict[uuid.UUID, Any], interval: TrendInterval, grouping: TrendGrouping | None
+) -> dict[tuple[date, object], Expected]:
+    """The report's figures per (period, group), counted one life at a time."""
+    buckets: dict[tuple[date, object], Expected] = {}
+    for life in tenant.lives:
+        if not FROM <= life.reported_at < TO or life.status == "CANCELLED":
+            continue
+        priority, response, resolution = clocks[life.id]
+        key = {TrendGrouping.PRIORITY: priority, TrendGrouping.CATEGORY: category_of(life), None: None}[
+            grouping
+        ]
+        figures = buckets.setdefault(
+            (_period_start(life.reported_at, tenant.hours.zone, interval), key), Expected()
+        )
+        response_target, resolution_target = TARGETS[priority]
+        figures.incidents += 1
+        over = [
+            clock.elapsed > target and not clock.cancelled
+            for clock, target in ((response, response_target), (resolution, resolution_target))
+        ]
+        figures.breached += any(over)
+        if response.stopped and not response.cancelled:
+            figures.respond_minutes.append(response.elapsed)
+        if resolution.stopped and not resolution.cancelled:
+            figures.resolve_minutes.append(resolution.elapsed)
+        if life.score is not None:
+            figures.scores.append(life.score)
+    return buckets
+
+
+@pytest.mark.parametrize(
+    ("interval", "grouping"),
+    [
+        (TrendInterval.WEEK, TrendGrouping.PRIORITY),
+        (TrendInterval.DAY, None),
+        (TrendInterval.MONTH, TrendGrouping.CATEGORY),
+    ],
+)
+@pytest.mark.parametrize("index", [0, 1], ids=["berlin-office-hours", "new-york-24x7"])
+async def test_the_trends_match_the_minute_by_minute_count(
+    db: Database, tenants: list[Tenant], index: int, interval: TrendInterval, grouping: TrendGrouping | None
+) -> None:
+    tenant = tenants[index]
+    _, _, clocks = expected_report(tenant.lives, tenant.hours)
+    expected = expected_trends(tenant, clocks, interval, grouping)
+    trends = await incident_trends(
+        db, tenant.manager, tenant_id=tenant.id, start=FROM, end=TO, interval=interval, group_by=grouping
+    )
+    assert len(expected) > 1
+    got = {}
+    for bucket in trends:
+        key = {TrendGrouping.PRIORITY: bucket.priority, TrendGrouping.CATEGORY: bucket.category, None: None}[
+            grouping
+        ]
+        got[(bucket.period_start, key)] = bucket
+    assert got.keys() == expected.keys()
+    assert [b.period_start for b in trends] == sorted(b.period_start for b in trends)
+    for where, want in expected.items():
+        bucket = got[where]
+        assert bucket.incidents == want.incidents, where
+        assert _close(bucket.mean_time_to_respond_minutes, _mean(want.respond_minutes)), where
+        assert _close(bucket.mean_time_to_resolve_minutes, _mean(want.resolve_minutes)), where
+        assert _close(bucket.breach_rate_percent, _percent(want.breached, want.incidents)), where
+        assert _close(bucket.average_satisfaction, _mean(want.scores)), where
