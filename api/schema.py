@@ -35,6 +35,7 @@ from api.incidents.mutations import IncidentMutations, IncidentSteps
 from api.incidents.playbook_mutations import PlaybookMutations
 from api.incidents.playbooks import IncidentModel, incident_models
 from api.incidents.queries import IncidentFilter, IncidentOrder, incident_by_number, incident_connection
+from api.incidents.recurring import RecurringIncidentGroup, RecurringMutations, recurring_incidents
 from api.incidents.relations import RelationMutations
 from api.incidents.reviews import IncidentReview, ReviewMutations
 from api.incidents.types import Incident, IncidentConnection
@@ -163,6 +164,22 @@ class Query(IntegrationQueries):
     @fields.field(
         permission_classes=AUTH,
         description=(
+            "Groups of similar incidents reported in [from, to) (same service and category, or similar"
+            " titles): the candidates for problem management; AGENT"
+        ),
+    )
+    async def recurring_incidents(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        tenant: strawberry.ID | None = None,
+    ) -> list[RecurringIncidentGroup]:
+        return await recurring_incidents(info.context, tenant, from_, to)
+
+    @fields.field(
+        permission_classes=AUTH,
+        description=(
             "Billable and non-billable minutes of work done on the local days from..to (both included, the"
             " tenant's timezone), per group; needs incidents:read; CUSTOMER members may not group by AGENT"
         ),
@@ -216,6 +233,7 @@ Mutation = merge_types(
         MajorMutations,
         PlaybookMutations,
         ReviewMutations,
+        RecurringMutations,
         IntegrationMutations,
         SlaMutations,
         WorkLogSteps,

@@ -15,7 +15,7 @@ from domain.columns import utcnow
 from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Refused, forbidden, invalid
 from domain.incidents.models import IncidentReview, ReviewActionItem
-from domain.incidents.steps import MAX_NAME, MAX_TEXT, clean_text, load_for_update, required_text
+from domain.incidents.steps import MAX_BATCH, MAX_NAME, MAX_TEXT, clean_text, load_for_update, required_text
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role, at_least
 
@@ -139,3 +139,84 @@ async def save_incident_review(db: Database, actor: Actor, spec: ReviewSpec) -> 
                     )
                 )
     return review
+
+
+@use_case
+async def refer_to_problem(
+    db: Database, actor: Actor, *, incident_ids: Sequence[uuid.UUID], problem_ref: str
+) -> list[IncidentReview]:
+    """Hand recurring incidents to problem management (MANAGER): each incident's review gets an action
+    item with the problem reference, and an incident without a review a draft one saying so. Referring
+    an incident to the same problem again changes nothing. Answers the reviews, in the order given."""
+    ref = required_text(problem_ref, 100, "problem_ref")
+    if not incident_ids:
+        raise invalid("name at least one incident", "incident_ids")
+    if len(incident_ids) > MAX_BATCH:
+        raise Refused.one(ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_BATCH} incidents per call", "incident_ids")
+    if len(set(incident_ids)) != len(incident_ids):
+        raise invalid("names an incident twice", "incident_ids")
+    reviews: list[IncidentReview] = []
+    async with db.transaction(Scope.of(actor.tenant_ids)) as session:
+        # In id order, so two referrals of overlapping groups lock their incidents in the same order.
+        locked = {}
+        for index, incident_id in sorted(enumerate(incident_ids), key=lambda pair: pair[1]):
+            incident, role = await load_for_update(
+                session, actor, incident_id, None, field=("incident_ids", str(index))
+            )
+            if not at_least(role, Role.MANAGER):
+                raise forbidden(
+                    "referring incidents to a problem needs the MANAGER role", "incident_ids", str(index)
+                )
+            locked[incident_id] = incident
+        now = utcnow()
+        for incident_id in incident_ids:
+            incident = locked[incident_id]
+            review = await session.scalar(
+                select(IncidentReview).where(
+                    IncidentReview.tenant_id == incident.tenant_id, IncidentReview.incident_id == incident.id
+                )
+            )
+            if review is None:
+                review = IncidentReview(
+                    tenant_id=incident.tenant_id,
+                    id=uuid.uuid4(),
+                    incident_id=incident.id,
+                    summary=f"Referred to problem {ref} as a recurring incident.",
+                    published=False,
+                    created_by=actor.subject,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(review)
+                await session.flush()
+            items = list(
+                await session.scalars(
+                    select(ReviewActionItem).where(
+                        ReviewActionItem.tenant_id == review.tenant_id,
+                        ReviewActionItem.review_id == review.id,
+                    )
+                )
+            )
+            if not any(item.problem_ref == ref for item in items):
+                if len(items) >= MAX_ACTION_ITEMS:
+                    raise Refused.one(
+                        ErrorCode.LIMIT_EXCEEDED,
+                        f"the review of incident {incident.display_number} has {MAX_ACTION_ITEMS} action items",
+                        "incident_ids",
+                    )
+                session.add(
+                    ReviewActionItem(
+                        tenant_id=review.tenant_id,
+                        id=uuid.uuid4(),
+                        review_id=review.id,
+                        position=max((item.position for item in items), default=0) + 1,
+                        title=f"Recurring incident: see problem {ref}",
+                        owner=actor.subject,
+                        due_date=None,
+                        done=False,
+                        problem_ref=ref,
+                    )
+                )
+                review.updated_at = now
+            reviews.append(review)
+    return reviews
