@@ -33,6 +33,7 @@ from domain.bulletins.mover import PhaseMover
 from domain.db import Database, Scope, app_database_url, create_database
 from domain.idempotency import ExpiredKeyPurge
 from domain.incidents.auto_close import AutoCloser
+from domain.mail.worker import MailWorker
 from domain.migrate import applied_revisions, head_revisions
 from domain.outbox import Hub, Listener
 from domain.settings import Settings, get_settings
@@ -103,6 +104,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             lock_retry=settings.sla_scanner_lock_retry_seconds,
         )
         scanner.watch(hub, listener)
+    # Mails are queued with the changes they tell of; the worker wakes on every committed event.
+    mail = MailWorker(database, settings)
+    mail.watch(hub)
     # What runs in the background: started in this order, stopped in reverse (the watchers of the hub and
     # the listener before them). A setting of 0 switches auto-close or the scanner off (None).
     workers = Workers(
@@ -111,6 +115,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         listener,
         integrations.intake.worker,  # applies the alerts the intake accepted
         integrations.webhooks,
+        mail,
         ExpiredKeyPurge(database),  # Idempotency-Key records past their time
         PhaseMover(database, tick_seconds=settings.bulletin_phase_tick_seconds, hub=hub),
         AutoCloser(database, interval_seconds=settings.auto_close_interval_seconds)
@@ -182,6 +187,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.listener = listener
     app.state.workers = workers
     app.state.metrics = metrics
+    app.state.mail = mail
     return app
 
 

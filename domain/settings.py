@@ -102,6 +102,17 @@ class Settings(BaseSettings):
     # The worker wakes on NOTIFY; this bounds its sleep when notifications are missed.
     webhook_poll_seconds: float = Field(default=5.0, gt=0)
     webhook_concurrency: int = Field(default=8, ge=1)
+    # Outgoing mail. With an SMTP URL (smtp://user:password@host:587 for STARTTLS, smtps://...:465 for TLS
+    # from the first byte, smtp://host:25?starttls=false for neither) mails go there; without one they
+    # are written to the Maildir <data_dir>/mail, which `incidentdesk mail list` reads.
+    smtp_url: str | None = None
+    mail_from: str = "incidentdesk <noreply@incidentdesk.invalid>"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A mail that cannot be sent is tried again after base * 2^(n-1) seconds (capped), at most n times.
+    mail_retry_base_seconds: float = Field(default=30.0, gt=0)
+    mail_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    mail_max_attempts: int = Field(default=12, ge=1)
+    mail_poll_seconds: float = Field(default=30.0, gt=0)
     # Idempotency-Key on GraphQL mutations: how long a first answer is kept for replay.
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     # Live events: events buffered per subscriber before it catches up from the database instead.

@@ -7,6 +7,7 @@ from domain.catalog import models as catalog_models
 from domain.db import Base
 from domain.incidents import models as incident_models
 from domain.intake import models as intake_models
+from domain.mail import models as mail_models
 from domain.sla import models as sla_models
 from domain.tenancy import models as tenancy_models
 from domain.webhooks import models as webhook_models
@@ -20,6 +21,7 @@ __all__ = [
     "idempotency_models",
     "incident_models",
     "intake_models",
+    "mail_models",
     "metadata",
     "sla_models",
     "tenancy_models",

@@ -34,6 +34,7 @@ from api.cli.admin import (
     cmd_token,
 )
 from api.cli.common import EXIT_FAILURE, EXIT_USAGE, UsageError, log, prepared_owner_url, refusal_message
+from api.cli.mail import cmd_mail_list, cmd_mail_show
 from api.cli.serve import cmd_migrate, cmd_serve
 from domain.errors import Refused
 from domain.settings import Settings, get_settings
@@ -147,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     keys_rotate.set_defaults(handler=cmd_keys_rotate)
     keys_list = keys_commands.add_parser("list", help="every signing key and its state, one JSON a line")
     keys_list.set_defaults(handler=cmd_keys_list)
+
+    mail = commands.add_parser("mail", help="the mails written to <data dir>/mail without an SMTP server")
+    mail_commands = mail.add_subparsers(dest="action", metavar="ACTION", required=True)
+    mail_list = mail_commands.add_parser("list", help="the newest mails, one JSON a line")
+    mail_list.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    mail_list.set_defaults(sync_handler=cmd_mail_list)
+    mail_show = mail_commands.add_parser("show", help="one mail as sent, by the key `mail list` prints")
+    mail_show.add_argument("key")
+    mail_show.set_defaults(sync_handler=cmd_mail_show)
 
     token = commands.add_parser("token", help="mint a token of the built-in issuer; prints it")
     token.add_argument("--subject", required=True, help="the token's sub")
