@@ -359,9 +359,15 @@ STATUSES = "subscription { serviceStatusChanged { service { id name status } sta
 
 
 async def _bulletin(
-    db: Database, world: World, title: str, *, publish: bool, status: ServiceStatus | None = None
+    db: Database,
+    world: World,
+    title: str,
+    *,
+    publish: bool,
+    status: ServiceStatus | None = None,
+    service: uuid.UUID | None = None,
 ) -> Any:
-    affected = [bulletins.Affected(world.service, status)] if status else []
+    affected = [bulletins.Affected(service or world.service, status)] if status else []
     [row] = await bulletins.create_bulletin(
         db,
         world.alice,
@@ -501,24 +507,9 @@ async def test_a_status_page_embed_follows_only_its_services(
     first = (await socket.next("1"))["publicStatusChanged"]
     assert first["services"] == [{"slug": shown.slug, "status": "OPERATIONAL"}]
 
-    async def outage(service: Any, title: str) -> Any:
-        [row] = await bulletins.create_bulletin(
-            db,
-            world.alice,
-            bulletins.NewBulletin(
-                tenant_ids=[world.acme],
-                kind=BulletinKind.INCIDENT,
-                title=title,
-                body="Looking into it.",
-                phase=BulletinPhase.INVESTIGATING,
-                affected=[bulletins.Affected(service.id, ServiceStatus.MAJOR_OUTAGE)],
-                publish=True,
-            ),
-        )
-        return row
-
-    elsewhere = await outage(hidden, f"Elsewhere {mark}")
-    here = await outage(shown, f"Here {mark}")
+    major = ServiceStatus.MAJOR_OUTAGE
+    elsewhere = await _bulletin(db, world, f"Elsewhere {mark}", publish=True, status=major, service=hidden.id)
+    here = await _bulletin(db, world, f"Here {mark}", publish=True, status=major, service=shown.id)
     # The first state sent after the hidden service's outage is already the shown one's (its bulletin and
     # status change commit together): nothing was sent for the other service.
     state = (await socket.next("1"))["publicStatusChanged"]
