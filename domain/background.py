@@ -44,14 +44,21 @@ class Worker:
 
     Subclasses write ``run`` (the loop; it handles and logs its own failures, so that one bad pass does
     not end it: ``retried`` does that for one piece of work) and, when they need them, ``on_start`` and
-    ``on_stop`` (register and unregister hooks). Stopping cancels the loop and waits for it, so nothing it
-    was doing outlives ``stop``.
+    ``on_stop`` (register and unregister hooks). A worker that reacts to what the process hears (the
+    outbox hub's events, the listener's SLA notices) says so with ``hear``. Stopping cancels the loop and
+    waits for it, so nothing it was doing outlives ``stop``.
     """
 
     name = "worker"
 
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
+        self._hearing: list[tuple[list[Callable[..., None]], Callable[..., None]]] = []
+
+    def hear(self, watchers: list[Callable[..., None]], callback: Callable[..., None]) -> None:
+        """Have ``callback`` among ``watchers`` (a hub's ``watchers``, a listener's ``sla_watchers``)
+        from ``start`` to ``stop``: a stopped worker is called by nothing, a restarted one again."""
+        self._hearing.append((watchers, callback))
 
     @property
     def running(self) -> bool:
@@ -59,6 +66,8 @@ class Worker:
 
     def start(self) -> None:
         if self._task is None:
+            for watchers, callback in self._hearing:
+                watchers.append(callback)
             self.on_start()
             self._task = asyncio.create_task(self.run(), name=self.name)
 
@@ -66,6 +75,9 @@ class Worker:
         task, self._task = self._task, None
         if task is None:
             return
+        for watchers, callback in self._hearing:
+            if callback in watchers:
+                watchers.remove(callback)
         self.on_stop()
         task.cancel()
         with suppress(asyncio.CancelledError):

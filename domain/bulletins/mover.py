@@ -27,21 +27,14 @@ class PhaseMover(Worker):
         super().__init__()
         self.db = db
         self.tick_seconds = tick_seconds
-        self.hub = hub
         self.moved = 0
         self._wake = asyncio.Event()
+        if hub is not None:
+            self.hear(hub.watchers, self._on_event)
 
     def _on_event(self, event: LiveEvent) -> None:
         if event.is_bulletin_change:
             self._wake.set()
-
-    def on_start(self) -> None:
-        if self.hub is not None:
-            self.hub.watchers.append(self._on_event)
-
-    def on_stop(self) -> None:
-        if self.hub is not None and self._on_event in self.hub.watchers:
-            self.hub.watchers.remove(self._on_event)
 
     async def run(self) -> None:
         while True:

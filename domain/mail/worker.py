@@ -28,22 +28,13 @@ class MailWorker(RoundWorker):
         self.transport = transport or transport_for(settings)
         # Long enough for one batch over a slow server; past it another process may send the mail again.
         self.lease = timedelta(seconds=settings.smtp_timeout_seconds * 2 + 60)
-        self._hub: Hub | None = None
 
     def watch(self, hub: Hub) -> None:
         """Wake on every committed event: mails are queued in the transactions that write events."""
-        self._hub = hub
+        self.hear(hub.watchers, self._on_event)
 
     def _on_event(self, event: LiveEvent) -> None:
         self.wake()
-
-    def on_start(self) -> None:
-        if self._hub is not None:
-            self._hub.watchers.append(self._on_event)
-
-    def on_stop(self) -> None:
-        if self._hub is not None and self._on_event in self._hub.watchers:
-            self._hub.watchers.remove(self._on_event)
 
     def retry_delay(self, attempts: int) -> float:
         delay: float = self.settings.mail_retry_base_seconds * 2.0 ** (attempts - 1)

@@ -220,33 +220,19 @@ class SlaScanner(Worker):
         self.leading = False
         self.passes = 0
         self._woken = asyncio.Event()
-        self._hub: Hub | None = None
-        self._listener: Listener | None = None
 
     def watch(self, hub: Hub, listener: Listener) -> None:
         """Wake on every event the process's outbox hub dispatches and on every SLA notice its listener
         relays (the process's one LISTEN connection), from ``start`` to ``stop``; without them the scanner
         still looks at least every ``max_sleep``."""
-        self._hub = hub
-        self._listener = listener
+        self.hear(hub.watchers, self._on_event)
+        self.hear(listener.sla_watchers, self.wake)
 
     def wake(self) -> None:
         self._woken.set()
 
     def _on_event(self, event: LiveEvent) -> None:
         self.wake()
-
-    def on_start(self) -> None:
-        if self._hub is not None:
-            self._hub.watchers.append(self._on_event)
-        if self._listener is not None:
-            self._listener.sla_watchers.append(self.wake)
-
-    def on_stop(self) -> None:
-        if self._hub is not None and self._on_event in self._hub.watchers:
-            self._hub.watchers.remove(self._on_event)
-        if self._listener is not None and self.wake in self._listener.sla_watchers:
-            self._listener.sla_watchers.remove(self.wake)
 
     async def run(self) -> None:
         while True:

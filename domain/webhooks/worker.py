@@ -77,7 +77,6 @@ class WebhookWorker(RoundWorker):
         )
         self.lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
         self.disable_after = timedelta(seconds=settings.webhook_disable_after_seconds)
-        self._hub: Hub | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
     @functools.cached_property
@@ -90,18 +89,10 @@ class WebhookWorker(RoundWorker):
     def watch(self, hub: Hub) -> None:
         """Wake on every event the process's outbox hub dispatches (its one LISTEN connection), from
         ``start`` to ``stop``; the periodic round still runs without it."""
-        self._hub = hub
+        self.hear(hub.watchers, self._on_event)
 
     def _on_event(self, event: LiveEvent) -> None:
         self._wake.set()
-
-    def on_start(self) -> None:
-        if self._hub is not None:
-            self._hub.watchers.append(self._on_event)
-
-    def on_stop(self) -> None:
-        if self._hub is not None and self._on_event in self._hub.watchers:
-            self._hub.watchers.remove(self._on_event)
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         await super().stop()
