@@ -14,67 +14,41 @@ from limits.storage import storage_from_string
 
 from domain.db import APP_ROLE
 from tests.deploy import sources as s
-
-COMPOSE = s.DEPLOY / "compose.yaml"
+from tests.deploy.compose_file import (
+    COMPOSE,
+    Services,
+    environment,
+    invocation,
+    load,
+    ours,
+    replicas,
+    the_migration,
+    the_service,
+)
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    (document,) = s.load_yaml(COMPOSE)
-    return document
+    return load()
 
 
 @pytest.fixture(scope="module")
-def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = compose["services"]
+def services(compose: dict[str, Any]) -> Services:
+    found: Services = compose["services"]
     return found
 
 
-def ours(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The services that run the image of this repository."""
-    return {name: service for name, service in services.items() if "build" in service}
-
-
-def environment(service: dict[str, Any]) -> dict[str, str]:
-    """What a container of the service finds in its environment: the image's ENV, then the service's."""
-    env = s.runtime_stage().env()
-    env.update({name: s.interpolated(str(value)) for name, value in service.get("environment", {}).items()})
-    return env
-
-
-def invocation(service: dict[str, Any]) -> s.Invocation:
-    return s.parse_command(s.image_argv(service.get("command")))
-
-
-def by_command(services: dict[str, dict[str, Any]], command: str) -> dict[str, dict[str, Any]]:
-    return {name: svc for name, svc in ours(services).items() if invocation(svc).command == command}
-
-
-def replicas(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return by_command(services, "serve")
-
-
-def the_migration(services: dict[str, dict[str, Any]]) -> str:
-    (name,) = by_command(services, "migrate")
-    return name
-
-
-def the_service(services: dict[str, dict[str, Any]], image: str) -> str:
-    (name,) = [name for name, svc in services.items() if str(svc.get("image", "")).startswith(image + ":")]
-    return name
-
-
-def test_every_command_is_a_real_command_line(services: dict[str, dict[str, Any]]) -> None:
+def test_every_command_is_a_real_command_line(services: Services) -> None:
     assert {invocation(svc).command for svc in ours(services).values()} == {"serve", "migrate"}
 
 
-def test_every_setting_exists(services: dict[str, dict[str, Any]]) -> None:
+def test_every_setting_exists(services: Services) -> None:
     for name, service in ours(services).items():
         assert s.unknown_settings(environment(service)) == [], name
 
 
 def test_two_replicas_serve_production_with_every_setting_it_requires(
-    services: dict[str, dict[str, Any]],
+    services: Services,
 ) -> None:
     serving = replicas(services)
     assert len(serving) == 2
@@ -87,7 +61,7 @@ def test_two_replicas_serve_production_with_every_setting_it_requires(
         assert s.routes_get(s.app_routes(env), "/healthz")
 
 
-def test_the_migration_runs_once_before_the_replicas(services: dict[str, dict[str, Any]]) -> None:
+def test_the_migration_runs_once_before_the_replicas(services: Services) -> None:
     migration = the_migration(services)
     postgres = the_service(services, "postgres")
     assert services[migration]["depends_on"][postgres]["condition"] == "service_healthy"
@@ -98,7 +72,7 @@ def test_the_migration_runs_once_before_the_replicas(services: dict[str, dict[st
 
 
 def test_database_urls_name_the_database_service_and_the_right_roles(
-    services: dict[str, dict[str, Any]],
+    services: Services,
 ) -> None:
     postgres_name = the_service(services, "postgres")
     postgres = services[postgres_name]["environment"]
@@ -116,16 +90,17 @@ def test_database_urls_name_the_database_service_and_the_right_roles(
         postgres["POSTGRES_DB"],
     )
     for name, service in replicas(services).items():
-        env = environment(service)
-        # The replicas never see the owner's credentials: they log in as the application role, which
-        # row-level security always applies to.
-        assert "INCIDENTDESK_DATABASE_URL" not in env, name
-        assert parts(env["INCIDENTDESK_APP_DATABASE_URL"]) == (
+        # The replicas never see the owner's credentials.
+        assert "INCIDENTDESK_DATABASE_URL" not in environment(service), name
+    # Servers and administrative commands log in as the application role, which row-level security
+    # always applies to.
+    for name, service in ours(services).items():
+        assert parts(environment(service)["INCIDENTDESK_APP_DATABASE_URL"]) == (
             APP_ROLE,
             postgres_name,
             5432,
             postgres["POSTGRES_DB"],
-        )
+        ), name
     # The application role is created with a password before the first migration finds it.
     script = (s.DEPLOY / "postgres" / "app-role.sh").read_text()
     assert re.search(rf"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS\b", script)
@@ -135,7 +110,7 @@ def test_database_urls_name_the_database_service_and_the_right_roles(
 
 
 def test_the_replicas_count_the_rate_limit_in_the_redis_of_the_file(
-    services: dict[str, dict[str, Any]],
+    services: Services,
 ) -> None:
     redis = the_service(services, "redis")
     assert services[redis]["healthcheck"]["test"][-1] == "ping"
@@ -152,7 +127,7 @@ def test_the_replicas_count_the_rate_limit_in_the_redis_of_the_file(
 
 
 def test_the_load_balancer_sends_requests_to_the_replicas_port(
-    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+    compose: dict[str, Any], services: Services
 ) -> None:
     serving = replicas(services)
     ports = {s.serve_address(invocation(svc), environment(svc))[1] for svc in serving.values()}
@@ -185,7 +160,7 @@ def test_the_load_balancer_sends_requests_to_the_replicas_port(
         assert environment(service)["FORWARDED_ALLOW_IPS"] == address, name
 
 
-def test_the_replicas_outlast_their_graceful_shutdown(services: dict[str, dict[str, Any]]) -> None:
+def test_the_replicas_outlast_their_graceful_shutdown(services: Services) -> None:
     for name, service in replicas(services).items():
         with s.settings_from(environment(service)) as settings:
             grace = settings.shutdown_grace_seconds

@@ -5,11 +5,19 @@ migration runs as a Job before a new server takes traffic, and every secret come
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.deploy import sources as s
+from tests.deploy.kubernetes_files import (
+    Resources,
+    container,
+    environment,
+    invocation,
+    one,
+    pod,
+    resolved_port,
+    server_port,
+)
 
 # Settings that carry credentials: they come from a Secret, never from a literal in a manifest.
 SECRET_SETTINGS = {
@@ -20,59 +28,10 @@ SECRET_SETTINGS = {
     "INCIDENTDESK_OIDC_ISSUERS",
 }
 
-Resources = dict[tuple[str, str], dict[str, Any]]
-
 
 @pytest.fixture(scope="module")
 def resources() -> Resources:
     return s.kubernetes_resources()
-
-
-def one(resources: Resources, kind: str) -> dict[str, Any]:
-    (found,) = [resource for (k, _), resource in resources.items() if k == kind]
-    return found
-
-
-def pod(workload: dict[str, Any]) -> dict[str, Any]:
-    template: dict[str, Any] = workload["spec"]["template"]
-    return template
-
-
-def container(workload: dict[str, Any]) -> dict[str, Any]:
-    containers: list[dict[str, Any]] = pod(workload)["spec"]["containers"]
-    (found,) = containers
-    return found
-
-
-def invocation(container: dict[str, Any]) -> s.Invocation:
-    # `command` would replace the image's entrypoint; `args` replaces its CMD.
-    assert "command" not in container, "give the image's entrypoint its arguments with args"
-    return s.parse_command(s.image_argv(container.get("args")))
-
-
-def environment(container: dict[str, Any]) -> dict[str, str]:
-    """What the container finds in its environment: the image's ENV, then its own (a Secret's value
-    stands in as a placeholder)."""
-    assert "envFrom" not in container, "name each variable, so that it can be checked"
-    env = s.runtime_stage().env()
-    for variable in container.get("env", []):
-        env[variable["name"]] = (
-            str(variable["value"]) if "value" in variable else s.secret_value(variable["name"])
-        )
-    return env
-
-
-def server_port(container: dict[str, Any]) -> int:
-    return s.serve_address(invocation(container), environment(container))[1]
-
-
-def resolved_port(container: dict[str, Any], port: int | str) -> int:
-    """A port by number, or by the name of one of the container's ports."""
-    if isinstance(port, int):
-        return port
-    (number,) = [p["containerPort"] for p in container["ports"] if p.get("name") == port]
-    assert isinstance(number, int)
-    return number
 
 
 def test_the_kustomization_applies_every_manifest() -> None:
