@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-busy lint typecheck pytest schema bench bench-install wrk clean chromium
+.PHONY: install run test test-busy lint typecheck pytest schema bench bench-install wrk clean chromium redis
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ typecheck: $(STAMP)
 # together). No test is ever retried: one that fails once fails the run.
 PYTEST_WORKERS ?= 2
 
-pytest: $(STAMP) chromium
+pytest: $(STAMP) chromium redis
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 ## The whole suite on a busy machine: two CPU-bound loops run beside it for its whole length.
@@ -51,6 +51,19 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	else \
 		echo "$(CHROMIUM) is missing: install Debian's chromium package as root (apt-get install chromium)" >&2; \
+		exit 1; \
+	fi
+
+## redis-server for the test of the replicas' shared rate limit (tests/deploy/): Debian's package,
+## installed when missing (as root).
+REDIS_SERVER ?= /usr/bin/redis-server
+
+redis:
+	@if [ -x "$(REDIS_SERVER)" ] || command -v redis-server >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; \
+	else \
+		echo "redis-server is missing: install Debian's redis-server package as root (apt-get install redis-server)" >&2; \
 		exit 1; \
 	fi
 

@@ -38,10 +38,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     os.environ["INCIDENTDESK_APP_DATABASE_URL"] = url
     from api.http_protocol import UVICORN_HTTP
 
+    host, port = listen_address(args, settings)
     options: dict[str, Any] = {
         "factory": True,
-        "host": args.host or settings.host,
-        "port": args.port if args.port is not None else settings.port,
+        "host": host,
+        "port": port,
         "log_level": settings.log_level.lower(),
         "log_config": _uvicorn_logging(),
         "lifespan": "on",
@@ -61,6 +62,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _run_gracefully(uvicorn.Config("api.app:create_app", **options))
     return 0
+
+
+def listen_address(args: argparse.Namespace, settings: Settings) -> tuple[str, int]:
+    """Where ``serve`` listens: its options first, then the settings. The deployment manifests are checked
+    against this, so that their ports are the ones the server binds."""
+    host: str = args.host or settings.host
+    port: int = args.port if args.port is not None else settings.port
+    return host, port
 
 
 def _run_gracefully(config: Any) -> None:
