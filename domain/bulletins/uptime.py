@@ -54,8 +54,9 @@ def uptime(minutes: Mapping[ServiceStatus, int]) -> Fraction | None:
 
 @dataclass(frozen=True)
 class Day:
-    """One calendar day of one service: the minutes spent in each status (statuses never seen that day
-    are absent; a day before the service existed has no minutes)."""
+    """One calendar day of one service: the minutes spent in each status. A status seen that day is
+    present even when it lasted less than half a minute (0 minutes): a short outage still colours the
+    day. Statuses never seen that day are absent; a day before the service existed has none."""
 
     day: date
     minutes: Mapping[ServiceStatus, int] = field(default_factory=dict)
@@ -63,8 +64,7 @@ class Day:
     @property
     def worst(self) -> ServiceStatus | None:
         """The worst status of the day, which colours its bar; None for a day without data."""
-        seen = [status for status, count in self.minutes.items() if count > 0]
-        return phases.worst(seen) if seen else None
+        return phases.worst(self.minutes) if self.minutes else None
 
 
 @dataclass(frozen=True)
