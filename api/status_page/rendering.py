@@ -51,7 +51,7 @@ def percent(ratio: Fraction | None) -> str:
     """An uptime as the page writes it: rounded down to two decimals, so that any down time at all
     never reads as 100%."""
     if ratio is None:
-        return "No data"
+        return "No data yet"
     return f"{math.floor(ratio * 10000) / 100:.2f}%"
 
 
