@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from html.parser import HTMLParser
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -72,7 +73,7 @@ async def world(db: Database) -> World:
         ],
     )
 
-    async def create(**fields: object) -> uuid.UUID:
+    async def create(**fields: Any) -> uuid.UUID:
         [row] = await bulletins.create_bulletin(
             db,
             agent,

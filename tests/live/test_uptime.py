@@ -11,7 +11,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest_asyncio
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
@@ -88,7 +88,7 @@ class Rollback(Exception):
     """Raised to undo what one example wrote."""
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None)
 @given(
     history=st.lists(changes, min_size=2, max_size=2),
     created=st.lists(st.integers(min_value=0, max_value=SPAN), min_size=2, max_size=2),
