@@ -74,6 +74,13 @@
     overall.dataset.status = state.overall;
     overall.textContent = OVERALL[state.overall] || state.overall;
     const services = document.getElementById("services");
+    // The server's list carries each service's uptime bars: while the services are the same, only
+    // their statuses change in place; a list that changed is written anew (the bars return on reload).
+    const shown = [...services.querySelectorAll("li[data-service-id]")];
+    if (shown.length === state.services.length && shown.every((li, i) => li.dataset.serviceId === state.services[i].id)) {
+      shown.forEach((li, i) => li.querySelector(".status").replaceWith(status(state.services[i].status)));
+      return renderBulletins(state);
+    }
     services.replaceChildren(
       ...(state.services.length
         ? state.services.map((s) =>
@@ -81,6 +88,10 @@
           )
         : [el("li", { class: "empty" }, "No services are listed.")]),
     );
+    renderBulletins(state);
+  }
+
+  function renderBulletins(state) {
     const maintenance = state.activeBulletins.filter((b) => b.kind === "MAINTENANCE");
     const notices = state.activeBulletins.filter((b) => b.kind !== "MAINTENANCE");
     document

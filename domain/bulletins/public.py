@@ -8,11 +8,12 @@ windows included) with their updates, newest first.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.bulletins import phases
 from domain.bulletins.models import (
@@ -65,70 +66,84 @@ async def public_tenant(db: Database, slug: str) -> Tenant | None:
 
 async def public_view(db: Database, tenant: Tenant) -> PublicView:
     async with db.transaction(Scope.of([tenant.id])) as session:
-        services = list(
-            (
-                await session.scalars(
-                    select(Service).where(Service.tenant_id == tenant.id).order_by(Service.name, Service.id)
-                )
-            ).all()
-        )
-        statuses = {
-            key: value
-            for key, value in (
-                await session.execute(
-                    select(ServiceStatusRow.service_id, ServiceStatusRow.status).where(
-                        ServiceStatusRow.tenant_id == tenant.id
-                    )
+        return await read_view(session, tenant)
+
+
+async def read_view(session: AsyncSession, tenant: Tenant) -> PublicView:
+    """The view in a transaction the caller holds (in the tenant's scope), so that a page reading more
+    than the view reads it all from one transaction."""
+    services = list(
+        (
+            await session.scalars(
+                select(Service).where(Service.tenant_id == tenant.id).order_by(Service.name, Service.id)
+            )
+        ).all()
+    )
+    statuses = {
+        key: value
+        for key, value in (
+            await session.execute(
+                select(ServiceStatusRow.service_id, ServiceStatusRow.status).where(
+                    ServiceStatusRow.tenant_id == tenant.id
                 )
             )
-        }
-        bulletins = list(
-            (
-                await session.scalars(
-                    select(Bulletin)
-                    .where(
-                        Bulletin.tenant_id == tenant.id,
-                        Bulletin.published.is_(True),
-                        Bulletin.phase.not_in(sorted(FINAL_PHASES)),
-                    )
-                    .order_by(Bulletin.created_at.desc(), Bulletin.id.desc())
-                    .limit(50)
-                )
-            ).all()
         )
-        keys = [(b.tenant_id, b.id) for b in bulletins]
-        updates: dict[uuid.UUID, list[BulletinUpdate]] = {}
-        affected: dict[uuid.UUID, list[tuple[uuid.UUID, ServiceStatus]]] = {}
-        if keys:
-            for update in (
-                await session.scalars(
-                    select(BulletinUpdate)
-                    .where(tuple_(BulletinUpdate.tenant_id, BulletinUpdate.bulletin_id).in_(keys))
-                    .order_by(BulletinUpdate.at.desc(), BulletinUpdate.id)
+    }
+    bulletins = list(
+        (
+            await session.scalars(
+                select(Bulletin)
+                .where(
+                    Bulletin.tenant_id == tenant.id,
+                    Bulletin.published.is_(True),
+                    Bulletin.phase.not_in(sorted(FINAL_PHASES)),
                 )
-            ).all():
-                updates.setdefault(update.bulletin_id, []).append(update)
-            for row in (
-                await session.scalars(
-                    select(BulletinService).where(
-                        tuple_(BulletinService.tenant_id, BulletinService.bulletin_id).in_(keys)
-                    )
-                )
-            ).all():
-                affected.setdefault(row.bulletin_id, []).append((row.service_id, row.status))
-    by_id = {s.id: s for s in services}
+                .order_by(Bulletin.created_at.desc(), Bulletin.id.desc())
+                .limit(50)
+            )
+        ).all()
+    )
     return PublicView(
         tenant=tenant,
         services=[(s, statuses.get(s.id, ServiceStatus.OPERATIONAL)) for s in services],
-        bulletins=[
-            PublicBulletin(
-                bulletin=b,
-                updates=updates.get(b.id, []),
-                affected=[(by_id[sid], status) for sid, status in affected.get(b.id, []) if sid in by_id],
-            )
-            for b in bulletins
-        ],
+        bulletins=await with_details(session, bulletins, services),
     )
+
+
+async def with_details(
+    session: AsyncSession, bulletins: Sequence[Bulletin], services: Sequence[Service]
+) -> list[PublicBulletin]:
+    """Published bulletins with their updates (newest first) and the services they affect, in two
+    statements whatever their number."""
+    keys = [(b.tenant_id, b.id) for b in bulletins]
+    updates: dict[uuid.UUID, list[BulletinUpdate]] = {}
+    affected: dict[uuid.UUID, list[tuple[uuid.UUID, ServiceStatus]]] = {}
+    if keys:
+        for update in (
+            await session.scalars(
+                select(BulletinUpdate)
+                .where(tuple_(BulletinUpdate.tenant_id, BulletinUpdate.bulletin_id).in_(keys))
+                .order_by(BulletinUpdate.at.desc(), BulletinUpdate.id)
+            )
+        ).all():
+            updates.setdefault(update.bulletin_id, []).append(update)
+        for row in (
+            await session.scalars(
+                select(BulletinService).where(
+                    tuple_(BulletinService.tenant_id, BulletinService.bulletin_id).in_(keys)
+                )
+            )
+        ).all():
+            affected.setdefault(row.bulletin_id, []).append((row.service_id, row.status))
+    by_id = {s.id: s for s in services}
+    return [
+        PublicBulletin(
+            bulletin=b,
+            updates=updates.get(b.id, []),
+            affected=[(by_id[sid], status) for sid, status in affected.get(b.id, []) if sid in by_id],
+        )
+        for b in bulletins
+    ]
 
 
 async def public_service_ids(db: Database, tenant: Tenant, slugs: Iterable[str]) -> dict[str, uuid.UUID]:

@@ -6,6 +6,7 @@ Chromium is Debian's ``chromium`` package (``make chromium`` installs it); no br
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import os
@@ -67,6 +68,21 @@ class Page:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
+    async def screenshot(self, path: Path, width: int = 1024) -> Path:
+        """A PNG of the whole page (not only what fits the window) at ``width`` CSS pixels, written to
+        ``path`` (its folder made if missing)."""
+        height = await self.evaluate("Math.ceil(document.documentElement.scrollHeight)")
+        await self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=max(int(height), 1),
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        shot = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        await asyncio.to_thread(_write, path, base64.b64decode(shot["data"]))
+        return path
+
     async def wait_for(self, expression: str, within: float = PATIENCE, interval: float = 0.02) -> None:
         """Poll until ``expression`` is truthy; ``within`` only bounds a hang."""
         deadline = time.monotonic() + within
@@ -74,6 +90,11 @@ class Page:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{expression!r} stayed false for {within:g}s")
             await asyncio.sleep(interval)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def _devtools_port(profile: Path, process: subprocess.Popen[bytes], within: float = PATIENCE) -> int:

@@ -1,14 +1,20 @@
-"""The public status page in headless Chromium: it changes live when a bulletin is published through the
-API, and reconnects by itself when the server goes away and comes back."""
+"""The public status page in headless Chromium: its uptime bars and history, a screenshot kept as a test
+artefact (in ``.incidentdesk/artifacts/``, or ``$INCIDENTDESK_ARTIFACTS``); it changes live when a
+bulletin is published through the API, and reconnects by itself when the server goes away and comes
+back."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,14 +23,20 @@ import pytest_asyncio
 from api.app import create_app
 from auth import Principal
 from domain.bulletins import service as bulletins
-from domain.bulletins.phases import BulletinPhase
+from domain.bulletins.phases import BulletinKind, BulletinPhase, ServiceStatus
 from domain.db import Database
 from domain.settings import Settings
 from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.conftest import TestDatabase
 from tests.live.cdp import Page, chromium
+from tests.live.status_history import write_history
 from tests.server import listening_socket, serve
+
+ARTIFACTS = Path(
+    os.environ.get("INCIDENTDESK_ARTIFACTS", Path(__file__).resolve().parents[2] / ".incidentdesk/artifacts")
+)
+ZONE = ZoneInfo("America/New_York")
 
 
 @dataclass
@@ -32,6 +44,7 @@ class World:
     mail: str  # global ID of acme's Mail service
     agent: Principal
     token: str
+    outage_day: str  # the local day of Mail's two hours of partial outage, a week ago
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +54,44 @@ def settings(test_db: TestDatabase) -> Settings:
 
 @pytest_asyncio.fixture(scope="module")
 async def world(settings: Settings, db: Database) -> World:
-    acme = await f.create_tenant(db, "acme", name="Acme Corp", public_status_page=True)
+    acme = await f.create_tenant(
+        db, "acme", name="Acme Corp", timezone="America/New_York", public_status_page=True
+    )
     await f.add_member(db, acme.id, "alice", Role.AGENT)
     manager = f.actor("mary", {acme.id: Role.MANAGER})
+    agent = f.actor("alice", {acme.id: Role.AGENT})
     mail = await f.create_service(db, manager, acme.id, "Mail")
     await f.create_service(db, manager, acme.id, "Web")
+    # Mail has two months of history: two hours of partial outage a week ago.
+    week_ago = datetime.now(ZONE).date() - timedelta(days=7)
+    await write_history(
+        db,
+        acme.id,
+        mail.id,
+        created_at=datetime.now(UTC) - timedelta(days=60),
+        changes=[
+            (datetime.combine(week_ago, time(14), ZONE), ServiceStatus.PARTIAL_OUTAGE),
+            (datetime.combine(week_ago, time(16), ZONE), ServiceStatus.OPERATIONAL),
+        ],
+    )
+    # An incident of the last days, resolved since: the page's history.
+    [past] = await bulletins.create_bulletin(
+        db,
+        agent,
+        bulletins.NewBulletin(
+            tenant_ids=[acme.id],
+            kind=BulletinKind.INCIDENT,
+            title="Login errors",
+            body="Some sign-ins fail.",
+            phase=BulletinPhase.IDENTIFIED,
+            publish=True,
+        ),
+    )
+    await bulletins.post_bulletin_update(
+        db, agent, bulletins.NewUpdate(past.id, BulletinPhase.RESOLVED, "Sign-ins work again.")
+    )
     token = await f.mint_token(settings, db, "alice")
-    return World(f.encode_id("Service", mail.id), f.actor("alice", {acme.id: Role.AGENT}), token)
+    return World(f.encode_id("Service", mail.id), agent, token, week_ago.isoformat())
 
 
 class Server:
@@ -108,6 +152,37 @@ async def test_the_page_is_small_accessible_and_live(page: Page, world: World) -
     assert await page.evaluate("document.getElementById('overall').textContent") == "All systems operational"
 
 
+def bars(world: World) -> str:
+    selector = json.dumps(f"[data-service-id='{world.mail}'] .day")
+    return f"[...document.querySelectorAll({selector})]"
+
+
+async def test_the_page_shows_uptime_bars_and_history_and_is_kept_as_a_screenshot(
+    page: Page, world: World
+) -> None:
+    assert await page.evaluate(
+        "[...document.querySelectorAll('#services .bars')].map(b => b.children.length)"
+    ) == [
+        90,
+        90,
+    ]
+    day = f"{bars(world)}.find(d => d.dataset.day === {json.dumps(world.outage_day)})"
+    assert await page.evaluate(f"{day}.dataset.status") == "PARTIAL_OUTAGE"
+    assert "Partial outage: 120 min" in await page.evaluate(f"{day}.title")
+    # The bar is drawn in the outage's colour, not merely marked.
+    colour = await page.evaluate(f"getComputedStyle({day}).backgroundColor")
+    operational = await page.evaluate(f"getComputedStyle({bars(world)}.at(-2)).backgroundColor")
+    assert colour != operational and colour == "rgb(232, 102, 28)"
+    assert await page.evaluate(f"{bars(world)}[0].dataset.status") == "NO_DATA"  # before Mail existed
+    percent = json.dumps(f"[data-service-id='{world.mail}'] .percent")
+    figure = await page.evaluate(f"document.querySelector({percent}).textContent")
+    assert figure.startswith("99.") and figure.endswith("%")
+    history = await page.evaluate("document.getElementById('history').textContent")
+    assert "Login errors" in history and "Sign-ins work again." in history
+    shot = await page.screenshot(ARTIFACTS / "status-page.png")
+    assert shot.read_bytes().startswith(b"\x89PNG")
+
+
 CREATE = """mutation($input: CreateBulletinInput!) {
   createBulletin(input: $input) { bulletins { id } userErrors { message } }
 }"""
@@ -141,6 +216,8 @@ async def test_publishing_a_bulletin_changes_the_page_live(server: Server, page:
     )
     assert await page.evaluate("document.getElementById('overall').dataset.status") == "MAJOR_OUTAGE"
     assert await page.evaluate("document.getElementById('overall').textContent") == "Major outage"
+    # The live change kept the server's uptime bars.
+    assert await page.evaluate(f"{bars(world)}.length") == 90
 
 
 async def test_the_page_reconnects_by_itself_and_catches_up(
