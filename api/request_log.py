@@ -105,19 +105,32 @@ class RequestLog:
         token = _facts.set(facts)
         started = time.perf_counter()
         status: int | None = None
+        answered = gone = False
+
+        async def recording_receive() -> Message:
+            nonlocal gone
+            message = await receive()
+            # Gone before its answer was sent: whatever the app answered then, nobody read it.
+            gone = gone or (message["type"] == "http.disconnect" and not answered)
+            return message
 
         async def recording_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = True
             await send(message)
 
         result: str | None = None
         try:
-            await self.app(scope, receive, recording_send)
+            await self.app(scope, recording_receive, recording_send)
+            if gone:
+                result = CLIENT_GONE
         except ClientDisconnect:
-            # The client left while its body was read: nobody is there to answer, and nothing failed.
-            result = CLIENT_GONE
+            # The client left while its body was read: nobody is there to answer, and nothing failed
+            # (a 500 Starlette's error middleware started for it reached no one: no status).
+            result, status = CLIENT_GONE, None
         except BaseException:
             result = SERVER_ERROR
             raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -223,3 +224,26 @@ def test_every_line_is_json_and_uvicorn_is_among_them(server: Server) -> None:
     lines = server.lines()
     assert any(line.get("logger", "").startswith("uvicorn") for line in lines), lines[:5]
     assert all({"event", "level", "timestamp"} <= line.keys() for line in lines)
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [b"Content-Length: 5000\r\n", b"Transfer-Encoding: chunked\r\n"],
+    ids=["sized (read at the door)", "chunked (read by the endpoint)"],
+)
+def test_a_client_leaving_mid_body_is_one_info_line_not_an_error(server: Server, framing: bytes) -> None:
+    request_id = f"gone-{uuid.uuid4().hex}"
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=PATIENCE) as conn:
+        conn.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"X-Request-Id: {request_id}\r\n".encode()
+            + framing
+            + b"\r\n"
+            + (b"a\r\n" if b"chunked" in framing else b"")
+            + b'{"query": '
+        )
+    line = server.wait_for("the abandoned request's line", _request(request_id))
+    assert line["outcome"] == "client_gone" and line["level"] == "info"
+    errors = [other for other in server.lines() if other["level"] == "error"]
+    assert not errors, errors
