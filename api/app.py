@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,6 +26,7 @@ from api.limits import BodySizeLimit
 from api.metrics import HttpMetrics, Metrics
 from api.quick import QuickAnswers
 from api.request_id import RequestId
+from api.request_log import RequestLog
 from api.schema import build_schema
 from auth import Authority
 from domain.access import AccessNotices
@@ -54,11 +56,19 @@ async def going_away() -> None:
 
 class Service(Starlette):
     """The app: Starlette, with the queries compiled reads answer taken at the door, ahead of the
-    middleware stack (``api/quick.py``); everything else goes through the stack."""
+    middleware stack (``api/quick.py``); everything else goes through the stack. Every request, either
+    way, is one line of the request log (``api/request_log.py``)."""
 
     quick: QuickAnswers | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._logged = RequestLog(self._answer)
+
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        await self._logged(scope, receive, send)
+
+    async def _answer(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if self.quick is not None and self.quick.takes(scope):
             scope["app"] = self
             remaining = await self.quick(scope, receive, send)

@@ -18,6 +18,7 @@ from graphql import GraphQLError
 from graphql.language import Lexer, Source, TokenKind
 
 from api.errors import should_mask
+from api.request_log import note_error
 
 log = logging.getLogger("incidentdesk.graphql")
 
@@ -77,6 +78,7 @@ def log_errors(
         message = redacted(error.message, literals)
         where = ".".join(str(p) for p in error.path) if error.path else None
         if should_mask(error):
+            note_error("INTERNAL_SERVER_ERROR", fault=True)
             log.error(
                 "server fault in operation %s at %s: %s",
                 operation or "-",
@@ -86,4 +88,5 @@ def log_errors(
             )
         else:
             code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
+            note_error(str(code), fault=False)
             log.info("client error in operation %s (%s): %s", operation or "-", code, message)

@@ -38,6 +38,7 @@ from api.graphql.shared_render import PAYLOADS
 from api.limits import RATE_LIMITED, PrincipalRateLimit
 from api.quick import replaying
 from api.relay import parse_id
+from api.request_log import annotate_caller, annotate_operation
 from api.schema import Schema
 from api.ws_auth import LegacyWSHandler, TransportWSHandler
 from api.ws_auth import authenticate as authenticate_ws
@@ -106,6 +107,15 @@ def _decoded(method: str, query_string: bytes, body: bytes | None) -> Incoming |
     ):
         return None
     return Incoming(query, variables, name, extensions)
+
+
+def _annotate_operation(prepared: Prepared, name: str | None) -> None:
+    """The request log's operation: as the document names it, with its type."""
+    operation = prepared.operation(name)
+    if operation is None:
+        annotate_operation(name, None)
+    else:
+        annotate_operation(operation.name.value if operation.name else name, operation.operation.value)
 
 
 def _given(context: Context) -> Callable[[], Awaitable[Context]]:
@@ -220,6 +230,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             context = await self._context(principal, request.headers.get("x-tenant"), request)
             if text is not None:
                 prepared = self.documents.prepare(text)
+                _annotate_operation(prepared, incoming.operation_name)
                 if prepared.is_query(incoming.operation_name):
                     context.reads = RequestReads(self.db, context.scope)
                     if self.compiled is not None and not state.get(_TRIED):
@@ -258,6 +269,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return Refused(429, RATE_LIMITED, [(b"retry-after", str(retry_after).encode())])
         state[_PRINCIPAL] = principal
         state[_ADMITTED] = True
+        annotate_caller(principal)
         return principal
 
     async def quick_answer(
@@ -288,6 +300,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 return None
             recalled = self._queries.put(request_key, (incoming, prepared))
         incoming, prepared = recalled
+        _annotate_operation(prepared, incoming.operation_name)
         scope["state"][_TRIED] = True
         tenant = headers.get(b"x-tenant")
 
@@ -337,11 +350,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def _context(
         self, principal: Principal | None, narrowed_to: str | None, request: Request | WebSocket | None = None
     ) -> Context:
+        tenant_ids = await self._tenant_scope(principal, narrowed_to)
+        annotate_caller(principal, tenant_ids)
         return Context(
             settings=self.settings,
             db=self.db,
             principal=principal,
-            tenant_ids=await self._tenant_scope(principal, narrowed_to),
+            tenant_ids=tenant_ids,
             request=request,
             tenants=self.tenants,
         )
@@ -381,6 +396,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         context.principal = principal
         tenant = params.get("tenant")
         context.tenant_ids = await self._tenant_scope(principal, tenant)
+        annotate_caller(principal, context.tenant_ids)
         scope = context.tenant_ids
 
         async def still_entitled() -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from starlette.types import Message, Receive, Scope, Send
 
-from api.request_id import HEADER, chosen_id, current_request_id
+from api.request_id import HEADER, current_request_id, request_id_of
 
 if TYPE_CHECKING:
     from api.metrics import Metrics
@@ -82,7 +82,7 @@ class QuickAnswers:
             if len(body) > self.max_body_bytes:
                 return receive
         started = time.perf_counter()
-        request_id = chosen_id(headers.get(HEADER.encode()))
+        request_id = request_id_of(scope)
         token = current_request_id.set(request_id)
         try:
             answer = await self.doors[scope["path"]].quick_answer(scope, headers, body)

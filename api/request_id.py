@@ -38,11 +38,18 @@ def chosen_id(given: bytes | None) -> str:
     return f"{_PREFIX}{next(_COUNTER):016x}"
 
 
-def _chosen(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == HEADER.encode():
-            return chosen_id(value)
-    return chosen_id(None)
+# Where a request's id is kept once chosen: the request log (outermost), the door and this middleware all
+# name the request by the same id.
+_SCOPE_KEY = "incidentdesk.request_id"
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id: chosen once, from its ``X-Request-Id`` or new, and the same on every later ask."""
+    known: str | None = scope.get(_SCOPE_KEY)
+    if known is None:
+        given = next((value for name, value in scope.get("headers", []) if name == HEADER.encode()), None)
+        known = scope[_SCOPE_KEY] = chosen_id(given)
+    return known
 
 
 class RequestId:
@@ -55,7 +62,7 @@ class RequestId:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = _chosen(scope)
+        request_id = request_id_of(scope)
         token = current_request_id.set(request_id)
 
         async def send_with_id(message: Message) -> None:

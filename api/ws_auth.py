@@ -24,7 +24,10 @@ from datetime import datetime
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     SubscribeMessage,
@@ -35,6 +38,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from api.context import Context
 from api.cost import operation_cost
+from api.request_log import operation_logged
 from auth import Authority, InvalidToken, Principal
 from domain.columns import utcnow
 
@@ -173,6 +177,14 @@ class _ConnectionPolicy:
             )
         return None
 
+    def _operation_of(self, query: str, name: str | None) -> tuple[str | None, str | None]:
+        """The operation's name and type for its log line (the document is prepared already: admission
+        priced it)."""
+        operation = self.view.documents.prepare(query).operation(name)
+        if operation is None:
+            return name, None
+        return (operation.name.value if operation.name else name), operation.operation.value
+
     def _refuses(self, payload: Any) -> bool:
         return (
             self.connection_acknowledged and self.context.principal is None and not anonymous_may_run(payload)
@@ -214,6 +226,11 @@ class TransportWSHandler(_ConnectionPolicy, BaseGraphQLTransportWSHandler[Contex
                 return
         await super().handle_subscribe(message)
 
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        name, kind = self._operation_of(operation.query, operation.operation_name)
+        async with operation_logged(operation.id, name, kind):
+            await super().run_operation(operation)
+
     async def shutdown(self) -> None:
         self._stop_watching()
         await super().shutdown()
@@ -248,6 +265,13 @@ class LegacyWSHandler(_ConnectionPolicy, BaseGraphQLWSHandler[Context, None]):
                 await self.send_message({"type": "error", "id": message["id"], "payload": error.formatted})
                 return
         await super().handle_start(message)
+
+    async def handle_async_results(
+        self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
+    ) -> None:
+        name, kind = self._operation_of(query, operation_name)
+        async with operation_logged(operation_id, name, kind):
+            await super().handle_async_results(operation_id, query, operation_name, variables)
 
     async def cleanup(self) -> None:
         self._stop_watching()

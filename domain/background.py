@@ -3,6 +3,10 @@ alert worker, auto-close, the idempotency purge, resealing secrets at rest) shar
 retrying with a backoff, working in rounds, sleeping until a signal or a deadline without ever swallowing
 a cancellation, and ``Workers``, the list of them a process runs.
 
+Every round that did work, and every failed attempt, is one line of the ``incidentdesk.jobs`` log with
+the worker's name, its duration and its outcome (``ok``, ``failed``); idle rounds write nothing, so the
+log shows what the background did rather than that it woke.
+
 ``asyncio.wait_for(event.wait(), t)`` on Python 3.11 returns normally when the event is set in the same
 tick as the task is cancelled, so the cancellation is lost and ``stop()`` waits forever. Awaiting the
 event directly under ``asyncio.timeout`` leaves the cancellation with the task.
@@ -12,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import suppress
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
+# One line per round that did work and per failure: fields, rendered by whatever configured logging.
+jobs_log = logging.getLogger("incidentdesk.jobs")
 
 T = TypeVar("T")
 
@@ -37,6 +44,10 @@ async def wait_for_signal(signal: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def _milliseconds(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
 
 
 class Worker:
@@ -97,14 +108,25 @@ class Worker:
         (``backoff``), so that work depending on the database outlasts an outage without hammering it."""
         failures = 0
         while True:
+            started = time.perf_counter()
             try:
                 return await attempt()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 failures += 1
                 pause = backoff(failures)
-                log.exception("%s failed; retrying in %.1fs", self.name, pause)
+                jobs_log.exception(
+                    "job failed",
+                    extra={
+                        "worker": self.name,
+                        "duration_ms": _milliseconds(started),
+                        "outcome": "failed",
+                        "error": type(error).__name__,
+                        "failures": failures,
+                        "retry_in_s": pause,
+                    },
+                )
                 await asyncio.sleep(pause)
 
 
@@ -138,7 +160,16 @@ class RoundWorker(Worker):
 
     async def _next_round(self) -> float | None:
         self._wake.clear()  # a wake-up from now on is news for the rest after this round
-        return await self.round()
+        started = time.perf_counter()
+        rest = await self.round()
+        # A busy round did work; a chore's round is its work, done now and then. An idle round of a loop
+        # waiting for work is silent: it would be a line per wake-up and say nothing.
+        if rest is None or self.first_round_after > 0:
+            jobs_log.info(
+                "job round",
+                extra={"worker": self.name, "duration_ms": _milliseconds(started), "outcome": "ok"},
+            )
+        return rest
 
     async def round(self) -> float | None:
         """One round: None when it did work (the next comes at once), else the longest rest before the

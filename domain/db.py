@@ -333,6 +333,9 @@ def create_database(
 ) -> Database:
     # No ping before each checkout: a dead connection is found by the first statement and tried again
     # (Database.begin, Database.read_json) instead of costing every transaction a round trip.
+    # A failed statement's error names the statement, not its parameters: they hold customers' words
+    # (comment bodies, notes) and secrets, and errors end up in logs.
+    engine_options.setdefault("hide_parameters", True)
     engine = create_async_engine(
         to_async_url(url), pool_size=pool_size, max_overflow=pool_overflow, **engine_options
     )

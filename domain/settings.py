@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # started per request); a request waits for a pooled connection instead.
     db_pool_overflow: int = Field(default=0, ge=0)
     log_level: str = "info"
+    # One line per record: "json" for a log collector, "console" for a person; "auto" picks console when
+    # stderr is a terminal (``make run``) and JSON otherwise.
+    log_format: Literal["auto", "json", "console"] = "auto"
     # Prometheus metrics at GET /metrics (route templates and counts only; no tenant data).
     metrics_enabled: bool = True
     # Alert intake (POST /v2/enqueue): events per minute per routing key, like PagerDuty's own limit.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import warnings
 from collections.abc import Callable, Coroutine, Sequence
@@ -36,6 +35,7 @@ from api.cli.admin import (
 from api.cli.common import EXIT_FAILURE, EXIT_USAGE, UsageError, log, prepared_owner_url, refusal_message
 from api.cli.mail import cmd_mail_list, cmd_mail_show
 from api.cli.serve import cmd_migrate, cmd_serve
+from api.logs import configure_logging
 from domain.errors import Refused
 from domain.settings import Settings, get_settings
 from domain.tenancy.roles import Role
@@ -169,15 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
-    """Our own progress at the configured level; libraries (pgserver, alembic) only when they warn."""
-    chosen = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=chosen if chosen <= logging.DEBUG else logging.WARNING,
-        format="%(levelname)s [%(name)s] %(message)s",
-    )
-    logging.getLogger("incidentdesk").setLevel(chosen)
+def _configure_logging(settings: Settings) -> None:
+    """Our own progress at the configured level; libraries (pgserver, alembic) only when they warn. One
+    line per record on stderr, JSON or for a person (``api/logs.py``)."""
+    configure_logging(settings.log_level, settings.log_format)
     # pgserver asks platformdirs for a runtime dir it never uses; the fallback warning is noise here.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
@@ -199,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         return _fail(EXIT_USAGE, f"invalid setting INCIDENTDESK_{where.upper()}: {first['msg']}")
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     debug = settings.log_level.lower() == "debug"
     try:
         if hasattr(args, "sync_handler"):

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from api.cli.common import EXIT_USAGE, UsageError, app_url, log, migrate_database, prepared_owner_url
+from api.logs import logging_config
 from domain.db import (
     owner_database_url,
 )
@@ -44,10 +45,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "host": host,
         "port": port,
         "log_level": settings.log_level.lower(),
-        "log_config": _uvicorn_logging(),
+        # Every process (each worker configures its own) renders every record alike (``api/logs.py``).
+        "log_config": logging_config(settings.log_level, settings.log_format),
         "lifespan": "on",
-        # Below info the access log writes nothing; uvicorn still gathers each line's parts unless told.
-        "access_log": settings.log_level.lower() in ("debug", "info"),
+        # The request log (``api/request_log.py``) writes one line per request: uvicorn's would repeat it.
+        "access_log": False,
         # No "server: uvicorn" on every response: it tells a prober what runs here, and costs a header.
         "server_header": False,
         "http": UVICORN_HTTP,
@@ -90,17 +92,6 @@ def _run_gracefully(config: Any) -> None:
     # the process exits 0 rather than dying of the signal (the handler is not inherited by children).
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     Graceful(config).run()
-
-
-def _uvicorn_logging() -> dict[str, Any]:
-    """uvicorn's own logging, with the access log on stderr too: stdout carries results only."""
-    import copy
-
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
-    return config
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
