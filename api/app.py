@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from opentelemetry.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from api.metrics import HttpMetrics, Metrics
 from api.quick import QuickAnswers
 from api.request_id import RequestId
 from api.schema import build_schema
+from api.tracing import Tracing, configured
 from auth import Authority
 from domain.access import AccessNotices
 from domain.background import Worker, Workers
@@ -56,8 +58,16 @@ class Service(Starlette):
     middleware stack (``api/quick.py``); everything else goes through the stack."""
 
     quick: QuickAnswers | None = None
+    # Set when the app traces (``api/tracing.py``): every request then runs inside its span.
+    tracing: Tracing | None = None
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if self.tracing is not None:
+            await self.tracing.serve(self.answer, scope, receive, send)
+        else:
+            await self.answer(scope, receive, send)
+
+    async def answer(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if self.quick is not None and self.quick.takes(scope):
             scope["app"] = self
             remaining = await self.quick(scope, receive, send)
@@ -67,8 +77,14 @@ class Service(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
-    """Build the service. ``database_url`` is the application role's URL; derived from settings when omitted."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Starlette:
+    """Build the service. ``database_url`` is the application role's URL; derived from settings when omitted.
+    Traces go to ``tracer_provider`` when given, else over OTLP when the environment names an endpoint."""
     settings = settings or get_settings()
     problems = settings.production_problems()
     if problems:
@@ -142,6 +158,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await workers.stop()
             await authority.aclose()
             await database.dispose()
+            if tracing is not None:
+                tracing.shutdown()  # exports the spans still buffered
 
     # Annotated because the metrics middleware's lambda below refers to app itself.
     app: Service = Service(
@@ -172,6 +190,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         max_body_bytes=settings.max_body_bytes,
         cors=bool(settings.cors_origin_list()),
     )
+    tracing = configured(tracer_provider)
+    if tracing is not None:
+        tracing.instrument(database, integrations.webhooks, routes=lambda: app.routes)
+        graphql.trace(tracing)
+        app.tracing = tracing
     app.state.settings = settings
     app.state.database = database
     app.state.authority = authority

@@ -304,13 +304,16 @@ class Database:
 
     def _statement_span(self, tracer: Tracer, statement: str) -> AbstractContextManager[Span]:
         """A statement's span, named and described like the SQLAlchemy instrumentation's (its first
-        word and the database; the text with its placeholders, never the values)."""
-        database = self.engine.url.database or ""
+        word; the text with its placeholders, never the values bound to them)."""
         words = statement.split(maxsplit=1)
         return tracer.start_as_current_span(
-            " ".join(filter(None, (words[0] if words else "", database))) or "postgresql",
+            words[0] if words else "postgresql",
             kind=SpanKind.CLIENT,
-            attributes={"db.system": "postgresql", "db.name": database, "db.statement": statement},
+            attributes={
+                "db.system": "postgresql",
+                "db.name": self.engine.url.database or "",
+                "db.statement": statement,
+            },
         )
 
     async def all_tenant_ids(self) -> frozenset[uuid.UUID]:
