@@ -169,6 +169,25 @@ def test_an_incoming_traceparent_makes_the_request_a_child_of_the_callers_trace(
     assert (intake.attributes or {})["http.response.status_code"] == answer.status_code
 
 
+def test_a_query_the_door_declines_keeps_one_span_through_the_executor(
+    live: f.LiveApp, world: World, exporter: InMemorySpanExporter
+) -> None:
+    # Variables of the wrong type: compiled reads decline at the door, and the executor reports them.
+    header, trace_id, _ = traceparent()
+    body = live.gql(
+        world.token,
+        "query Portal($n: Int!) { incidents(first: $n) { totalCount } }",
+        {"n": "five"},
+        headers={"traceparent": header},
+    )
+    assert body["errors"] and body.get("data") is None
+
+    spans = request_done(exporter, trace_id, "POST /graphql")
+    request, operation = one(spans, "POST /graphql"), one(spans, "query Portal")
+    assert operation.parent is not None and request.context is not None
+    assert operation.parent.span_id == request.context.span_id
+
+
 def test_a_caller_that_does_not_sample_is_not_traced(
     live: f.LiveApp, world: World, exporter: InMemorySpanExporter
 ) -> None:
