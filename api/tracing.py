@@ -41,6 +41,8 @@ from opentelemetry.util.types import Attributes
 from starlette.routing import BaseRoute, Match
 from starlette.types import Message, Receive, Scope, Send
 
+from domain.trace_context import DELIVERY_SPAN
+
 if TYPE_CHECKING:
     from api.graphql.documents import Prepared
     from domain.db import Database
@@ -48,8 +50,6 @@ if TYPE_CHECKING:
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 SERVICE = "incidentdesk"
-# The spans that may begin a trace of their own (see ``RequestsAndDeliveries``).
-DELIVERY_SPAN = "webhook delivery"
 
 # A GraphQL operation's span, started by the door and handed on to the stack when the door declines.
 _OPERATION = "incidentdesk.trace-operation"

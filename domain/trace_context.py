@@ -15,6 +15,8 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
 TRACEPARENT = "traceparent"
+# The delivery worker's span for one send; a trace may begin with it (``api/tracing.py``'s sampler).
+DELIVERY_SPAN = "webhook delivery"
 
 
 def current_traceparent() -> str | None:

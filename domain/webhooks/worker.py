@@ -49,7 +49,7 @@ from domain.columns import utcnow
 from domain.db import Database
 from domain.outbox import Hub, LiveEvent
 from domain.settings import Settings
-from domain.trace_context import remote_context
+from domain.trace_context import DELIVERY_SPAN, remote_context
 from domain.webhooks import deliveries
 from domain.webhooks.deliveries import DELIVERY_BATCH, GlobalId, Job, Result, message_id
 from domain.webhooks.signing import SecretBox, retry_delay, signed_headers
@@ -198,7 +198,7 @@ class WebhookWorker(RoundWorker):
             return await self._send(job, {})
         # Attributes name the delivery, never its URL (a partner's URL may hold a token) or its body.
         with self._tracer.start_as_current_span(
-            "webhook delivery",
+            DELIVERY_SPAN,
             context=remote_context(job.traceparent),
             kind=SpanKind.CLIENT,
             attributes={
