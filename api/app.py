@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from opentelemetry.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -28,6 +29,7 @@ from api.quick import QuickAnswers
 from api.request_id import RequestId
 from api.request_log import RequestLog
 from api.schema import build_schema
+from api.tracing import Tracing, configured
 from auth import Authority
 from domain.access import AccessNotices
 from domain.background import Worker, Workers
@@ -60,15 +62,21 @@ class Service(Starlette):
     way, is one line of the request log (``api/request_log.py``)."""
 
     quick: QuickAnswers | None = None
+    # Set when the app traces (``api/tracing.py``): every request then runs inside its span.
+    tracing: Tracing | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._logged = RequestLog(self._answer)
+        self._logged = RequestLog(self.answer)
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
-        await self._logged(scope, receive, send)
+        # The request's span (when traced) encloses its log line, which then carries the trace id.
+        if self.tracing is not None:
+            await self.tracing.serve(self._logged, scope, receive, send)
+        else:
+            await self._logged(scope, receive, send)
 
-    async def _answer(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+    async def answer(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if self.quick is not None and self.quick.takes(scope):
             scope["app"] = self
             remaining = await self.quick(scope, receive, send)
@@ -78,8 +86,14 @@ class Service(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Starlette:
-    """Build the service. ``database_url`` is the application role's URL; derived from settings when omitted."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Starlette:
+    """Build the service. ``database_url`` is the application role's URL; derived from settings when omitted.
+    Traces go to ``tracer_provider`` when given, else over OTLP when the environment names an endpoint."""
     settings = settings or get_settings()
     problems = settings.production_problems()
     if problems:
@@ -157,6 +171,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             await workers.stop()
             await authority.aclose()
             await database.dispose()
+            if tracing is not None:
+                tracing.shutdown()  # exports the spans still buffered
 
     # Annotated because the metrics middleware's lambda below refers to app itself.
     app: Service = Service(
@@ -187,6 +203,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         max_body_bytes=settings.max_body_bytes,
         cors=bool(settings.cors_origin_list()),
     )
+    tracing = configured(tracer_provider)
+    if tracing is not None:
+        tracing.instrument(database, integrations.webhooks, routes=lambda: app.routes)
+        graphql.trace(tracing)
+        app.tracing = tracing
     app.state.settings = settings
     app.state.database = database
     app.state.authority = authority

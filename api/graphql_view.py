@@ -40,6 +40,7 @@ from api.quick import replaying
 from api.relay import parse_id
 from api.request_log import annotate_caller, annotate_operation
 from api.schema import Schema
+from api.tracing import Tracing
 from api.ws_auth import LegacyWSHandler, TransportWSHandler
 from api.ws_auth import authenticate as authenticate_ws
 from auth import Authority, InvalidToken, Principal
@@ -190,6 +191,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.rate_limit = PrincipalRateLimit(settings.rate_limit_per_minute, settings.rate_limit_storage)
         # The open WebSockets' senders, so that a shutdown can tell each client it is going away.
         self._sockets: set[Send] = set()
+        # Set by ``trace`` when the app traces; None costs one check per request.
+        self.tracing: Tracing | None = None
+
+    def trace(self, tracing: Tracing) -> None:
+        """Run each HTTP operation inside a span named after it (``api/tracing.py``)."""
+        self.tracing = tracing
 
     async def going_away(self) -> None:
         """Close every WebSocket with 1001 (going away) before the server stops: clients reconnect to
@@ -221,35 +228,41 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             receive = replaying(body)
         incoming = _decoded(request.method, scope["query_string"], body)
         context: Context | None = None
-        if incoming is not None:
-            text = self.persisted.resolve(incoming.query, incoming.extensions)
-            if isinstance(text, Refusal):
-                await JSONResponse(text.body(), status_code=text.status)(scope, receive, send)
-                return
-            _RESOLVED_QUERY.set(text)
-            context = await self._context(principal, request.headers.get("x-tenant"), request)
-            if text is not None:
-                prepared = self.documents.prepare(text)
-                _annotate_operation(prepared, incoming.operation_name)
-                if prepared.is_query(incoming.operation_name):
-                    context.reads = RequestReads(self.db, context.scope)
-                    if self.compiled is not None and not state.get(_TRIED):
-                        data = await self.compiled.answer(
-                            prepared, incoming.operation_name, incoming.variables, _given(context)
-                        )
-                        if data is not None:
-                            response = Response(
-                                b'{"data":' + data.encode() + b"}", media_type="application/json"
+        # The operation's span, when traced, from the moment its document is known to the answer's end.
+        with contextlib.ExitStack() as traced:
+            if incoming is not None:
+                text = self.persisted.resolve(incoming.query, incoming.extensions)
+                if isinstance(text, Refusal):
+                    await JSONResponse(text.body(), status_code=text.status)(scope, receive, send)
+                    return
+                _RESOLVED_QUERY.set(text)
+                context = await self._context(principal, request.headers.get("x-tenant"), request)
+                if text is not None:
+                    prepared = self.documents.prepare(text)
+                    _annotate_operation(prepared, incoming.operation_name)
+                    if self.tracing is not None:
+                        traced.enter_context(self.tracing.operation(scope, prepared, incoming.operation_name))
+                    if prepared.is_query(incoming.operation_name):
+                        context.reads = RequestReads(self.db, context.scope)
+                        if self.compiled is not None and not state.get(_TRIED):
+                            data = await self.compiled.answer(
+                                prepared, incoming.operation_name, incoming.variables, _given(context)
                             )
-                            await response(scope, receive, send)
-                            return
-            state[_CONTEXT] = context
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            if context is not None and context.reads is not None:
-                with contextlib.suppress(Exception):  # the answer is sent; a read-only commit cannot matter
-                    await context.reads.close()
+                            if data is not None:
+                                response = Response(
+                                    b'{"data":' + data.encode() + b"}", media_type="application/json"
+                                )
+                                await response(scope, receive, send)
+                                return
+                state[_CONTEXT] = context
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                if context is not None and context.reads is not None:
+                    with contextlib.suppress(
+                        Exception
+                    ):  # the answer is sent; a read-only commit cannot matter
+                        await context.reads.close()
 
     async def _admit(self, scope: Scope, headers: dict[bytes, bytes]) -> Principal | Refused | None:
         """Who calls, and whether the rate limit lets them: once per request, whichever path asks first."""
@@ -307,7 +320,15 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         async def context() -> Context:
             return await self._context(admitted, tenant.decode("latin-1") if tenant is not None else None)
 
-        data = await self.compiled.answer(prepared, incoming.operation_name, incoming.variables, context)
+        if self.tracing is None:
+            data = await self.compiled.answer(prepared, incoming.operation_name, incoming.variables, context)
+        else:
+            with self.tracing.operation(scope, prepared, incoming.operation_name) as span:
+                data = await self.compiled.answer(
+                    prepared, incoming.operation_name, incoming.variables, context
+                )
+                if data is None:  # the executor answers it in the stack, in this same span
+                    self.tracing.hand_on(scope, span)
         if data is None:
             return None
         return 200, b'{"data":' + data.encode() + b"}", []

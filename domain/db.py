@@ -12,11 +12,12 @@ import functools
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 import asyncpg.exceptions as asyncpg_errors  # type: ignore[import-untyped]  # asyncpg ships no types
+from opentelemetry.trace import Span, SpanKind, Tracer
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
@@ -194,6 +195,13 @@ class Database:
         # Called with every statement ``read_json`` sends past SQLAlchemy (whose own statements its
         # ``before_cursor_execute`` event reports): statement-count tests watch both.
         self.statement_observers: list[Callable[[str], None]] = []
+        # Set by ``trace`` when the process traces; None costs one check per statement.
+        self._tracer: Tracer | None = None
+
+    def trace(self, tracer: Tracer) -> None:
+        """Give each statement ``read_json`` and ``write`` send a span, as the SQLAlchemy instrumentation
+        does for the sessions' statements: these go to the driver directly, past its events."""
+        self._tracer = tracer
 
     def session(self, scope: Scope) -> AsyncSession:
         """A session whose every transaction runs inside ``scope``."""
@@ -275,17 +283,38 @@ class Database:
                 for observe in self.statement_observers:
                     observe(setting)
                 raw.info.pop(_READ_SCOPE, None)
-                await driver.execute(setting)
+                if self._tracer is None:
+                    await driver.execute(setting)
+                else:
+                    with self._statement_span(self._tracer, setting):
+                        await driver.execute(setting)
                 raw.info[_READ_SCOPE] = ids
             for observe in self.statement_observers:
                 observe(statement)
-            return await call(driver)
+            if self._tracer is None:
+                return await call(driver)
+            with self._statement_span(self._tracer, statement):
+                return await call(driver)
         except (OSError, asyncpg_errors.ConnectionDoesNotExistError, asyncpg_errors.InterfaceError):
             await greenlet_spawn(raw.invalidate)
             raise
         finally:
             # Back to the pool (a closed or invalidated one is only discarded).
             await greenlet_spawn(raw.close)
+
+    def _statement_span(self, tracer: Tracer, statement: str) -> AbstractContextManager[Span]:
+        """A statement's span, named and described like the SQLAlchemy instrumentation's (its first
+        word; the text with its placeholders, never the values bound to them)."""
+        words = statement.split(maxsplit=1)
+        return tracer.start_as_current_span(
+            words[0] if words else "postgresql",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system": "postgresql",
+                "db.name": self.engine.url.database or "",
+                "db.statement": statement,
+            },
+        )
 
     async def all_tenant_ids(self) -> frozenset[uuid.UUID]:
         """Every tenant, for system work (auto-close, scanners) that spans tenants by design."""

@@ -21,6 +21,7 @@ from domain.bulletins.models import BulletinEvent
 from domain.columns import utcnow
 from domain.incidents.enums import IncidentEventKind, Visibility
 from domain.incidents.models import Incident, IncidentEvent
+from domain.trace_context import current_traceparent
 
 EVENTS_CHANNEL = "incidentdesk_events"  # payload "<tenant_id>:<event_id>"
 SLA_CHANNEL = "incidentdesk_sla"  # wakes the SLA scanner early; the payload is empty
@@ -84,6 +85,8 @@ async def record(
         message=message,
         data=data or {},
         at=at or utcnow(),
+        # Its webhooks are sent in the trace of the request that wrote it (None when not traced).
+        traceparent=current_traceparent(),
     )
     session.add(event)
     await announce(session, incident.tenant_id, event.id)

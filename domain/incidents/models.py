@@ -168,6 +168,9 @@ class IncidentEvent(TenantOwned, Base):
     message: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     at: Mapped[datetime] = timestamp(default=utcnow)
+    # The W3C traceparent of the request that wrote the event, when it was traced: the webhooks it causes
+    # are sent in the same trace (domain/trace_context.py). Deferred: only the webhook fan-out reads it.
+    traceparent: Mapped[str | None] = mapped_column(Text, deferred=True)
 
 
 class IncidentLink(Base):

@@ -15,7 +15,7 @@ from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, undefer
 
 from domain.columns import utcnow
 from domain.db import Database, Scope
@@ -42,6 +42,8 @@ class Job:
     url: str
     secret: str
     payload: str
+    # The W3C traceparent of the request that wrote the event: the send continues its trace.
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ async def fan_out(db: Database, tenants: frozenset[uuid.UUID], *, global_id: Glo
             rows = (
                 await session.execute(
                     select(IncidentEvent, Incident)
+                    .options(undefer(IncidentEvent.traceparent))
                     .join(
                         Incident,
                         and_(
@@ -151,6 +154,7 @@ async def fan_out(db: Database, tenants: frozenset[uuid.UUID], *, global_id: Glo
                         event.at,
                         event_data(event, incident, global_id),
                     ),
+                    "traceparent": event.traceparent,
                     "status": DeliveryStatus.PENDING,
                     "attempts": 0,
                     "next_attempt_at": utcnow(),
@@ -204,6 +208,7 @@ async def claim(
                     url=url,
                     secret=open_secret(secret),
                     payload=delivery.payload,
+                    traceparent=delivery.traceparent,
                 )
             )
     return jobs

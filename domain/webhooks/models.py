@@ -86,6 +86,8 @@ class WebhookDelivery(TenantOwned, Base):
     event_seq: Mapped[int] = mapped_column(BigInteger)
     event_kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[str] = mapped_column(Text)
+    # The event's traceparent, copied at fan-out: the delivery is sent in the trace that caused it.
+    traceparent: Mapped[str | None] = mapped_column(Text)
     status: Mapped[DeliveryStatus] = enum_column(DeliveryStatus, default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = timestamp(default=utcnow)

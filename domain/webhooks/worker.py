@@ -19,6 +19,11 @@ Every replica runs one. A round has two steps, each its own short transaction (t
 A crash between sending and recording leaves the claim to lapse, and the delivery is sent again: at
 least once. Receivers deduplicate on ``webhook-id``, which is stable across retries.
 
+When the process traces (``trace``), each send is a client span continuing the trace of the request
+that wrote the event (the ``traceparent`` stored with it, ``domain/trace_context.py``), and the request
+to the partner carries that span as its ``traceparent`` header: the partner's work joins the same trace.
+A delivery retried an hour later is still a child of the original mutation, not of the worker's round.
+
 The worker sleeps until its next due retry, ``webhook_poll_seconds`` at most, and is woken early by the
 outbox's NOTIFY channel; the NOTIFY only says "look", so a missed one costs latency, never an event.
 """
@@ -36,12 +41,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, StatusCode, Tracer
 
 from domain.background import RoundWorker
 from domain.columns import utcnow
 from domain.db import Database
 from domain.outbox import Hub, LiveEvent
 from domain.settings import Settings
+from domain.trace_context import DELIVERY_SPAN, remote_context
 from domain.webhooks import deliveries
 from domain.webhooks.deliveries import DELIVERY_BATCH, GlobalId, Job, Result, message_id
 from domain.webhooks.signing import SecretBox, retry_delay, signed_headers
@@ -77,6 +85,8 @@ class WebhookWorker(RoundWorker):
         )
         self.lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
         self.disable_after = timedelta(seconds=settings.webhook_disable_after_seconds)
+        # Set by ``trace`` when the process exports traces; None costs one check per send.
+        self._tracer: Tracer | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
     @functools.cached_property
@@ -90,6 +100,11 @@ class WebhookWorker(RoundWorker):
         """Wake on every event the process's outbox hub dispatches (its one LISTEN connection), from
         ``start`` to ``stop``; the periodic round still runs without it."""
         self.hear(hub.watchers, self._on_event)
+
+    def trace(self, tracer: Tracer) -> None:
+        """Send each delivery in a span of the trace that caused it, and pass that span on to the
+        partner in a ``traceparent`` header."""
+        self._tracer = tracer
 
     def _on_event(self, event: LiveEvent) -> None:
         self._wake.set()
@@ -170,10 +185,35 @@ class WebhookWorker(RoundWorker):
         )
 
     async def send(self, job: Job) -> Result:
+        if self._tracer is None:
+            return await self._send(job, {})
+        # Attributes name the delivery, never its URL (a partner's URL may hold a token) or its body.
+        with self._tracer.start_as_current_span(
+            DELIVERY_SPAN,
+            context=remote_context(job.traceparent),
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "POST",
+                "incidentdesk.webhook.delivery_id": str(job.delivery_id),
+                "incidentdesk.webhook.endpoint_id": str(job.endpoint_id),
+            },
+        ) as span:
+            trace_headers: dict[str, str] = {}
+            propagate.inject(trace_headers)
+            result = await self._send(job, trace_headers)
+            if result.status is not None:
+                span.set_attribute("http.response.status_code", result.status)
+            if not result.ok:
+                # The status, not the error's text: a connection error may quote the target.
+                span.set_status(StatusCode.ERROR, f"HTTP {result.status}" if result.status else "not sent")
+            return result
+
+    async def _send(self, job: Job, trace_headers: dict[str, str]) -> Result:
         at = utcnow()
         started = time.monotonic()
         headers = {
             **signed_headers(job.secret, message_id(job.event_id), job.payload, at),
+            **trace_headers,
             "content-type": "application/json",
             "user-agent": USER_AGENT,
         }
