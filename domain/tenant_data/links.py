@@ -1,0 +1,90 @@
+"""The references between tenants, which the catalog cannot show: they are no foreign keys.
+
+A provider's major incident names the tenants it affects (``incidents.affected_tenant_ids``), and each
+child incident in those tenants names its parent (``incident_links.parent_tenant_id, parent_id``). They
+live on both sides, and each side is its own tenant's rows:
+
+- Deleting a tenant deletes its own side only. The provider's parent incident and its list are the
+  provider's rows and stay as they are, so importing the child tenant again restores the family.
+- Importing restores a link when its other side exists in the database: a child's link to a parent
+  incident that is not there is dropped (the child stays, as a plain incident), and a parent's list keeps
+  only the tenants that exist. Under a new slug, a provider's parent that named the old tenant also names
+  the new one, since the imported child is linked to it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.db import widen_scope
+from domain.incidents.models import Incident, IncidentLink
+
+LINKS_TABLE = IncidentLink.__tablename__
+
+
+async def admit_links(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The child links of ``rows`` (``incident_links`` rows, ids as written) whose parent incident exists;
+    the others are left out. Parents in other tenants are looked up by widening the transaction's scope
+    to their tenants, on purpose."""
+    parents = {(uuid.UUID(r["parent_tenant_id"]), uuid.UUID(r["parent_id"])) for r in rows}
+    if not parents:
+        return []
+    await widen_scope(session, {tenant for tenant, _ in parents})
+    found = await session.execute(
+        select(Incident.tenant_id, Incident.id).where(tuple_(Incident.tenant_id, Incident.id).in_(parents))
+    )
+    existing = {(tenant, incident) for tenant, incident in found}
+    return [r for r in rows if (uuid.UUID(r["parent_tenant_id"]), uuid.UUID(r["parent_id"])) in existing]
+
+
+async def relink_parents(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], old_tenant: uuid.UUID, new_tenant: uuid.UUID
+) -> None:
+    """Under a new slug: the parents in other tenants of the imported links that named the old tenant
+    among those they affect name the new tenant too (their scope was widened by ``admit_links``)."""
+    parents = {
+        (uuid.UUID(r["parent_tenant_id"]), uuid.UUID(r["parent_id"]))
+        for r in rows
+        if uuid.UUID(r["parent_tenant_id"]) != new_tenant
+    }
+    if not parents:
+        return
+    await session.execute(
+        update(Incident)
+        .where(
+            tuple_(Incident.tenant_id, Incident.id).in_(parents),
+            Incident.affected_tenant_ids.any(old_tenant),  # type: ignore[arg-type]
+            ~Incident.affected_tenant_ids.any(new_tenant),  # type: ignore[arg-type]
+        )
+        .values(affected_tenant_ids=func.array_append(Incident.affected_tenant_ids, new_tenant))
+    )
+
+
+# A parent's affected tenants that exist; the order they were named in kept.
+_EXISTING_AFFECTED = text(
+    """
+    UPDATE incidents AS i
+    SET affected_tenant_ids = ARRAY(
+        SELECT a.id FROM unnest(i.affected_tenant_ids) WITH ORDINALITY AS a(id, position)
+        WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = a.id)
+        ORDER BY a.position
+    )
+    WHERE i.tenant_id = :t
+      AND EXISTS (
+        SELECT 1 FROM unnest(i.affected_tenant_ids) AS a(id)
+        WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = a.id)
+      )
+    """
+)
+
+
+async def forget_missing_tenants(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """The imported tenant's parent incidents stop naming affected tenants the database does not have.
+    Returns how many incidents changed."""
+    result = await session.execute(_EXISTING_AFFECTED, {"t": tenant_id})
+    return int(getattr(result, "rowcount", 0) or 0)
