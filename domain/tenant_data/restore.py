@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.db import Database, Scope, use_case
@@ -137,6 +138,12 @@ def _table(tables: dict[str, TenantTable], name: str, number: int) -> TenantTabl
     return table
 
 
+def _constraint(error: IntegrityError) -> str:
+    """The violated constraint's name, as the driver reports it."""
+    cause = getattr(error.orig, "__cause__", None)
+    return str(getattr(cause, "constraint_name", None) or "a unique constraint")
+
+
 def _check_counts(header: Header, read: dict[str, int]) -> None:
     for table, expected in header.counts.items():
         if read.get(table, 0) != expected:
@@ -199,13 +206,22 @@ class _Writer:
 
     async def _insert(self, table: TenantTable, rows: list[dict[str, Any]]) -> None:
         columns = ", ".join(quote(c.name) for c in table.columns)
-        await self.session.execute(
-            text(
-                f"INSERT INTO {table.quoted} ({columns}) SELECT {columns}"
-                f" FROM jsonb_populate_recordset(NULL::{table.quoted}, CAST(:rows AS jsonb))"
-            ),
-            {"rows": json.dumps(rows)},
-        )
+        try:
+            await self.session.execute(
+                text(
+                    f"INSERT INTO {table.quoted} ({columns}) SELECT {columns}"
+                    f" FROM jsonb_populate_recordset(NULL::{table.quoted}, CAST(:rows AS jsonb))"
+                ),
+                {"rows": json.dumps(rows)},
+            )
+        except IntegrityError as error:
+            # A value unique across tenants (an OAuth client's id) that the database already holds: the
+            # tenant is still here under another slug. The transaction is rolled back by the refusal.
+            raise invalid(
+                f"has rows of {table.name} that another tenant already holds"
+                f" ({_constraint(error)}): delete that tenant first, or import into another database",
+                "file",
+            ) from None
 
     def _report(self, table: str) -> None:
         if self.progress is not None:
