@@ -108,7 +108,7 @@ def _seed(connection: Connection, label: str) -> Family:
 
 
 @pytest.fixture
-def family(owner: Engine, request: pytest.FixtureRequest) -> Family:
+def family(owner: Engine) -> Family:
     label = "td" + uuid.uuid4().hex[:6]
     with owner.begin() as connection:
         return _seed(connection, label)

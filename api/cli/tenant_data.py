@@ -1,8 +1,10 @@
 """``incidentdesk tenant export|import|delete``: a tenant's data out of the database, back in, or gone.
 
-These connect as the owner role (the configured database URL), scoped to the tenant they act on: they
-read and write every tenant-owned table, which the application role's grants are not meant for. Rows go
-to stdout (export) and results as JSON on stdout; progress goes to stderr, and never a row's content.
+These connect as the owner role (the configured database URL), as migrations do: moving a tenant whole
+is the database owner's work, not the server's, and a deployment may give the server's role narrower
+grants. Each transaction is still scoped to the tenant it acts on, so row-level security holds for an
+owner that is not a superuser. Rows go to stdout (export) and results as JSON on stdout; progress goes
+to stderr, and never a row's content.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from api.cli.common import UsageError, print_json
 from domain.db import Database, create_database
 from domain.settings import Settings
+from domain.tenant_data.dump_format import Progress
+
+Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
 
 
-def add_commands(tenant_commands: Any) -> None:
+def add_commands(tenant_commands: argparse._SubParsersAction[Parser]) -> None:
     """The three subcommands, added to ``incidentdesk tenant``."""
     export = tenant_commands.add_parser(
         "export",
@@ -57,7 +62,7 @@ async def _owner_database(owner_url: str) -> AsyncIterator[Database]:
         await database.dispose()
 
 
-def _progress(verb: str) -> Any:
+def _progress(verb: str) -> Progress:
     def report(table: str, done: int, total: int) -> None:
         print(f"incidentdesk: {verb} {done}/{total} rows of {table}", file=sys.stderr, flush=True)
 

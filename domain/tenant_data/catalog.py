@@ -3,6 +3,7 @@
 Every table of schema ``public`` with a ``tenant_id`` column is tenant-owned (``tenant_id`` first in its
 primary key, by convention): a table a later migration adds is exported, imported and deleted without
 touching this package. The reference tables (``tenants``, ``operators``, ``signing_keys``) have none.
+A partitioned table counts once: its partitions' rows are read and written through it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ _COLUMNS = text(
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
       AND EXISTS (
         SELECT 1 FROM pg_attribute t
         WHERE t.attrelid = c.oid AND t.attname = 'tenant_id' AND NOT t.attisdropped

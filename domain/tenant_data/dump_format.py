@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,10 @@ from domain.errors import invalid
 
 FORMAT = "incidentdesk-tenant"
 VERSION = 1
+
+# (table, rows done so far, rows the table has): how an export or an import reports its progress, every
+# few thousand rows and at the end of each table. Names and counts only, never a row's content.
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 
@@ -11,11 +11,7 @@ from domain.db import Database, Scope
 from domain.errors import not_found
 from domain.migrate import applied_revisions
 from domain.tenant_data.catalog import TENANT_COLUMN, quote, tenant_tables
-from domain.tenant_data.dump_format import Header, row_line
-
-# (table, rows written so far, rows the table has): called every ``PROGRESS_EVERY`` rows and at the end
-# of each table, for the command line's progress on stderr.
-Progress = Callable[[str, int, int], None]
+from domain.tenant_data.dump_format import Header, Progress, row_line
 
 PROGRESS_EVERY = 5000
 # Rows fetched from the server-side cursor at a time: the tenant is never in memory whole.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,8 @@ from domain.migrate import applied_revisions
 from domain.tenancy.service import is_slug
 from domain.tenant_data import links
 from domain.tenant_data.catalog import TenantTable, quote, tenant_tables
-from domain.tenant_data.dump_format import Header, parse_row, read_lines
+from domain.tenant_data.dump_format import Header, Progress, parse_row, read_lines
 from domain.tenant_data.remap import IdRemap
-
-# (table, rows written so far, rows the file has for it).
-Progress = Callable[[str, int, int], None]
 
 # Rows written by one statement: few round trips, and a statement of bounded size.
 BATCH = 500
