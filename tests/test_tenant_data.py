@@ -8,6 +8,7 @@ incident in another tenant, the way ``affectTenants`` does. Rows are compared as
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -21,7 +22,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, MetaData, create_engine, pool, select, text
 
-from domain.db import to_sync_url
+from domain.db import Database, to_sync_url
+from domain.incidents import major
+from domain.incidents import service as incidents
+from domain.incidents.enums import Visibility
+from domain.tenancy.roles import Role
+from tests import factories as f
 from tests.conftest import Cluster, TestDatabase, fresh_database
 from tests.test_tenancy_rls import TENANT_OWNED_SQL, fill_every_tenant_table
 
@@ -169,10 +175,14 @@ def test_export_delete_import_round_trips_every_row_and_keeps_the_providers_pare
     )
     assert deleted["deleted"] == {name: len(rows) for name, rows in child_before.items()}
     assert all(rows == [] for rows in _rows(owner, family, family.child).values())
-    # The other tenants are untouched, the provider's parent incident (and its list naming the child)
-    # included.
-    assert {t: _rows(owner, family, t) for t in others_before} == others_before
-    assert _parent(owner, family) == [family.child]
+    # The other tenants are untouched, but for the provider's parent incident forgetting the child
+    # tenant among those it affects (it would otherwise lock the counter of a tenant that is gone).
+    assert deleted["parentsUpdated"] == 1
+    assert _parent(owner, family) == []
+    provider_now = _rows(owner, family, family.provider)
+    provider_now["incidents"][0]["affected_tenant_ids"] = [family.child]
+    assert provider_now == others_before[family.provider]
+    assert _rows(owner, family, family.other) == others_before[family.other]
 
     restored = json.loads(_ok(test_db, "tenant", "import", str(dump)).out)
     assert restored["id"] == str(family.child) and restored["newIds"] is False
@@ -259,8 +269,8 @@ def test_import_under_a_new_slug_gives_new_ids_and_keeps_numbers_and_links(
         "note": "kept",
     }
     assert after["incident_links"][0]["parent_id"] == family.parent_incident
-    # The provider's parent now names the new tenant beside the old one; nothing else of it changed.
-    assert _parent(owner, family) == [family.child, new_tenant]
+    # The provider's parent names the new tenant in place of the deleted one; nothing else of it changed.
+    assert _parent(owner, family) == [new_tenant]
     provider_after = _rows(owner, family, family.provider)
     for row in provider_after["incidents"]:
         row["affected_tenant_ids"] = [family.child]
@@ -293,6 +303,7 @@ def test_import_into_an_empty_database_restores_links_once_the_other_side_exists
         second = json.loads(_ok(empty, "tenant", "import", str(child_dump)).out)
         assert second["linksDropped"] == 0
         assert _rows(target, family, family.child) == child_before
+        assert _parent(target, family) == [family.child]
     finally:
         target.dispose()
         cluster.drop_database(empty.name)
@@ -331,3 +342,61 @@ def _slug_count(engine: Engine, slug: str) -> int:
         return int(
             connection.execute(text("SELECT count(*) FROM tenants WHERE slug = :s"), {"s": slug}).scalar_one()
         )
+
+
+def _child_events(engine: Engine, tenant_id: uuid.UUID, incident_id: uuid.UUID) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                text("SELECT count(*) FROM incident_events WHERE tenant_id = :t AND incident_id = :i"),
+                {"t": tenant_id, "i": incident_id},
+            ).scalar_one()
+        )
+
+
+async def test_a_child_tenant_restored_follows_its_providers_parent_again(
+    test_db: TestDatabase, db: Database, owner: Engine, tmp_path: Path
+) -> None:
+    """The family made by the use cases themselves: the provider's parent lives on while its child
+    tenant is gone (a public comment flows to no one, and fails nothing), and flows to it again once the
+    tenant is imported."""
+    label = "tdf" + uuid.uuid4().hex[:6]
+    provider = await f.create_tenant(db, f"{label}-provider")
+    child = await f.create_tenant(db, f"{label}-child")
+    for tenant in (provider, child):
+        await f.add_member(db, tenant.id, "mallory", Role.MANAGER)
+    mallory = f.actor("mallory", {provider.id: Role.MANAGER, child.id: Role.MANAGER})
+    outage = await f.report(db, mallory, provider.id, "Network trouble")
+    await major.declare_major_incident(
+        db, mallory, incident_id=outage.id, expected_version=None, commander="mallory"
+    )
+    [kid] = await major.affect_tenants(
+        db,
+        mallory,
+        incident_id=outage.id,
+        tenant_ids=[child.id],
+        public_title="Network trouble",
+        public_description="Packet loss upstream.",
+    )
+    dump = tmp_path / "child.jsonl"
+    await asyncio.to_thread(_ok, test_db, "tenant", "export", child.slug, stdout=dump)
+    events_before = _child_events(owner, child.id, kid.id)
+
+    await asyncio.to_thread(_ok, test_db, "tenant", "delete", child.slug, "--confirm", child.slug)
+    await incidents.add_comment(
+        db, mallory, incident_id=outage.id, body="Carrier is rerouting.", visibility=Visibility.PUBLIC
+    )
+    with owner.connect() as connection:
+        parent = connection.execute(
+            text("SELECT affected_tenant_ids FROM incidents WHERE tenant_id = :p AND id = :i"),
+            {"p": provider.id, "i": outage.id},
+        ).scalar_one()
+    assert parent == []
+
+    restored = json.loads((await asyncio.to_thread(_ok, test_db, "tenant", "import", str(dump))).out)
+    assert restored["linksDropped"] == 0
+    assert _child_events(owner, child.id, kid.id) == events_before
+    await incidents.add_comment(
+        db, mallory, incident_id=outage.id, body="Fixed upstream.", visibility=Visibility.PUBLIC
+    )
+    assert _child_events(owner, child.id, kid.id) == events_before + 1

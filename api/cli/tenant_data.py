@@ -114,4 +114,11 @@ async def cmd_tenant_delete(args: argparse.Namespace, settings: Settings, owner_
         raise UsageError("--confirm must repeat the tenant's slug")
     async with _owner_database(owner_url) as database:
         deleted = await delete_tenant(database, slug=slug)
-    print_json({"tenant": deleted.slug, "id": str(deleted.tenant_id), "deleted": deleted.counts})
+    print_json(
+        {
+            "tenant": deleted.slug,
+            "id": str(deleted.tenant_id),
+            "deleted": deleted.counts,
+            "parentsUpdated": deleted.parents_updated,
+        }
+    )

@@ -1,15 +1,17 @@
 """The references between tenants, which the catalog cannot show: they are no foreign keys.
 
 A provider's major incident names the tenants it affects (``incidents.affected_tenant_ids``), and each
-child incident in those tenants names its parent (``incident_links.parent_tenant_id, parent_id``). They
-live on both sides, and each side is its own tenant's rows:
+child incident in those tenants names its parent (``incident_links.parent_tenant_id, parent_id``); only
+``affectTenants`` links across tenants. Each side is its own tenant's rows:
 
-- Deleting a tenant deletes its own side only. The provider's parent incident and its list are the
-  provider's rows and stay as they are, so importing the child tenant again restores the family.
+- Deleting a customer tenant deletes its children and their links. The provider's parent incident stays,
+  and only forgets the deleted tenant in its list: every change to the parent takes the counters of the
+  tenants it names (``relations.lock_family_counters``), and a tenant that is gone has none to take.
+  Deleting a provider leaves its customers' links naming a parent that is gone, as a child whose parent
+  cannot be found already reads; importing the provider again gives them their parent back.
 - Importing restores a link when its other side exists in the database: a child's link to a parent
-  incident that is not there is dropped (the child stays, as a plain incident), and a parent's list keeps
-  only the tenants that exist. Under a new slug, a provider's parent that named the old tenant also names
-  the new one, since the imported child is linked to it.
+  incident that is not there is dropped (the child stays, as a plain incident), and the parent of a link
+  that is kept names the imported tenant again. A parent's list keeps only the tenants that exist.
 """
 
 from __future__ import annotations
@@ -42,15 +44,13 @@ async def admit_links(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     return [r for r in rows if (uuid.UUID(r["parent_tenant_id"]), uuid.UUID(r["parent_id"])) in existing]
 
 
-async def relink_parents(
-    session: AsyncSession, rows: Sequence[dict[str, Any]], old_tenant: uuid.UUID, new_tenant: uuid.UUID
-) -> None:
-    """Under a new slug: the parents in other tenants of the imported links that named the old tenant
-    among those they affect name the new tenant too (their scope was widened by ``admit_links``)."""
+async def relink_parents(session: AsyncSession, rows: Sequence[dict[str, Any]], tenant_id: uuid.UUID) -> None:
+    """The parents in other tenants of the imported links (``rows``, admitted) name the imported tenant
+    among those they affect again, at the end of their list (their scope was widened by ``admit_links``)."""
     parents = {
         (uuid.UUID(r["parent_tenant_id"]), uuid.UUID(r["parent_id"]))
         for r in rows
-        if uuid.UUID(r["parent_tenant_id"]) != new_tenant
+        if uuid.UUID(r["parent_tenant_id"]) != tenant_id
     }
     if not parents:
         return
@@ -58,11 +58,33 @@ async def relink_parents(
         update(Incident)
         .where(
             tuple_(Incident.tenant_id, Incident.id).in_(parents),
-            Incident.affected_tenant_ids.any(old_tenant),  # type: ignore[arg-type]
-            ~Incident.affected_tenant_ids.any(new_tenant),  # type: ignore[arg-type]
+            ~Incident.affected_tenant_ids.any(tenant_id),  # type: ignore[arg-type]
         )
-        .values(affected_tenant_ids=func.array_append(Incident.affected_tenant_ids, new_tenant))
+        .values(affected_tenant_ids=func.array_append(Incident.affected_tenant_ids, tenant_id))
     )
+
+
+async def forget_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """Before the tenant is deleted: the parents of its links in other tenants stop naming it among the
+    tenants they affect. Returns how many parent incidents changed."""
+    other_tenants = await session.scalars(
+        select(IncidentLink.parent_tenant_id)
+        .where(IncidentLink.tenant_id == tenant_id, IncidentLink.parent_tenant_id != tenant_id)
+        .distinct()
+    )
+    parent_tenants = list(other_tenants)
+    if not parent_tenants:
+        return 0
+    await widen_scope(session, parent_tenants)
+    result = await session.execute(
+        update(Incident)
+        .where(
+            Incident.tenant_id.in_(parent_tenants),
+            Incident.affected_tenant_ids.any(tenant_id),  # type: ignore[arg-type]
+        )
+        .values(affected_tenant_ids=func.array_remove(Incident.affected_tenant_ids, tenant_id))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # A parent's affected tenants that exist; the order they were named in kept.

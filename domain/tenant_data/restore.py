@@ -88,7 +88,7 @@ async def import_tenant(
             ),
             {"row": json.dumps(tenant)},
         )
-        writer = _Writer(session, header, remap, progress)
+        writer = _Writer(session, header, tenant_id, remap, progress)
         for number, table, row in _rows(path):
             await writer.add(_table(tables, table, number), row)
         await writer.finish()
@@ -156,9 +156,15 @@ class _Writer:
     after those it refers to)."""
 
     def __init__(
-        self, session: AsyncSession, header: Header, remap: IdRemap | None, progress: Progress | None
+        self,
+        session: AsyncSession,
+        header: Header,
+        tenant_id: uuid.UUID,
+        remap: IdRemap | None,
+        progress: Progress | None,
     ) -> None:
         self.session = session
+        self.tenant_id = tenant_id
         self.header = header
         self.remap = remap
         self.progress = progress
@@ -194,8 +200,8 @@ class _Writer:
             rows = admitted
         if rows:
             await self._insert(table, rows)
-            if table.name == links.LINKS_TABLE and self.remap is not None:
-                await links.relink_parents(self.session, rows, self.remap.old_tenant, self.remap.new_tenant)
+            if table.name == links.LINKS_TABLE:
+                await links.relink_parents(self.session, rows, self.tenant_id)
         before = self.written.get(table.name, 0)
         self.written[table.name] = before + len(rows)
         if self.progress is not None and (before + len(rows)) // PROGRESS_EVERY > before // PROGRESS_EVERY:
