@@ -73,14 +73,13 @@ async def import_tenant(
     remap = None if target_slug == header.slug else IdRemap(header.tenant_id, uuid.uuid4())
     tenant_id = header.tenant_id if remap is None else remap.new_tenant
 
-    async with db.transaction(Scope()) as session:
+    async with db.transaction(Scope.of([tenant_id])) as session:
         tables = {t.name: t for t in await tenant_tables(session)}
         await _check_target(session, header, tables, target_slug, tenant_id)
-    if remap is not None:
-        for number, table, row in _rows(path):
-            remap.collect(_table(tables, table, number), row)
-
-    async with db.transaction(Scope.of([tenant_id])) as session:
+        if remap is not None:
+            # A first pass over the file: which uuids are the tenant's ids (see ``remap``).
+            for number, table, row in _rows(path):
+                remap.collect(_table(tables, table, number), row)
         tenant = dict(header.tenant, id=str(tenant_id), slug=target_slug)
         await session.execute(
             text(
