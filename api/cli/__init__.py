@@ -35,6 +35,7 @@ from api.cli.admin import (
 from api.cli.common import EXIT_FAILURE, EXIT_USAGE, UsageError, log, prepared_owner_url, refusal_message
 from api.cli.mail import cmd_mail_list, cmd_mail_show
 from api.cli.serve import cmd_migrate, cmd_serve
+from api.cli.tenant_data import add_commands as add_tenant_data_commands
 from api.logs import configure_logging
 from domain.errors import Refused
 from domain.settings import Settings, get_settings
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="days a resolved incident waits for confirmation before closing by itself (default 3)",
     )
     tenant_create.set_defaults(handler=cmd_tenant_create)
+    add_tenant_data_commands(tenant_commands)
 
     operator = commands.add_parser("operator", help="manage platform operators")
     operator_commands = operator.add_subparsers(dest="action", metavar="ACTION", required=True)
