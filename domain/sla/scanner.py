@@ -62,6 +62,9 @@ class ScanResult:
     refreshed: int = 0  # stored outcomes recomputed
     alerts: int = 0  # events recorded
     skipped: int = 0  # due, but locked by a change in flight: handled on a later pass
+    # How long past its due time the most overdue incident handled was, when the pass began: the
+    # scanner's lag (a sleep overslept, a leader that took over late, a long outage).
+    lag_seconds: float = 0.0
 
 
 def _message(alert: Alert) -> str:
@@ -160,6 +163,7 @@ async def _batch(
             if row.next_due_at is None or row.next_due_at > now:
                 continue  # handled by another scanner meanwhile
             incident = incidents[key]
+            result.lag_seconds = max(result.lag_seconds, (now - row.next_due_at).total_seconds())
             clocks = read_clocks(contracts[row.tenant_id], incident.reported_at, histories[key], now)
             result.alerts += await _handle(session, incident, row, clocks, now)
             result.refreshed += 1
@@ -218,7 +222,10 @@ class SlaScanner(Worker):
         self.batch = batch
         self.debounce = debounce
         self.leading = False
+        # What the metrics read: passes made, alerts recorded, and the latest pass's lag.
         self.passes = 0
+        self.alerts_recorded = 0
+        self.last_lag_seconds = 0.0
         self._woken = asyncio.Event()
         self._hub: Hub | None = None
         self._listener: Listener | None = None
@@ -277,6 +284,8 @@ class SlaScanner(Worker):
             self._woken.clear()
             result = await scan_once(self.db, batch=self.batch)
             self.passes += 1
+            self.alerts_recorded += result.alerts
+            self.last_lag_seconds = result.lag_seconds
             if result.alerts:
                 log.info("SLA scanner recorded %d alert(s)", result.alerts)
             due = await next_due_at(self.db)
