@@ -31,7 +31,7 @@ from domain.access import AccessNotices
 from domain.db import Database
 from domain.outbox import Hub, LiveEvent
 from domain.settings import Settings
-from domain.sla.scanner import SlaScanner
+from domain.sla.scanner import ScanResult, SlaScanner
 from domain.webhooks.worker import WebhookWorker
 
 __all__ = ["HttpMetrics", "Metrics", "MetricsServer"]
@@ -54,6 +54,13 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
             registry=self.registry,
         )
+        self.sla_lag = Histogram(
+            "incidentdesk_sla_scanner_lag_seconds",
+            "For each pass of the SLA scanner that handled incidents, how long past its due time the most"
+            " overdue of them was (a sleep overslept, a leader taking over late, an outage)",
+            buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
+            registry=self.registry,
+        )
         self._watched: Watched | None = None
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -73,11 +80,17 @@ class Metrics:
         self._watched = Watched(hub, database, authority, access, webhooks=webhooks, scanner=scanner)
         self.registry.register(RuntimeCollector(self._watched))
         hub.delivery_watchers.append(self.delivered)
+        if scanner is not None:
+            scanner.pass_watchers.append(self.scanned)
 
     def delivered(self, event: LiveEvent) -> None:
         row = event.incident or event.bulletin
         if row is not None:
             self.delivery_lag.observe(max(0.0, time.time() - row.at.timestamp()))
+
+    def scanned(self, result: ScanResult) -> None:
+        if result.refreshed:
+            self.sla_lag.observe(result.lag_seconds)
 
     async def refresh(self) -> None:
         """Read the backlogs (each a statement of the domain) for the scrape about to be rendered."""

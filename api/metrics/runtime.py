@@ -124,11 +124,6 @@ def _sla_scanner(scanner: SlaScanner) -> Iterable[Metric]:
         value=scanner.alerts_recorded,
     )
     yield GaugeMetricFamily(
-        "incidentdesk_sla_scanner_lag_seconds",
-        "How long past its due time the most overdue incident of the latest pass was",
-        value=scanner.last_lag_seconds,
-    )
-    yield GaugeMetricFamily(
         "incidentdesk_sla_scanner_leading",
         "1 while this process holds the scanner's leader lock (one replica at a time scans)",
         value=1 if scanner.leading else 0,

@@ -89,6 +89,9 @@ class MetricsServer(Worker):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((self.host, self.port))
+            # Listening from now on: a scrape arriving before the server's loop runs waits in the backlog
+            # instead of being refused.
+            sock.listen(128)
         except OSError:
             sock.close()
             raise

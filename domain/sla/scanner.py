@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -222,10 +223,10 @@ class SlaScanner(Worker):
         self.batch = batch
         self.debounce = debounce
         self.leading = False
-        # What the metrics read: passes made, alerts recorded, and the latest pass's lag.
+        # What the metrics read: passes made and alerts recorded; and each pass's result, for its lag.
         self.passes = 0
         self.alerts_recorded = 0
-        self.last_lag_seconds = 0.0
+        self.pass_watchers: list[Callable[[ScanResult], None]] = []
         self._woken = asyncio.Event()
         self._hub: Hub | None = None
         self._listener: Listener | None = None
@@ -285,7 +286,8 @@ class SlaScanner(Worker):
             result = await scan_once(self.db, batch=self.batch)
             self.passes += 1
             self.alerts_recorded += result.alerts
-            self.last_lag_seconds = result.lag_seconds
+            for watcher in self.pass_watchers:
+                watcher(result)
             if result.alerts:
                 log.info("SLA scanner recorded %d alert(s)", result.alerts)
             due = await next_due_at(self.db)
