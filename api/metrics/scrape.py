@@ -72,10 +72,11 @@ class MetricsServer(Worker):
         config = uvicorn.Config(
             Starlette(routes=[route]),
             lifespan="off",
-            access_log=False,
-            log_level="warning",
-            # None: uvicorn leaves the process's logging as the app configured it.
+            # Both None: uvicorn leaves the process's logging as it is. A level or access_log=False here
+            # would be applied to uvicorn's loggers process-wide, the app's own server's included;
+            # scrapes are access-logged like the app's requests.
             log_config=None,
+            log_level=None,
         )
         self.server = _Unsignalled(config)
         self._socket: socket.socket | None = None
