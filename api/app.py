@@ -104,7 +104,10 @@ def create_app(
     access = AccessNotices()
     authority = Authority(settings, database, access=access)
     tenants = TenantDirectory(database, access)
-    graphql = GraphQLEndpoint(build_schema(settings), settings, database, authority, tenants)
+    metrics = Metrics()
+    graphql = GraphQLEndpoint(
+        build_schema(settings), settings, database, authority, tenants, operations=metrics.operations
+    )
     # CSV exports of the billing reports: the API's tokens, scopes and rate limit.
     exports = ReportExports(settings, database, authority, graphql.rate_limit)
     # Live events: one LISTEN connection and one fan-out per process, watched by the workers that react
@@ -146,9 +149,9 @@ def create_app(
         if settings.auto_close_interval_seconds > 0
         else None,
         scanner,
+        metrics.server(settings),  # /metrics on a port of its own, when INCIDENTDESK_METRICS_PORT is set
     )
-    metrics = Metrics()
-    metrics.watch(hub, database, authority, access)
+    metrics.watch(hub, database, authority, access, webhooks=integrations.webhooks, scanner=scanner)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -185,7 +188,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             *status_page.routes(database),
             *exports.routes(),
-            *([metrics.route()] if settings.metrics_enabled else []),
+            *metrics.routes(settings),
         ],
         middleware=[
             *exposure.cors(settings),

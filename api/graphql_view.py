@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -27,6 +28,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from api import bodies
 from api.compiled.reads import CompiledReads
@@ -36,6 +38,7 @@ from api.graphql.persisted import PersistedQueries, Refusal
 from api.graphql.recent import RecentQueries
 from api.graphql.shared_render import PAYLOADS
 from api.limits import RATE_LIMITED, PrincipalRateLimit
+from api.metrics.operations import ERROR, OK, GraphQLOperations, outcome_of
 from api.quick import replaying
 from api.relay import parse_id
 from api.request_log import annotate_caller, annotate_operation
@@ -53,6 +56,7 @@ _PRINCIPAL = "incidentdesk.principal"
 _ADMITTED = "incidentdesk.admitted"  # authenticated and counted by the rate limit: never twice
 _CONTEXT = "incidentdesk.context"
 _TRIED = "incidentdesk.compiled-tried"  # compiled reads declined it already
+_OUTCOME = "incidentdesk.outcome"  # how the executor's answer went, for the operations metric
 
 # The query text a persisted query's hash stood for, for the executor to read in place of the body's.
 _RESOLVED_QUERY: ContextVar[str | None] = ContextVar("incidentdesk_resolved_query", default=None)
@@ -168,6 +172,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         db: Database,
         authority: Authority,
         tenants: TenantDirectory,
+        *,
+        operations: GraphQLOperations | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -181,6 +187,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.db = db
         self.authority = authority
         self.tenants = tenants
+        self.operations = operations
         self.documents = schema.documents
         self.persisted = PersistedQueries()
         self.compiled = (
@@ -216,6 +223,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        started = time.perf_counter()
         request = Request(scope, receive)
         admitted = await self._admit(scope, dict(scope["headers"]))
         if isinstance(admitted, Refused):
@@ -228,6 +236,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             receive = replaying(body)
         incoming = _decoded(request.method, scope["query_string"], body)
         context: Context | None = None
+        prepared: Prepared | None = None
         # The operation's span, when traced, from the moment its document is known to the answer's end.
         with contextlib.ExitStack() as traced:
             if incoming is not None:
@@ -253,16 +262,30 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                                     b'{"data":' + data.encode() + b"}", media_type="application/json"
                                 )
                                 await response(scope, receive, send)
+                                self._count(prepared, incoming, OK, started)
                                 return
                 state[_CONTEXT] = context
             try:
                 await super().__call__(scope, receive, send)
+                if incoming is not None and prepared is not None:
+                    # No outcome: the executor's view refused the request before executing (a mutation
+                    # over GET, say).
+                    self._count(prepared, incoming, state.get(_OUTCOME, ERROR), started)
             finally:
                 if context is not None and context.reads is not None:
                     with contextlib.suppress(
                         Exception
                     ):  # the answer is sent; a read-only commit cannot matter
                         await context.reads.close()
+
+    def _count(self, prepared: Prepared, incoming: Incoming, outcome: str, started: float) -> None:
+        if self.operations is not None:
+            self.operations.record(prepared, incoming.operation_name, outcome, time.perf_counter() - started)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        """The executor's answer as Strawberry renders it; its outcome is noted for the metrics."""
+        request.scope.setdefault("state", {})[_OUTCOME] = outcome_of(result)
+        return await super().process_result(request, result)
 
     async def _admit(self, scope: Scope, headers: dict[bytes, bytes]) -> Principal | Refused | None:
         """Who calls, and whether the rate limit lets them: once per request, whichever path asks first."""
@@ -290,6 +313,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         """The answer to a query compiled reads cover, or None for the whole stack to answer
         (``api/quick.py``)."""
+        started = time.perf_counter()
         admitted = await self._admit(scope, headers)
         if isinstance(admitted, Refused):
             return admitted.status, admitted.body, admitted.headers
@@ -331,6 +355,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                     self.tracing.hand_on(scope, span)
         if data is None:
             return None
+        self._count(prepared, incoming, OK, started)
         return 200, b'{"data":' + data.encode() + b"}", []
 
     def encode_json(self, data: object) -> str:

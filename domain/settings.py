@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     # Prometheus metrics at GET /metrics (route templates and counts only; no tenant data).
     metrics_enabled: bool = True
+    # When set, a scrape must carry ``Authorization: Bearer <token>`` (compared in constant time).
+    metrics_token: SecretStr | None = None
+    # When set, /metrics is served on this port (same host) by a small server of its own, and no longer
+    # by the app's port: it can then stay inside the cluster while the API is public.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # Alert intake (POST /v2/enqueue): events per minute per routing key, like PagerDuty's own limit.
     intake_rate_limit_per_minute: int = Field(default=120, ge=1)
     # Applying accepted alerts: at most this many of a tenant's in one transaction; applied alerts stay in

@@ -63,6 +63,9 @@ class Hub(Worker):
         self._held: dict[Hashable, int] = {}
         # Called with every event dispatched, of every tenant (background tasks that react to changes).
         self.watchers: list[Callable[[LiveEvent], None]] = []
+        # Called with every live event as a subscriber takes it from its feed (replays from the database
+        # are history and are not reported): the metrics measure commit-to-delivery lag there.
+        self.delivery_watchers: list[Callable[[LiveEvent], None]] = []
         self._pending: set[uuid.UUID] = set()
         self._resync = False
         self._wake = asyncio.Event()
@@ -117,8 +120,24 @@ class Hub(Worker):
         """How many open feeds ``holder`` has in this process."""
         return self._held.get(holder, 0)
 
+    async def backlog(self) -> int | None:
+        """Events committed that this process has not dispatched yet (one read of every tenant's
+        counter), or None before the hub has first read the counters: everything would look new."""
+        if not self.ready:
+            return None
+        counters = await store.high_water_marks(self.db)
+        return sum(max(0, seq - self.marks.get(tenant_id, 0)) for tenant_id, seq in counters.items())
+
     def subscriber_count(self) -> int:
         return len({feed for feeds in self._feeds.values() for feed in feeds})
+
+    def _delivered(self, events: list[LiveEvent]) -> None:
+        for watcher in self.delivery_watchers:
+            for event in events:
+                try:
+                    watcher(event)
+                except Exception:
+                    log.exception("a watcher of live deliveries failed")
 
     def _forget(self, feed: Feed) -> None:
         if feed.holder is not None:
@@ -295,6 +314,7 @@ class Feed:
                 fresh = self._take(self._queue, check=False)
                 self._queue.clear()
                 if fresh:
+                    self.hub._delivered(fresh)
                     return fresh
                 continue
             self._wake.clear()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,6 +63,9 @@ class ScanResult:
     refreshed: int = 0  # stored outcomes recomputed
     alerts: int = 0  # events recorded
     skipped: int = 0  # due, but locked by a change in flight: handled on a later pass
+    # How long past its due time the most overdue incident handled was, when the pass began: the
+    # scanner's lag (a sleep overslept, a leader that took over late, a long outage).
+    lag_seconds: float = 0.0
 
 
 def _message(alert: Alert) -> str:
@@ -160,6 +164,7 @@ async def _batch(
             if row.next_due_at is None or row.next_due_at > now:
                 continue  # handled by another scanner meanwhile
             incident = incidents[key]
+            result.lag_seconds = max(result.lag_seconds, (now - row.next_due_at).total_seconds())
             clocks = read_clocks(contracts[row.tenant_id], incident.reported_at, histories[key], now)
             result.alerts += await _handle(session, incident, row, clocks, now)
             result.refreshed += 1
@@ -218,7 +223,10 @@ class SlaScanner(Worker):
         self.batch = batch
         self.debounce = debounce
         self.leading = False
+        # What the metrics read: passes made and alerts recorded; and each pass's result, for its lag.
         self.passes = 0
+        self.alerts_recorded = 0
+        self.pass_watchers: list[Callable[[ScanResult], None]] = []
         self._woken = asyncio.Event()
 
     def watch(self, hub: Hub, listener: Listener) -> None:
@@ -263,6 +271,9 @@ class SlaScanner(Worker):
             self._woken.clear()
             result = await scan_once(self.db, batch=self.batch)
             self.passes += 1
+            self.alerts_recorded += result.alerts
+            for watcher in self.pass_watchers:
+                watcher(result)
             if result.alerts:
                 log.info("SLA scanner recorded %d alert(s)", result.alerts)
             due = await next_due_at(self.db)

@@ -221,9 +221,10 @@ async def record(
     *,
     disable_after: timedelta,
     retry_after: Callable[[int], float],
-) -> None:
+) -> DeliveryStatus | None:
     """The attempt in the log; DELIVERED on 2xx, else the next attempt after ``retry_after(attempts)``
-    seconds, or FAILED (and the endpoint disabled) past ``disable_after`` of failures."""
+    seconds, or FAILED (and the endpoint disabled) past ``disable_after`` of failures. Returns the
+    delivery's status after this attempt (PENDING: it will be tried again), None when it is gone."""
     async with db.transaction(Scope.of([job.tenant_id])) as session:
         delivery = await session.scalar(
             select(WebhookDelivery)
@@ -236,7 +237,7 @@ async def record(
             .with_for_update()
         )
         if delivery is None or endpoint is None:  # pragma: no cover - deleted while in flight
-            return
+            return None
         delivery.attempts += 1
         delivery.last_attempt_at = result.at
         delivery.response_status = result.status
@@ -257,7 +258,7 @@ async def record(
             delivery.delivered_at = result.at
             delivery.next_attempt_at = result.at
             endpoint.failing_since = None
-            return
+            return delivery.status
         endpoint.failing_since = endpoint.failing_since or result.at
         if result.at - delivery.created_at >= disable_after:
             delivery.status = DeliveryStatus.FAILED
@@ -271,6 +272,7 @@ async def record(
                 f"every delivery failed since {endpoint.failing_since.isoformat()}; last: {result.error}"
             )
             log.warning("webhook endpoint %s disabled after a day of failures", endpoint.id)
+        return delivery.status
 
 
 async def next_due(db: Database, tenants: frozenset[uuid.UUID]) -> datetime | None:
@@ -280,6 +282,26 @@ async def next_due(db: Database, tenants: frozenset[uuid.UUID]) -> datetime | No
             _sendable(select(func.min(WebhookDelivery.next_attempt_at)))
         )
     return due
+
+
+async def pending_count(db: Database, tenants: frozenset[uuid.UUID]) -> int:
+    """Deliveries still to be made (due or waiting for a retry), to active endpoints: the webhook backlog."""
+    if not tenants:
+        return 0
+    async with db.transaction(Scope.of(tenants)) as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .join(
+                WebhookEndpoint,
+                and_(
+                    WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id,
+                    WebhookEndpoint.id == WebhookDelivery.endpoint_id,
+                ),
+            )
+            .where(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookEndpoint.active.is_(True))
+        )
+    return int(count or 0)
 
 
 def _sendable(statement: Select[*Columns]) -> Select[*Columns]:

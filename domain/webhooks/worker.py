@@ -36,6 +36,7 @@ import logging
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,12 +53,22 @@ from domain.settings import Settings
 from domain.trace_context import DELIVERY_SPAN, remote_context
 from domain.webhooks import deliveries
 from domain.webhooks.deliveries import DELIVERY_BATCH, GlobalId, Job, Result, message_id
+from domain.webhooks.models import DeliveryStatus
 from domain.webhooks.signing import SecretBox, retry_delay, signed_headers
 from domain.webhooks.targets import UnsafeTarget, checked_address, parse_target
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "incidentdesk-webhooks/1"
+
+# What became of an attempt, by the delivery's status after it: the labels of the deliveries metric.
+_OUTCOME = {
+    DeliveryStatus.DELIVERED: "delivered",
+    DeliveryStatus.PENDING: "retrying",  # refused or unreachable; tried again after a backoff
+    DeliveryStatus.FAILED: "failed",  # given up after failing for webhook_disable_after_seconds
+}
+# Every outcome, "unrecorded" included (sent, but the outcome could not be written: it is sent again).
+OUTCOMES = (*_OUTCOME.values(), "unrecorded")
 
 
 class WebhookWorker(RoundWorker):
@@ -88,6 +99,8 @@ class WebhookWorker(RoundWorker):
         # Set by ``trace`` when the process exports traces; None costs one check per send.
         self._tracer: Tracer | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Attempts made by this process, by outcome (``OUTCOMES``), read by the metrics.
+        self.outcomes: Counter[str] = Counter()
 
     @functools.cached_property
     def box(self) -> SecretBox:
@@ -167,12 +180,16 @@ class WebhookWorker(RoundWorker):
 
     async def _deliver(self, job: Job) -> None:
         try:
-            await self._record(job, await self.send(job))
+            status = await self._record(job, await self.send(job))
         except asyncio.CancelledError:
             raise
         except Exception:
             # The claim's lease lapses and the delivery is tried again: at least once.
+            self.outcomes["unrecorded"] += 1
             log.exception("recording webhook delivery %s failed", job.delivery_id)
+            return
+        if status is not None:
+            self.outcomes[_OUTCOME[status]] += 1
 
     async def settle(self) -> None:
         """Wait for every send in flight to be recorded."""
@@ -247,14 +264,18 @@ class WebhookWorker(RoundWorker):
         extensions: dict[str, Any] = {"sni_hostname": target.host} if target.scheme == "https" else {}
         return original.copy_with(host=str(address)), extensions
 
-    async def _record(self, job: Job, result: Result) -> None:
-        await deliveries.record(
+    async def _record(self, job: Job, result: Result) -> DeliveryStatus | None:
+        return await deliveries.record(
             self.db, job, result, disable_after=self.disable_after, retry_after=self._retry_after
         )
 
     def _retry_after(self, attempts: int) -> float:
         base, most = self.settings.webhook_retry_base_seconds, self.settings.webhook_retry_max_seconds
         return retry_delay(attempts, base, most, self.rand)
+
+    async def backlog(self) -> int:
+        """Deliveries still to be made, in every tenant (the metrics' webhook backlog)."""
+        return await deliveries.pending_count(self.db, await self.db.all_tenant_ids())
 
     async def next_due(self, tenants: frozenset[uuid.UUID]) -> datetime | None:
         return await deliveries.next_due(self.db, tenants)
