@@ -26,6 +26,7 @@ PLACEHOLDERS: dict[str, str] = {
     "<incidentId>": "the global ID of an incident of acme that is NEW when the examples start",
     "<incidentVersion>": "that incident's version at the moment the example runs",
     "<serviceId>": "the global ID of acme's service 'Web shop'",
+    "<webhookUrl>": "a webhook receiver the test runs, answering every delivery with 204",
 }
 PLACEHOLDER = re.compile(r"<[a-z][A-Za-z]*>")
 

@@ -26,6 +26,10 @@ import pytest
 import pytest_asyncio
 from graphql import GraphQLSchema, OperationType, build_schema, parse, validate
 from graphql.language import OperationDefinitionNode
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from api.demo import seed
 from auth import Authority
@@ -42,6 +46,7 @@ from tests.docs.examples import (
     examples,
     unknown_placeholders,
 )
+from tests.server import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [example for path in documentation(ROOT) for example in examples(path, ROOT)]
@@ -102,7 +107,19 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def settings(test_db: TestDatabase) -> Settings:
-    return f.settings_for(test_db)
+    # The partner example's webhook endpoint is the test's receiver, on loopback.
+    return f.settings_for(test_db, webhook_allow_private_targets=True)
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[str]:
+    """A partner's webhook endpoint: takes every delivery, so none is retried while the examples run."""
+
+    async def delivered(request: Request) -> Response:
+        return Response(status_code=204)
+
+    with serve(Starlette(routes=[Route("/incidentdesk", delivered, methods=["POST"])])) as url:
+        yield f"{url}/incidentdesk"
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +129,7 @@ def live(test_db: TestDatabase, settings: Settings) -> Iterator[f.LiveApp]:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def demo(live: f.LiveApp, settings: Settings, db: Database) -> Demo:
+async def demo(live: f.LiveApp, settings: Settings, db: Database, receiver: str) -> Demo:
     authority = Authority(settings, db)
     try:
         seeded = await seed(db, authority)
@@ -147,6 +164,7 @@ async def demo(live: f.LiveApp, settings: Settings, db: Database) -> Demo:
         "<routingKey>": key["integrationKey"]["routingKey"],
         "<incidentId>": new[0]["node"]["id"],
         "<serviceId>": web_shop,
+        "<webhookUrl>": receiver,
     }
     assert set(found.placeholders) | {"<incidentVersion>"} == set(PLACEHOLDERS)
     return found
