@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,13 +56,20 @@ EXAMPLES = [example for path in documentation(ROOT) for example in examples(path
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 # bash runs each shell example with this first: curl fails on an HTTP error (and so the example, set -e
-# with pipefail), and every body it prints is also kept for the test to look into.
+# with pipefail), and every body it prints is also kept for the test to look into. The real curl runs
+# when the machine has one; otherwise tests/docs/curl_replay.py stands in for it.
 _PREAMBLE = """\
 set -euo pipefail
-curl() {
-  command curl --silent --show-error --fail-with-body "$@" | tee "$(mktemp "$EXAMPLE_BODIES/body.XXXXXX")"
-}
+curl() {{
+  {curl} "$@" | tee "$(mktemp "$EXAMPLE_BODIES/body.XXXXXX")"
+}}
 """
+REAL_CURL = "command curl --silent --show-error --fail-with-body"
+REPLAYED_CURL = f"'{sys.executable}' -m tests.docs.curl_replay"
+
+
+def _curl() -> str:
+    return REAL_CURL if shutil.which("curl") else REPLAYED_CURL
 
 
 @dataclass
@@ -230,14 +238,20 @@ def _run_graphql(example: Example, demo: Demo, schema: GraphQLSchema) -> None:
     _assert_answer_clean(response.json(), example.where)
 
 
-def _run_shell(example: Example, demo: Demo, tmp_path: Path) -> None:
+def _run_shell(example: Example, demo: Demo, tmp_path: Path, *, curl: str | None = None) -> None:
     bash = shutil.which("bash")
-    assert bash and shutil.which("curl"), "the examples run with bash and curl"
+    assert bash, "the shell examples run with bash"
     bodies = tmp_path / "bodies"
-    bodies.mkdir()
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "EXAMPLE_BODIES": str(bodies), **demo.env}
+    bodies.mkdir(parents=True)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),  # for the replay of curl
+        "EXAMPLE_BODIES": str(bodies),
+        **demo.env,
+    }
     done = subprocess.run(
-        [bash, "-c", _PREAMBLE + demo.fill(example.text)],
+        [bash, "-c", _PREAMBLE.format(curl=curl or _curl()) + demo.fill(example.text)],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -255,3 +269,10 @@ def _run_shell(example: Example, demo: Demo, tmp_path: Path) -> None:
         except ValueError:
             continue  # a CSV report or an HTML page: its 2xx is the check
         _assert_answer_clean(body, example.where)
+
+
+def test_the_replay_of_curl_runs_the_examples_too(demo: Demo, tmp_path: Path) -> None:
+    """Where the machine has no curl, the replay stands in: it must answer the examples as curl does."""
+    shell = [e for e in EXAMPLES if e.kind == "shell"]
+    for number, example in enumerate(e for e in shell if "/oauth/token" in e.text or "--get" in e.text):
+        _run_shell(example, demo, tmp_path / str(number), curl=REPLAYED_CURL)
