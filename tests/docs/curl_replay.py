@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from tests.waiting import PATIENCE
+
 HTTP_ERROR = 22  # curl --fail-with-body's exit status on an HTTP answer >= 400
 UNSUPPORTED = 2
 
@@ -56,7 +58,7 @@ class Request:
         if body is not None and not any(name.lower() == "content-type" for name, _ in headers):
             headers.append(("content-type", "application/x-www-form-urlencoded"))  # as curl -d does
         auth = httpx.BasicAuth(*self.user) if self.user else None
-        return httpx.request(method, url, headers=headers, content=body, auth=auth, timeout=60)
+        return httpx.request(method, url, headers=headers, content=body, auth=auth, timeout=PATIENCE)
 
 
 def parse(argv: list[str]) -> Request:

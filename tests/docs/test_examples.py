@@ -48,6 +48,7 @@ from tests.docs.examples import (
     unknown_placeholders,
 )
 from tests.server import serve
+from tests.waiting import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [example for path in documentation(ROOT) for example in examples(path, ROOT)]
@@ -84,7 +85,10 @@ class Demo:
     def post(self, sender: str, query: str, variables: Any = None) -> httpx.Response:
         headers = {"authorization": f"Bearer {self.tokens[sender]}"} if sender in self.tokens else {}
         return httpx.post(
-            f"{self.url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=60
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables},
+            headers=headers,
+            timeout=PATIENCE,
         )
 
     def data(self, sender: str, query: str, variables: Any = None) -> dict[str, Any]:
@@ -205,6 +209,12 @@ def _redacted(text: str, demo: Demo) -> str:
     return _JWT.sub("<redacted>", text)[-2000:]
 
 
+def test_the_guide_explains_every_placeholder() -> None:
+    guide = (ROOT / "docs" / "api-guide.md").read_text(encoding="utf-8")
+    unexplained = [p for p in PLACEHOLDERS if f"| `{p}` |" not in guide]
+    assert not unexplained, f"add rows to the placeholder table of docs/api-guide.md: {unexplained}"
+
+
 def test_the_documentation_has_examples() -> None:
     kinds = {example.kind for example in EXAMPLES}
     assert kinds == {"graphql", "shell"}, kinds
@@ -256,7 +266,7 @@ def _run_shell(example: Example, demo: Demo, tmp_path: Path, *, curl: str | None
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=2 * PATIENCE,
     )
     assert done.returncode == 0, (
         f"{example.where}: exit {done.returncode}\n{_redacted(done.stderr, demo)}\n{_redacted(done.stdout, demo)}"

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from domain.settings import Settings
 from tests import factories as f
 from tests.conftest import TestDatabase
+from tests.waiting import PATIENCE
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 PREFIX = "INCIDENTDESK_"
@@ -74,8 +75,9 @@ def scraped(test_db: TestDatabase) -> Iterator[set[str]]:
     """The names a live server's /metrics serves: families (``incidentdesk_http_requests``) and their
     samples (``incidentdesk_http_requests_total``, ``..._bucket``), after a request has been counted."""
     with f.app_server(test_db, f.settings_for(test_db)) as live:
-        assert httpx.get(f"{live.url}/healthz").status_code == 200
-        body = httpx.get(f"{live.url}/metrics").text
+        # Timeouts bound a hang only: a busy machine may be slow to answer.
+        assert httpx.get(f"{live.url}/healthz", timeout=PATIENCE).status_code == 200
+        body = httpx.get(f"{live.url}/metrics", timeout=PATIENCE).text
     names: set[str] = set()
     for family in text_string_to_metric_families(body):
         names.add(family.name)
