@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import sys
 import time
@@ -44,7 +45,7 @@ from live.client import Clients
 from live.commits import Commit, Committer
 from live.plan import Kind, Spec, mixed, single
 from live.seed import World, seed
-from live.servers import Server, cluster, fresh_database, rss_kib, servers
+from live.servers import Server, cluster, cpu_seconds, fresh_database, rss_kib, servers
 from live.tally import Tally, expected_of, latency_line, tally, targets
 
 from domain.db import app_url_from_owner_url
@@ -124,6 +125,8 @@ async def measure(args: argparse.Namespace, specs: list[Spec]) -> tuple[Tally, l
                     + f" through server 1 of {len(running)}",
                     flush=True,
                 )
+                cpu_before = [cpu_seconds(pid) for pid in [s.pid for s in running] + clients.pids]
+                wall_before = time.monotonic()
                 commits = await committer.run(
                     comments=comments,
                     rate=args.rate,
@@ -132,6 +135,17 @@ async def measure(args: argparse.Namespace, specs: list[Spec]) -> tuple[Tally, l
                 )
                 expected = sum(len(expected_of(spec, commits)) for spec in specs)
                 await settle(clients, before, expected, args.grace)
+                wall = time.monotonic() - wall_before
+                cpu = [
+                    cpu_seconds(pid) - b
+                    for pid, b in zip([s.pid for s in running] + clients.pids, cpu_before, strict=True)
+                ]
+                servers_cpu, clients_cpu = sum(cpu[: len(running)]), sum(cpu[len(running) :])
+                print(
+                    f"CPU while committing and delivering ({wall:.1f}s): servers {servers_cpu:.1f}s,"
+                    f" client processes {clients_cpu:.1f}s, of {os.cpu_count()} cores shared with whatever else runs",
+                    flush=True,
+                )
                 reports = await clients.finish()
             finally:
                 await committer.aclose()

@@ -179,6 +179,10 @@ class Clients:
             process.join(timeout=30)
         return reports
 
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes if process.pid is not None]
+
     def kill(self) -> None:
         for process in self.processes:
             if process.is_alive():
