@@ -106,6 +106,14 @@ async def measure(args: argparse.Namespace, specs: list[Spec]) -> tuple[Tally, l
             try:
                 opened = sum(await clients.answers())
                 print(f"{opened} subscribers connected in {time.monotonic() - began:.1f}s", flush=True)
+                # The server starts each subscription after its socket is open, and a public viewer is
+                # sent the page at once: once every viewer has its page, the server has gone through
+                # the subscribe messages (viewers are spread over the whole plan). Changes committed
+                # before that would queue behind thousands of subscription starts for a database
+                # connection.
+                viewers = sum(1 for spec in specs if spec.kind is Kind.PUBLIC)
+                await wait_for(clients, "heard", viewers, args.grace)
+                print(f"public viewers have their page after {time.monotonic() - began:.1f}s", flush=True)
                 steps = any(spec.kind is not Kind.EVENTS for spec in specs)
                 await warm_up(clients, committer, len(specs), steps)
                 print(f"all live after {time.monotonic() - began:.1f}s", flush=True)
