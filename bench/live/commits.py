@@ -38,6 +38,11 @@ STEP_BULLETIN = (
 FLIP = {"MAJOR_OUTAGE": "PARTIAL_OUTAGE", "PARTIAL_OUTAGE": "MAJOR_OUTAGE"}
 
 
+class Failed(Exception):
+    """The server answered a mutation with an error (a fault, not a refusal): nothing was committed,
+    since a use case commits only when it returns."""
+
+
 @dataclass(frozen=True)
 class Commit:
     key: str
@@ -61,6 +66,8 @@ class Committer:
         )
         self.status = dict.fromkeys(range(len(world.tenants)), "MAJOR_OUTAGE")
         self.step_locks = {t: asyncio.Lock() for t in range(len(world.tenants))}
+        # Faults the server answered while measuring: those changes are not counted, and the run fails.
+        self.failures: list[str] = []
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -72,13 +79,12 @@ class Committer:
             json={"query": query, "variables": variables},
             headers={"Authorization": f"Bearer {token}"},
         )
-        answer.raise_for_status()
         body: dict[str, Any] = answer.json()
         if body.get("errors"):
-            raise RuntimeError(f"mutation failed: {body['errors']}")
+            raise Failed(f"{answer.status_code} {body['errors'][0].get('message')}")
         [payload] = body["data"].values()
         if payload["userErrors"]:
-            raise RuntimeError(f"mutation refused: {payload['userErrors']}")
+            raise RuntimeError(f"mutation refused: {payload['userErrors']}")  # the benchmark's own mistake
         return dict(payload)
 
     async def comment(self, tenant: int, body: str, internal: bool = False) -> Commit:
@@ -111,7 +117,8 @@ class Committer:
         tenants = range(len(self.world.tenants))
         changes = [self.comment(t, f"warm-up {round_}") for t in tenants]
         changes += [self.step(t, f"warm-up {round_}") for t in tenants] if steps else []
-        await asyncio.gather(*changes)
+        # A warm-up change that failed is made up for by the next round.
+        await asyncio.gather(*changes, return_exceptions=True)
 
     async def run(
         self, *, comments: int, rate: float, internal_every: int, step_interval: float | None
@@ -123,9 +130,13 @@ class Committer:
         tenants = len(self.world.tenants)
         start = time.monotonic()
 
-        async def at(offset: float, change: Any) -> Commit:
+        async def at(offset: float, change: Any) -> Commit | None:
             await asyncio.sleep(max(0.0, start + offset - time.monotonic()))
-            result: Commit = await change()
+            try:
+                result: Commit = await change()
+            except Failed as failed:
+                self.failures.append(str(failed))
+                return None
             return result
 
         scheduled = []
@@ -135,4 +146,4 @@ class Committer:
         if step_interval is not None:
             for k in range(int(comments / rate / step_interval)):
                 scheduled.append(at(k * step_interval, lambda k=k: self.step(k % tenants, f"step {k}")))
-        return list(await asyncio.gather(*scheduled))
+        return [commit for commit in await asyncio.gather(*scheduled) if commit is not None]

@@ -35,6 +35,7 @@ class Tally:
     duplicated: int = 0
     superseded: int = 0
     unexpected: int = 0
+    # Subscriptions that ended in an error, and changes the server failed (not committed, not counted).
     errors: list[str] = field(default_factory=list)
 
     @property
