@@ -181,6 +181,11 @@ def describe(specs: list[Spec]) -> str:
     )
 
 
+def by_kind(counts: Counter[Kind]) -> str:
+    shown = ", ".join(f"{kind.value} {n}" for kind, n in counts.items() if n)
+    return f" ({shown})" if shown else ""
+
+
 def report(
     args: argparse.Namespace, specs: list[Spec], result: Tally, commits: list[Commit], kb: float
 ) -> int:
@@ -199,8 +204,8 @@ def report(
         if result.latencies_ms[kind]:
             print(latency_line(f"  {kind.value}", result.latencies_ms[kind]))
     print(f"memory per idle connection: {kb:.1f} KB")
-    print(f"events lost: {result.lost}")
-    print(f"events duplicated: {result.duplicated}")
+    print(f"events lost: {result.lost}{by_kind(result.lost_by_kind)}")
+    print(f"events duplicated: {result.duplicated}{by_kind(result.duplicated_by_kind)}")
     print(f"unexpected deliveries (another tenant's, or INTERNAL to a customer): {result.unexpected}")
     if result.errors:
         print(f"errors (subscriptions ended, changes the server failed): {len(result.errors)}")

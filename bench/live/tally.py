@@ -35,6 +35,9 @@ class Tally:
     duplicated: int = 0
     superseded: int = 0
     unexpected: int = 0
+    # Lost and duplicated by subscription field, to tell where a problem is.
+    lost_by_kind: Counter[Kind] = field(default_factory=Counter)
+    duplicated_by_kind: Counter[Kind] = field(default_factory=Counter)
     # Subscriptions that ended in an error, and changes the server failed (not committed, not counted).
     errors: list[str] = field(default_factory=list)
 
@@ -76,10 +79,12 @@ def tally(specs: list[Spec], reports: list[Report], commits: list[Commit]) -> Ta
             if change.key in first:
                 result.latencies_ms[spec.kind].append((first[change.key] - change.at) * 1000)
                 result.duplicated += times[change.key] - 1
+                result.duplicated_by_kind[spec.kind] += times[change.key] - 1
             elif spec.kind is Kind.PUBLIC and i < latest_received:
                 result.superseded += 1
             else:
                 result.lost += 1
+                result.lost_by_kind[spec.kind] += 1
     return result
 
 
