@@ -92,10 +92,17 @@ async def warm_up(clients: Clients, committer: Committer, count: int, steps: boo
     raise RuntimeError("the subscriptions did not all go live")
 
 
-async def settle(clients: Clients, before: int, expected: int, grace: float) -> None:
-    """Wait until the expected deliveries have arrived (``grace`` at most), then a second more for
-    strays: a duplicate comes after the first copy."""
-    await wait_for(clients, "count", before + expected, grace)
+async def settle(clients: Clients, before: int, expected: int, grace: float, quiet: float = 10.0) -> None:
+    """Wait until the expected deliveries have arrived, or none has for ``quiet`` seconds (a public
+    viewer's superseded states never come), ``grace`` at most; then a second more for strays: a
+    duplicate comes after the first copy."""
+    deadline = time.monotonic() + grace
+    total, changed = await clients.total("count"), time.monotonic()
+    while total < before + expected and time.monotonic() < min(deadline, changed + quiet):
+        await asyncio.sleep(0.5)
+        last, total = total, await clients.total("count")
+        if total != last:
+            changed = time.monotonic()
     await asyncio.sleep(1.0)
 
 
