@@ -11,7 +11,9 @@ What a subscriber should receive follows the API's rules:
   never came is *superseded*, not lost, when a state of a later step of the same tenant did come (that
   state shows the step too). A step is lost for a viewer only when no state at or after it arrived.
 
-A change received twice by one subscriber is *duplicated*. Latency is from the mutation's answer to the
+A change received twice by one subscriber is *duplicated*; for a public viewer that is the same page
+state (the same latest bulletin update) sent twice, which happens when a page read already showed a
+later step and that step's arrival sends a fresh read showing it again. Latency is from the mutation's answer to the
 first receipt; a receipt can come before the answer does (the event is announced at commit, and the
 answer is still on its way), which makes a latency slightly negative: it is kept as measured.
 """
