@@ -1,344 +1,237 @@
-"""Benchmark: many WebSocket subscribers on one server process, events committed at a steady rate.
+"""Benchmark: many WebSocket subscribers, changes committed through the API at a steady rate.
 
 Starts an embedded PostgreSQL (or uses the cluster named by ``INCIDENTDESK_BENCH_DATABASE_URL``, an owner
-URL), migrates a fresh database, serves the app with one uvicorn process, opens N graphql-transport-ws
-subscribers to ``incidentEvents``, then commits comments at a steady rate and prints the delivery
-latency from commit to receipt (p50, p99, max) over every delivery, and how many deliveries were lost
-or repeated. Exits non-zero when any event was lost or repeated.
+URL), migrates a fresh database, seeds tenants through the domain (``live/seed.py``), serves the app with
+``--processes`` uvicorn processes on the same database, and opens the subscribers from ``--clients``
+client processes (so that the client is not what limits the run). Then it commits comments with
+``addComment`` over HTTP with an AGENT's token at ``--rate`` per second, through the first server, and
+prints the latency from each mutation's answer to each receipt (p50, p99, max), the server's memory per
+idle connection, and how many deliveries were lost, duplicated or unexpected, against the targets.
+Exits non-zero when any was lost, duplicated or unexpected, a subscription failed or the server failed a
+change (not for latency or memory).
 
     python bench/subscribers.py [--subscribers 2000] [--rate 1] [--seconds 10] [--nested]
+    python bench/subscribers.py --mix --subscribers 10000 --rate 10 [--processes 2] [--clients 4]
 
-Every event goes to every subscriber, so the server delivers subscribers x rate results per second; the
-latency of the last subscriber of an event is the time one process takes to render and send it to all of
-them (the p50 is about half of that), plus the time to read it back from the outbox once.
+Without ``--mix``: AGENTs of one tenant on graphql-transport-ws, all following ``incidentEvents``
+(``--nested``: with the incident and its service), every comment PUBLIC: every event goes to every
+subscriber, so the server sends subscribers x rate results per second.
+
+With ``--mix`` (``live/plan.py``): ``--tenants`` tenants (5), each with AGENTs and CUSTOMERs following
+``incidentEvents`` with the event's actor, its incident and the incident's service, AGENTs and
+CUSTOMERs following ``serviceStatusChanged``, and anonymous viewers of the tenant's public status page
+(``publicStatusChanged``), on both subprotocols. Comments go to the tenants in turn, every
+``--internal-every``-th INTERNAL (AGENTs only); every ``--step-interval`` seconds a bulletin step in the
+tenants in turn flips a service's status, which status subscribers and public viewers receive. What each
+subscriber should receive and how public viewers are counted: ``live/tally.py``.
+
+Memory per idle connection: the servers' resident memory (``VmRSS``) before the subscribers connect and
+once they are all subscribed, warmed up and idle, the difference divided by their number. With
+``--processes 2`` the subscribers are split evenly and every change is committed through the first
+server: what the second delivers came through the shared database's outbox.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
 import resource
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections import Counter
 
-import httpx
-from sqlalchemy import create_engine, pool, text
-from sqlalchemy.engine import make_url
-from websockets.asyncio.client import ClientConnection, connect
+from live.client import Clients
+from live.commits import Commit, Committer
+from live.plan import Kind, Spec, mixed, single
+from live.seed import World, seed
+from live.servers import Server, cluster, cpu_seconds, fresh_database, rss_kib, servers
+from live.tally import Tally, expected_of, latency_line, tally, targets
 
-from auth import Authority
-from domain.db import Database, app_url_from_owner_url, create_database, to_sync_url
-from domain.incidents import service as incidents
-from domain.incidents.enums import Visibility
-from domain.migrate import upgrade
-from domain.settings import Settings
-from domain.tenancy import service as tenancy
-from domain.tenancy.roles import Role
+from domain.db import app_url_from_owner_url
 
-ROOT = Path(__file__).resolve().parents[1]
-ISSUER = "https://incidentdesk.bench"
-SUBSCRIPTION = 'subscription { incidentEvents(tenant: "bench") { message } }'
-# What a portal selects: the event, its incident and the incident's service (nested reads per event).
-NESTED = (
-    'subscription { incidentEvents(tenant: "bench") { message kind at'
-    " incident { number title status priority service { name } } } }"
-)
+WARM_UP_ROUNDS = 100
 
 
-# ---------------------------------------------------------------- database and server
+def shares(
+    specs: list[Spec], running: list[Server], world: World, clients: int
+) -> list[list[tuple[str, Spec, str | None]]]:
+    """Each client process's subscribers: spec i goes to server i mod servers and client i mod clients."""
+    split: list[list[tuple[str, Spec, str | None]]] = [[] for _ in range(clients)]
+    for spec in specs:
+        server = running[spec.index % len(running)]
+        split[spec.index % clients].append((server.url, spec, spec.token_of(world.tokens)))
+    return [share for share in split if share]
 
 
-@contextlib.contextmanager
-def cluster() -> Iterator[str]:
-    configured = os.environ.get("INCIDENTDESK_BENCH_DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    import pgserver
-
-    with tempfile.TemporaryDirectory(prefix="bench-pg-") as data:
-        server = pgserver.get_server(data, cleanup_mode="stop")
-        try:
-            yield server.get_uri("postgres")
-        finally:
-            server.cleanup()
-
-
-def fresh_database(admin_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(to_sync_url(admin_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    owner_url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(owner_url)
-    return owner_url
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def server(owner_url: str, app_url: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "INCIDENTDESK_DATABASE_URL": owner_url,
-        "INCIDENTDESK_APP_DATABASE_URL": app_url,
-        "INCIDENTDESK_PUBLIC_URL": ISSUER,
-        "INCIDENTDESK_MAX_SUBSCRIPTIONS_PER_CONNECTION": "1",
-        # Every subscriber here is one caller: its cap and rate limit are raised past them.
-        "INCIDENTDESK_MAX_SUBSCRIPTIONS_PER_PRINCIPAL": "1000000",
-        "INCIDENTDESK_RATE_LIMIT_PER_MINUTE": "1000000",
-    }
-    # Served as in production: ``incidentdesk serve``, one process.
-    command = [sys.executable, "-m", "api.cli", "serve", "--workers", "1", "--no-migrate"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    env["INCIDENTDESK_LOG_LEVEL"] = "WARNING"
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the server exited")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-# ---------------------------------------------------------------- seeding and committing
-
-
-@dataclass
-class Seed:
-    tenant: uuid.UUID
-    incident: uuid.UUID
-    token: str
-
-
-async def seed(app_url: str) -> Seed:
-    db = create_database(app_url, pool_size=2)
-    settings = Settings(app_database_url=app_url, public_url=ISSUER)
-    try:
-        tenant = await tenancy.create_tenant(db, None, slug="bench", name="Bench", timezone="UTC")
-        await tenancy.add_member(
-            db, None, tenant_id=tenant.id, issuer=ISSUER, subject="bench-agent", role=Role.AGENT
-        )
-        agent = Agent(frozenset({tenant.id}))
-        incident = await incidents.report_incident(
-            db, agent, incidents.NewIncident(tenant_id=tenant.id, title="Benchmark", description="")
-        )
-        authority = Authority(settings, db)
-        token = await authority.mint("bench-agent", ttl_seconds=3600)
-        await authority.aclose()
-        return Seed(tenant.id, incident.id, token)
-    finally:
-        await db.dispose()
-
-
-@dataclass(frozen=True)
-class Agent:
-    """The seeded AGENT, as the domain's use cases see a caller."""
-
-    tenant_ids: frozenset[uuid.UUID]
-    issuer: str = ISSUER
-    subject: str = "bench-agent"
-    is_operator: bool = False
-    client_id: str | None = None
-
-    def role_in(self, tenant_id: uuid.UUID) -> Role | None:
-        return Role.AGENT if tenant_id in self.tenant_ids else None
-
-    def can(self, scope: str, tenant_id: uuid.UUID) -> bool:
-        return tenant_id in self.tenant_ids
-
-
-class Committer:
-    """Commits one comment per tick in a thread of its own, noting when each commit returned."""
-
-    def __init__(self, app_url: str, seed: Seed) -> None:
-        self.app_url = app_url
-        self.seed = seed
-        self.committed: dict[str, float] = {}
-
-    async def _comment(self, db: Database, body: str) -> None:
-        agent = Agent(frozenset({self.seed.tenant}))
-        await incidents.add_comment(
-            db, agent, incident_id=self.seed.incident, body=body, visibility=Visibility.PUBLIC
-        )
-        self.committed[body] = time.monotonic()
-
-    def run(self, bodies: list[str], rate: float) -> None:
-        async def go() -> None:
-            db = create_database(self.app_url, pool_size=2)
-            try:
-                start = time.monotonic()
-                for i, body in enumerate(bodies):
-                    await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
-                    await self._comment(db, body)
-            finally:
-                await db.dispose()
-
-        asyncio.run(go())
-
-    def in_thread(self, bodies: list[str], rate: float) -> threading.Thread:
-        thread = threading.Thread(target=self.run, args=(bodies, rate), daemon=True)
-        thread.start()
-        return thread
-
-
-# ---------------------------------------------------------------- subscribers
-
-
-@dataclass
-class Subscriber:
-    connection: ClientConnection
-    received: dict[str, list[float]] = field(default_factory=dict)
-
-    async def listen(self) -> None:
-        with contextlib.suppress(Exception):
-            async for raw in self.connection:
-                message = json.loads(raw)
-                if message.get("type") == "next":
-                    body = message["payload"]["data"]["incidentEvents"]["message"]
-                    self.received.setdefault(body, []).append(time.monotonic())
-                elif message.get("type") == "ping":
-                    await self.connection.send('{"type":"pong"}')
-
-
-async def open_subscriber(url: str, token: str, query: str) -> Subscriber:
-    connection = await connect(
-        url.replace("http://", "ws://") + "/graphql",
-        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-        open_timeout=60,
-        ping_interval=None,
-        max_queue=None,
-    )
-    await connection.send(
-        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-    )
-    ack = json.loads(await asyncio.wait_for(connection.recv(), 60))
-    if ack.get("type") != "connection_ack":
-        raise RuntimeError(f"not acknowledged: {ack}")
-    await connection.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
-    return Subscriber(connection)
-
-
-async def open_all(url: str, token: str, count: int, query: str, concurrency: int = 100) -> list[Subscriber]:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one() -> Subscriber:
-        async with gate:
-            return await open_subscriber(url, token, query)
-
-    return await asyncio.gather(*(one() for _ in range(count)))
-
-
-async def wait_until(condition: object, within: float) -> bool:
+async def wait_for(clients: Clients, command: str, target: int, within: float) -> int:
+    """Ask until the clients' total reaches ``target`` or ``within`` seconds pass; the last total."""
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        await asyncio.sleep(0.05)
-    return bool(condition())  # type: ignore[operator]
+    total = await clients.total(command)
+    while total < target and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        total = await clients.total(command)
+    return total
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+async def warm_up(clients: Clients, committer: Committer, count: int, steps: bool) -> None:
+    """Commit a change every subscriber hears until each has heard something: a subscription is live
+    only once the server has started it, which the protocol does not acknowledge. Public viewers hear
+    the page's current state as soon as they subscribe. A new round is committed only once the last
+    one's deliveries stop coming (5 s without one more subscriber hearing it): on a busy machine a
+    round can take long to reach everyone, and piling rounds up would only slow it further."""
+    for round_ in range(WARM_UP_ROUNDS):
+        await committer.warm_up(round_, steps)
+        heard = -1
+        while heard < count:
+            last, heard = heard, await wait_for(clients, "heard", count, 5.0)
+            if heard == last:
+                break
+        if heard >= count:
+            return
+    raise RuntimeError("the subscriptions did not all go live")
 
 
-# ---------------------------------------------------------------- the run
+async def settle(clients: Clients, before: int, expected: int, grace: float, quiet: float = 10.0) -> None:
+    """Wait until the expected deliveries have arrived, or none has for ``quiet`` seconds (a public
+    viewer's superseded states never come), ``grace`` at most; then a second more for strays: a
+    duplicate comes after the first copy."""
+    deadline = time.monotonic() + grace
+    total, changed = await clients.total("count"), time.monotonic()
+    while total < before + expected and time.monotonic() < min(deadline, changed + quiet):
+        await asyncio.sleep(0.5)
+        last, total = total, await clients.total("count")
+        if total != last:
+            changed = time.monotonic()
+    await asyncio.sleep(1.0)
 
 
-async def run(args: argparse.Namespace) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = min(hard, max(soft, args.subscribers * 2 + 1000))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+async def measure(args: argparse.Namespace, specs: list[Spec]) -> tuple[Tally, list[Commit], float]:
+    tenants = args.tenants if args.mix else 1
     with cluster() as admin_url:
         owner_url = fresh_database(admin_url)
         app_url = app_url_from_owner_url(owner_url)
-        seeded = await seed(app_url)
-        with server(owner_url, app_url) as url:
+        world = await seed(app_url, tenants)
+        with servers(owner_url, app_url, args.processes) as running:
+            rss_before = [rss_kib(s.pid) for s in running]
             began = time.monotonic()
-            query = NESTED if args.nested else SUBSCRIPTION
-            subscribers = await open_all(url, seeded.token, args.subscribers, query)
-            listeners = [asyncio.create_task(s.listen()) for s in subscribers]
-            print(f"{len(subscribers)} subscribers connected in {time.monotonic() - began:.1f}s", flush=True)
+            clients = Clients.start(shares(specs, running, world, args.clients))
+            committer = Committer(running[0].url, world)
+            try:
+                opened = sum(await clients.answers())
+                print(f"{opened} subscribers connected in {time.monotonic() - began:.1f}s", flush=True)
+                # The server starts each subscription after its socket is open, and a public viewer is
+                # sent the page at once: once every viewer has its page, the server has gone through
+                # the subscribe messages (viewers are spread over the whole plan). Changes committed
+                # before that would queue behind thousands of subscription starts for a database
+                # connection.
+                viewers = sum(1 for spec in specs if spec.kind is Kind.PUBLIC)
+                await wait_for(clients, "heard", viewers, args.grace)
+                print(f"public viewers have their page after {time.monotonic() - began:.1f}s", flush=True)
+                steps = any(spec.kind is not Kind.EVENTS for spec in specs)
+                await warm_up(clients, committer, len(specs), steps)
+                print(f"all live after {time.monotonic() - began:.1f}s", flush=True)
+                await asyncio.sleep(args.idle)  # the warm-up's deliveries finish; the servers are idle
+                rss_idle = [rss_kib(s.pid) for s in running]
+                for i, (b, a) in enumerate(zip(rss_before, rss_idle, strict=True)):
+                    print(
+                        f"server {i + 1} RSS: {b / 1024:.1f} MiB before, {a / 1024:.1f} MiB idle with subscribers"
+                    )
+                kb_per_connection = (sum(rss_idle) - sum(rss_before)) * 1.024 / len(specs)
 
-            # Warm up until every subscription is live: a marker that everyone receives.
-            for attempt in range(100):
-                marker = f"warm-up {attempt}"
-                await asyncio.to_thread(Committer(app_url, seeded).run, [marker], 1.0)
-                if await wait_until(lambda m=marker: all(m in s.received for s in subscribers), 5):  # type: ignore[misc]
-                    break
-            else:
-                raise RuntimeError("the subscriptions did not all go live")
+                before = await clients.total("count")
+                comments = max(1, int(args.rate * args.seconds))
+                print(
+                    f"committing {comments} comments at {args.rate}/s"
+                    + (f" and a bulletin step every {args.step_interval}s" if steps else "")
+                    + f" through server 1 of {len(running)}",
+                    flush=True,
+                )
+                cpu_before = [cpu_seconds(pid) for pid in [s.pid for s in running] + clients.pids]
+                wall_before = time.monotonic()
+                commits = await committer.run(
+                    comments=comments,
+                    rate=args.rate,
+                    internal_every=args.internal_every if args.mix else 0,
+                    step_interval=args.step_interval if steps else None,
+                )
+                expected = sum(len(expected_of(spec, commits)) for spec in specs)
+                await settle(clients, before, expected, args.grace)
+                wall = time.monotonic() - wall_before
+                cpu = [
+                    cpu_seconds(pid) - b
+                    for pid, b in zip([s.pid for s in running] + clients.pids, cpu_before, strict=True)
+                ]
+                servers_cpu, clients_cpu = sum(cpu[: len(running)]), sum(cpu[len(running) :])
+                print(
+                    f"CPU while committing and delivering ({wall:.1f}s): servers {servers_cpu:.1f}s,"
+                    f" client processes {clients_cpu:.1f}s, of {os.cpu_count()} cores shared with whatever else runs",
+                    flush=True,
+                )
+                reports = await clients.finish()
+            finally:
+                await committer.aclose()
+                clients.kill()
+    result = tally(specs, reports, commits)
+    result.errors.extend(f"the server failed a change: {failure}" for failure in committer.failures)
+    return result, commits, kb_per_connection
 
-            count = max(1, int(args.rate * args.seconds))
-            bodies = [f"event {i}" for i in range(count)]
-            committer = Committer(app_url, seeded)
-            print(f"committing {count} events at {args.rate}/s to {len(subscribers)} subscribers", flush=True)
-            thread = committer.in_thread(bodies, args.rate)
-            await asyncio.to_thread(thread.join)
-            await wait_until(
-                lambda: all(all(b in s.received for b in bodies) for s in subscribers), args.grace
-            )
 
-            latencies: list[float] = []
-            lost = repeated = 0
-            for s in subscribers:
-                for body in bodies:
-                    times = s.received.get(body, [])
-                    if not times:
-                        lost += 1
-                        continue
-                    repeated += len(times) - 1
-                    latencies.append((times[0] - committer.committed[body]) * 1000)
-            for task in listeners:
-                task.cancel()
-            await asyncio.gather(*(s.connection.close() for s in subscribers), return_exceptions=True)
-
-    deliveries = len(subscribers) * count
-    print(f"deliveries: {deliveries - lost} of {deliveries}")
-    print(
-        f"latency commit->receipt ms: p50 {percentile(latencies, 0.5):.1f}  p99 {percentile(latencies, 0.99):.1f}"
-        f"  max {max(latencies, default=float('nan')):.1f}  mean {statistics.fmean(latencies) if latencies else float('nan'):.1f}"
+def describe(specs: list[Spec]) -> str:
+    kinds = Counter(f"{spec.kind.value} {spec.role.value}" for spec in specs)
+    protocols = Counter(spec.protocol for spec in specs)
+    return "; ".join(
+        [
+            ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())),
+            ", ".join(f"{k} {v}" for k, v in sorted(protocols.items())),
+        ]
     )
-    print(f"events lost: {lost}")
-    print(f"events repeated: {repeated}")
-    return 0 if lost == 0 and repeated == 0 else 1
+
+
+def by_kind(counts: Counter[Kind]) -> str:
+    shown = ", ".join(f"{kind.value} {n}" for kind, n in counts.items() if n)
+    return f" ({shown})" if shown else ""
+
+
+def report(
+    args: argparse.Namespace, specs: list[Spec], result: Tally, commits: list[Commit], kb: float
+) -> int:
+    steps = sum(1 for c in commits if c.is_step)
+    internal = sum(1 for c in commits if c.internal)
+    print()
+    print(
+        f"subscribers: {len(specs)} on {args.processes} server process(es), {args.clients} client processes"
+    )
+    print(f"  {describe(specs)}")
+    print(f"committed: {len(commits) - steps} comments ({internal} INTERNAL), {steps} bulletin steps")
+    print(f"deliveries: {result.delivered} of {result.expected}", end="")
+    print(f" ({result.superseded} public states superseded by a later one)" if result.superseded else "")
+    print(latency_line("latency commit->receipt ms", result.all_latencies))
+    for kind in Kind:
+        if result.latencies_ms[kind]:
+            print(latency_line(f"  {kind.value}", result.latencies_ms[kind]))
+    print(f"memory per idle connection: {kb:.1f} KB")
+    print(f"events lost: {result.lost}{by_kind(result.lost_by_kind)}")
+    print(f"events duplicated: {result.duplicated}{by_kind(result.duplicated_by_kind)}")
+    print(f"unexpected deliveries (another tenant's, or INTERNAL to a customer): {result.unexpected}")
+    if result.errors:
+        print(f"errors (subscriptions ended, changes the server failed): {len(result.errors)}")
+        for error in sorted(set(result.errors))[:5]:
+            print(f"  {error}")
+    print("targets:")
+    for met, line in targets(result, kb):
+        print(f"  {'PASS' if met else 'FAIL'}  {line}")
+    failed = result.lost or result.duplicated or result.unexpected or result.errors
+    return 1 if failed else 0
+
+
+async def run(args: argparse.Namespace) -> int:
+    # Sockets of the servers (inherited) and of this process's HTTP client; clients raise their own.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.subscribers * 2 + 1000)), hard))
+    specs = mixed(args.subscribers, args.tenants) if args.mix else single(args.subscribers, args.nested)
+    result, commits, kb = await measure(args, specs)
+    return report(args, specs, result, commits, kb)
 
 
 def main() -> None:
@@ -346,13 +239,27 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--subscribers", type=int, default=2000)
-    parser.add_argument("--rate", type=float, default=1.0, help="events committed per second")
+    parser.add_argument("--rate", type=float, default=1.0, help="comments committed per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to commit")
     parser.add_argument("--grace", type=float, default=30.0, help="seconds to wait for stragglers")
     parser.add_argument(
         "--nested", action="store_true", help="select the incident and its service, as portals do"
     )
-    sys.exit(asyncio.run(run(parser.parse_args())))
+    parser.add_argument(
+        "--mix", action="store_true", help="tenants, roles, kinds and both subprotocols mixed"
+    )
+    parser.add_argument("--tenants", type=int, default=5, help="tenants of --mix")
+    parser.add_argument(
+        "--step-interval", type=float, default=1.0, help="seconds between bulletin steps (--mix)"
+    )
+    parser.add_argument("--internal-every", type=int, default=4, help="every n-th comment INTERNAL (--mix)")
+    parser.add_argument("--processes", type=int, default=1, help="server processes on the same database")
+    parser.add_argument("--clients", type=int, default=4, help="client processes holding the sockets")
+    parser.add_argument("--idle", type=float, default=2.0, help="seconds idle before the memory is read")
+    args = parser.parse_args()
+    if args.subscribers < 1 or args.processes < 1 or args.clients < 1 or args.tenants < 1:
+        parser.error("--subscribers, --processes, --clients and --tenants must be at least 1")
+    sys.exit(asyncio.run(run(args)))
 
 
 if __name__ == "__main__":
