@@ -306,6 +306,7 @@ class Subscription:
             return followed is None or concerns(row, followed)
 
         # Open the feed before reading the current state: a change committed in between is not missed.
+        shown: tuple[object, ...] | None = None
         async with open_feed(ctx, [tenant.id], accept) as feed:
             while True:
                 read, view = await shared_view(
@@ -315,7 +316,10 @@ class Subscription:
                     return
                 if followed is not None:
                     view = only(view, followed)
-                # Its viewers share the read, and so its rendering (a filter is part of the document or
-                # its variables, so only viewers following the same services share a render).
-                yield mark_event(PublicStatus.from_view(view), ("public status", read))
+                # A page the viewer has already been sent is not sent again.
+                if view.fingerprint() != shown:
+                    shown = view.fingerprint()
+                    # Its viewers share the read, and so its rendering (a filter is part of the document or
+                    # its variables, so only viewers following the same services share a render).
+                    yield mark_event(PublicStatus.from_view(view), ("public status", read))
                 await feed.batch()  # however many changes arrived together, one fresh state

@@ -53,6 +53,25 @@ class PublicView:
         stamps = [b.bulletin.updated_at for b in self.bulletins]
         return max(stamps, default=None)
 
+    def fingerprint(self) -> tuple[object, ...]:
+        """What a visitor sees of the page: two reads with the same fingerprint show the same page (a
+        read made while changes were arriving may already show a change that arrives after it)."""
+        return (
+            self.tenant.name,
+            tuple((service.id, service.name, status) for service, status in self.services),
+            tuple(
+                (
+                    b.bulletin.id,
+                    b.bulletin.title,
+                    b.bulletin.phase,
+                    b.bulletin.updated_at,
+                    tuple(update.id for update in b.updates),
+                    tuple((service.id, status) for service, status in b.affected),
+                )
+                for b in self.bulletins
+            ),
+        )
+
 
 async def public_tenant(db: Database, slug: str) -> Tenant | None:
     """The tenant of a public status page, or None (unknown slug, or no public page: the same answer)."""

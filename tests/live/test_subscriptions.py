@@ -17,6 +17,7 @@ from api.relay import encode_cursor, encode_id
 from auth import Principal
 from domain.bulletins import service as bulletins
 from domain.bulletins.phases import BulletinKind, BulletinPhase, ServiceStatus
+from domain.bulletins.public import public_tenant, public_view
 from domain.db import Database, Scope
 from domain.incidents import service as incidents
 from domain.incidents.enums import Visibility
@@ -536,6 +537,20 @@ async def test_an_embed_naming_a_service_the_page_does_not_show_is_refused(
     [error] = errors_of(await socket.receive())
     assert error["extensions"]["code"] == "NOT_FOUND" and "no-such-service" in error["message"]
     await socket.close()
+
+
+async def test_a_page_is_sent_again_only_when_it_changed(db: Database, world: World) -> None:
+    """Two reads of an unchanged page look alike, so a viewer is not sent the same page twice when a read
+    already showed a change that arrives after it; a change makes it look different."""
+    tenant = await public_tenant(db, "acme")
+    assert tenant is not None
+    before = (await public_view(db, tenant)).fingerprint()
+    assert (await public_view(db, tenant)).fingerprint() == before
+    row = await _bulletin(db, world, "Fingerprinted", publish=True, status=ServiceStatus.DEGRADED_PERFORMANCE)
+    assert (await public_view(db, tenant)).fingerprint() != before
+    await bulletins.post_bulletin_update(
+        db, world.alice, bulletins.NewUpdate(row.id, BulletinPhase.RESOLVED, "Over.")
+    )
 
 
 @pytest.mark.parametrize("slug", ["globex", "no-such-tenant"])
