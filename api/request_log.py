@@ -24,6 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
+from strawberry.http.exceptions import WebSocketDisconnected as StrawberryWebSocketDisconnected
+from uvicorn.protocols.utils import ClientDisconnected
+from websockets.exceptions import ConnectionClosed
 
 from api.request_id import request_id_of
 
@@ -194,6 +198,18 @@ class RequestLog:
             )
 
 
+# How an operation ends when its connection does (the client left, or the server is shutting down and
+# closed it): not a fault of the operation.
+_STOPPED = (
+    asyncio.CancelledError,
+    WebSocketDisconnect,
+    WebSocketDisconnected,
+    StrawberryWebSocketDisconnected,
+    ConnectionClosed,
+    ClientDisconnected,
+)
+
+
 @asynccontextmanager
 async def operation_logged(operation_id: str, name: str | None, kind: str | None) -> AsyncIterator[None]:
     """One line for an operation run over a WebSocket, when it ends: completed (``ok``, or the errors
@@ -212,7 +228,9 @@ async def operation_logged(operation_id: str, name: str | None, kind: str | None
     try:
         yield
     except BaseException as error:
-        result = "stopped" if isinstance(error, asyncio.CancelledError) else SERVER_ERROR
+        result = "stopped" if isinstance(error, _STOPPED) else SERVER_ERROR
+        if result == SERVER_ERROR:
+            facts["error"] = type(error).__name__  # the class only: a message may quote the input
         raise
     finally:
         _facts.reset(token)
