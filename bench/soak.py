@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,13 +36,15 @@ from pathlib import Path
 
 import httpx
 import psutil
-from sqlalchemy import create_engine, pool, text
-from sqlalchemy.engine import make_url
+from live.servers import (  # the same embedded database and ports as the live benchmark
+    cluster,
+    free_port,
+    fresh_database,
+)
 from websockets.asyncio.client import connect
 
 from auth import Authority
-from domain.db import app_url_from_owner_url, create_database, to_sync_url
-from domain.migrate import upgrade
+from domain.db import app_url_from_owner_url, create_database
 from domain.settings import Settings
 from domain.tenancy import service as tenancy
 from domain.tenancy.roles import Role
@@ -51,40 +52,6 @@ from domain.tenancy.roles import Role
 ROOT = Path(__file__).resolve().parents[1]
 ISSUER = "https://incidentdesk.soak"
 KEK = "soak key encryption key"
-
-
-@contextlib.contextmanager
-def cluster() -> Iterator[str]:
-    configured = os.environ.get("INCIDENTDESK_BENCH_DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    import pgserver
-
-    with tempfile.TemporaryDirectory(prefix="soak-pg-") as data:
-        server = pgserver.get_server(data, cleanup_mode="stop")
-        try:
-            yield server.get_uri("postgres")
-        finally:
-            server.cleanup()
-
-
-def fresh_database(admin_url: str) -> str:
-    name = f"soak_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(to_sync_url(admin_url), poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    owner_url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(owner_url)
-    return owner_url
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
