@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,3 +76,13 @@ def serve(app: ASGIApp, sock: socket.socket | None = None, *, http: Any = UVICOR
         server.should_exit = True
         thread.join(timeout=60)
         sock.close()
+
+
+def stop_process(process: subprocess.Popen[Any], patience: float = 30.0) -> None:
+    """Ask a server process to stop (SIGTERM, its graceful shutdown), and kill it if it does not."""
+    process.terminate()
+    try:
+        process.wait(timeout=patience)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

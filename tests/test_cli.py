@@ -27,7 +27,7 @@ from domain.settings import Settings
 from domain.sla.models import SlaContract
 from domain.tenancy.models import Membership, Tenant
 from tests.conftest import TestDatabase as DatabaseUnderTest
-from tests.server import free_port
+from tests.server import free_port, stop_process
 from tests.waiting import PATIENCE, eventually
 
 PUBLIC_URL = "https://desk.cli.test"
@@ -262,12 +262,7 @@ def server(cli: Cli) -> Iterator[str]:
         eventually(serving, "serve to answer /healthz", every=0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=PATIENCE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, PATIENCE)
 
 
 def test_served_app_accepts_a_token_minted_by_the_cli(cli: Cli, server: str) -> None:

@@ -27,7 +27,7 @@ from domain.tenancy.roles import Role
 from tests import factories as f
 from tests.conftest import TestDatabase
 from tests.live.ws import Socket
-from tests.server import free_port
+from tests.server import free_port, stop_process
 from tests.waiting import PATIENCE, eventually
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,12 +103,7 @@ def server(test_db: TestDatabase, world: World, tmp_path_factory: pytest.TempPat
         eventually(serving, "serve to answer /healthz", every=0.1)
         yield served
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=PATIENCE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, PATIENCE)
 
 
 def _request(request_id: str) -> Callable[[Line], bool]:
