@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import suppress
+from datetime import UTC, datetime
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,14 @@ class RoundWorker(Worker):
                 extra={"worker": self.name, "duration_ms": _milliseconds(started), "outcome": "ok"},
             )
         return rest
+
+    @staticmethod
+    def rest_until(due: datetime | None, longest: float) -> float:
+        """The rest before a round for work due at ``due`` (None: none is known), at most ``longest``;
+        never below a floor, so that due work another replica holds does not make this one spin."""
+        if due is None:
+            return longest
+        return max(0.05, min(longest, (due - datetime.now(UTC)).total_seconds()))
 
     async def round(self) -> float | None:
         """One round: None when it did work (the next comes at once), else the longest rest before the

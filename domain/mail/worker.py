@@ -67,8 +67,4 @@ class MailWorker(RoundWorker):
                 await outbox.record_sent(self.db, mail)
         if mails:
             return None
-        due = await outbox.next_due(self.db, tenants)
-        rest = self.settings.mail_poll_seconds
-        if due is not None:
-            rest = max(0.05, min(rest, (due - utcnow()).total_seconds()))
-        return rest
+        return self.rest_until(await outbox.next_due(self.db, tenants), self.settings.mail_poll_seconds)

@@ -139,11 +139,7 @@ class WebhookWorker(RoundWorker):
         worked, next_due = await self.run_once()
         if worked:
             return None
-        rest = self.settings.webhook_poll_seconds
-        if next_due is not None:
-            # Never below a floor: a due delivery another replica holds must not make this one spin.
-            rest = max(0.05, min(rest, (next_due - utcnow()).total_seconds()))
-        return rest
+        return self.rest_until(next_due, self.settings.webhook_poll_seconds)
 
     async def run_once(self) -> tuple[bool, datetime | None]:
         """One round: fan out, deliver what is due. Whether anything happened, and the next due time."""
