@@ -98,11 +98,11 @@ def aggregates() -> list[Any]:
     ]
 
 
-def _percent(part: int, whole: int) -> float | None:
+def percent(part: int, whole: int) -> float | None:
     return None if whole == 0 else 100.0 * part / whole
 
 
-def _float(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
@@ -173,13 +173,13 @@ async def read_report(
                 response_met=int(row["response_met"]) if row else 0,
                 resolution_met=int(row["resolution_met"]) if row else 0,
                 breached=int(row["breached"]) if row else 0,
-                mean_time_to_respond_minutes=_float(row["mtta"]) if row else None,
-                mean_time_to_resolve_minutes=_float(row["mttr"]) if row else None,
+                mean_time_to_respond_minutes=as_float(row["mtta"]) if row else None,
+                mean_time_to_resolve_minutes=as_float(row["mttr"]) if row else None,
                 response_compliance_percent=(
-                    _percent(int(row["response_met"]), int(row["response_decided"])) if row else None
+                    percent(int(row["response_met"]), int(row["response_decided"])) if row else None
                 ),
                 resolution_compliance_percent=(
-                    _percent(int(row["resolution_met"]), int(row["resolution_decided"])) if row else None
+                    percent(int(row["resolution_met"]), int(row["resolution_decided"])) if row else None
                 ),
             )
         )
@@ -189,13 +189,13 @@ async def read_report(
         end=end,
         incidents=int(totals["incidents"]) if totals else 0,
         response_compliance_percent=(
-            _percent(int(totals["response_met"]), int(totals["response_decided"])) if totals else None
+            percent(int(totals["response_met"]), int(totals["response_decided"])) if totals else None
         ),
         resolution_compliance_percent=(
-            _percent(int(totals["resolution_met"]), int(totals["resolution_decided"])) if totals else None
+            percent(int(totals["resolution_met"]), int(totals["resolution_decided"])) if totals else None
         ),
-        mean_time_to_respond_minutes=_float(totals["mtta"]) if totals else None,
-        mean_time_to_resolve_minutes=_float(totals["mttr"]) if totals else None,
-        average_satisfaction=_float(totals["satisfaction"]) if totals else None,
+        mean_time_to_respond_minutes=as_float(totals["mtta"]) if totals else None,
+        mean_time_to_resolve_minutes=as_float(totals["mttr"]) if totals else None,
+        average_satisfaction=as_float(totals["satisfaction"]) if totals else None,
         by_priority=by_priority,
     )

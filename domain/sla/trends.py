@@ -23,7 +23,15 @@ from domain.db import Database, Scope
 from domain.errors import ErrorCode, Refused, invalid
 from domain.incidents.enums import Priority
 from domain.incidents.models import Incident
-from domain.sla.report import aggregates, check_readable, clock_conditions, counted_in, with_outcome
+from domain.sla.report import (
+    aggregates,
+    as_float,
+    check_readable,
+    clock_conditions,
+    counted_in,
+    percent,
+    with_outcome,
+)
 from domain.tenancy.actor import Actor
 from domain.tenancy.models import Tenant
 
@@ -124,16 +132,10 @@ async def incident_trends(
             category=row["key"] if group_by is TrendGrouping.CATEGORY else None,
             priority=Priority(row["key"]) if group_by is TrendGrouping.PRIORITY and row["key"] else None,
             incidents=int(row["incidents"]),
-            mean_time_to_respond_minutes=_float(row["mtta"]),
-            mean_time_to_resolve_minutes=_float(row["mttr"]),
-            breach_rate_percent=(
-                100.0 * int(row["governed_breached"]) / int(row["governed"]) if row["governed"] else None
-            ),
-            average_satisfaction=_float(row["satisfaction"]),
+            mean_time_to_respond_minutes=as_float(row["mtta"]),
+            mean_time_to_resolve_minutes=as_float(row["mttr"]),
+            breach_rate_percent=percent(int(row["governed_breached"]), int(row["governed"])),
+            average_satisfaction=as_float(row["satisfaction"]),
         )
         for row in rows
     ]
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
