@@ -12,10 +12,8 @@ from datetime import date
 
 from api.billing.types import BillingPeriod, WorkLogEntry, WorkReport
 from api.context import Context
-from api.errors import refused_as_error
-from api.tenancy.resolve import find_tenant_id, resolve_tenant
+from api.tenancy.resolve import find_tenant_id, tenant_report
 from domain.billing import periods, report, worklog
-from domain.errors import Refused
 from domain.incidents import models as m
 
 IncidentKey = tuple[uuid.UUID, uuid.UUID]
@@ -68,11 +66,11 @@ async def work_report(
     ctx: Context, tenant: str | None, start: date, end: date, group_by: list[report.WorkGrouping]
 ) -> WorkReport:
     """One tenant's report; refusals are top-level errors since the report itself is not nullable."""
-    try:
-        tenant_id = await resolve_tenant(ctx, tenant, "tenant")
-        figures = await report.work_report(
+    _, figures = await tenant_report(
+        ctx,
+        tenant,
+        lambda tenant_id: report.work_report(
             ctx.db, ctx.actor(), tenant_id=tenant_id, start=start, end=end, group_by=group_by
-        )
-    except Refused as refused:
-        raise refused_as_error(refused) from None
+        ),
+    )
     return WorkReport.from_report(figures)

@@ -11,14 +11,13 @@ import strawberry
 from api import fields
 from api.catalog.types import Service, service_by_key
 from api.context import Context, Info
-from api.errors import UserError, refused_as_error
+from api.errors import UserError
 from api.incidents.loaders import load_incidents
 from api.incidents.reviews import IncidentReview
 from api.incidents.types import Incident
 from api.mutation import Mutation
 from api.permissions import IsAuthenticated
-from api.tenancy.resolve import resolve_tenant
-from domain.errors import Refused
+from api.tenancy.resolve import tenant_report
 from domain.incidents import recurring, reviews
 from domain.incidents.steps import MAX_BATCH
 
@@ -47,13 +46,13 @@ class RecurringIncidentGroup:
 async def recurring_incidents(
     ctx: Context, tenant: str | None, start: datetime, end: datetime
 ) -> list[RecurringIncidentGroup]:
-    try:
-        tenant_id = await resolve_tenant(ctx, tenant, "tenant")
-        groups = await recurring.recurring_incidents(
+    tenant_id, groups = await tenant_report(
+        ctx,
+        tenant,
+        lambda tenant_id: recurring.recurring_incidents(
             ctx.db, ctx.actor(), tenant_id=tenant_id, start=start, end=end
-        )
-    except Refused as refused:
-        raise refused_as_error(refused) from None
+        ),
+    )
     return [
         RecurringIncidentGroup(
             reason=group.reason,

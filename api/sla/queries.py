@@ -11,11 +11,9 @@ import uuid
 from datetime import datetime
 
 from api.context import Context
-from api.errors import refused_as_error
 from api.sla import loaders
 from api.sla.types import SlaClock, SlaContract, SlaReport
-from api.tenancy.resolve import find_tenant_id, resolve_tenant
-from domain.errors import Refused
+from api.tenancy.resolve import find_tenant_id, tenant_report
 from domain.incidents.models import Incident
 from domain.sla import report, service
 from domain.sla.store import Clocks
@@ -68,9 +66,9 @@ async def sla_contracts(ctx: Context, tenant: str | None) -> list[SlaContract]:
 
 async def sla_report(ctx: Context, tenant: str | None, start: datetime, end: datetime) -> SlaReport:
     """The report of one tenant; refusals are top-level errors since the report itself is not nullable."""
-    try:
-        tenant_id = await resolve_tenant(ctx, tenant, "tenant")
-        figures = await report.sla_report(ctx.db, ctx.actor(), tenant_id=tenant_id, start=start, end=end)
-    except Refused as refused:
-        raise refused_as_error(refused) from None
+    _, figures = await tenant_report(
+        ctx,
+        tenant,
+        lambda tenant_id: report.sla_report(ctx.db, ctx.actor(), tenant_id=tenant_id, start=start, end=end),
+    )
     return SlaReport.from_report(figures)

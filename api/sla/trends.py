@@ -10,11 +10,9 @@ import strawberry
 from api import fields
 from api.catalog.types import Service, service_by_key
 from api.context import Context, Info
-from api.errors import refused_as_error
 from api.incidents.enums import Priority
 from api.mapping import mapped
-from api.tenancy.resolve import resolve_tenant
-from domain.errors import Refused
+from api.tenancy.resolve import tenant_report
 from domain.sla import trends
 
 strawberry.enum(trends.TrendInterval, name="TrendInterval", description="Days, ISO weeks or months, local")
@@ -56,9 +54,10 @@ async def incident_trends(
     group_by: TrendGrouping | None,
 ) -> list[TrendBucket]:
     """The trend of one tenant; refusals are top-level errors, as for the SLA report."""
-    try:
-        tenant_id = await resolve_tenant(ctx, tenant, "tenant")
-        buckets = await trends.incident_trends(
+    tenant_id, buckets = await tenant_report(
+        ctx,
+        tenant,
+        lambda tenant_id: trends.incident_trends(
             ctx.db,
             ctx.actor(),
             tenant_id=tenant_id,
@@ -66,7 +65,6 @@ async def incident_trends(
             end=end,
             interval=interval,
             group_by=group_by,
-        )
-    except Refused as refused:
-        raise refused_as_error(refused) from None
+        ),
+    )
     return [TrendBucket.from_bucket(tenant_id, bucket) for bucket in buckets]

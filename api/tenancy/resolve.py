@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from api.context import Context
+from api.errors import refused_as_error
 from api.relay import parse_id
-from domain.errors import invalid, not_found
+from domain.errors import Refused, invalid, not_found
+
+T = TypeVar("T")
 
 
 async def find_tenant_id(ctx: Context, value: str) -> uuid.UUID | None:
@@ -30,3 +35,15 @@ async def resolve_tenant(ctx: Context, value: str | None, *field: str) -> uuid.U
     if tenant_id is None or tenant_id not in ctx.tenant_ids:
         raise not_found("tenant", *field)
     return tenant_id
+
+
+async def tenant_report(
+    ctx: Context, tenant: str | None, read: Callable[[uuid.UUID], Awaitable[T]]
+) -> tuple[uuid.UUID, T]:
+    """A report of one tenant (the one named, or the caller's only one) and that tenant: ``read`` is given
+    its id. Refusals are top-level errors, since a report itself is not nullable."""
+    try:
+        tenant_id = await resolve_tenant(ctx, tenant, "tenant")
+        return tenant_id, await read(tenant_id)
+    except Refused as refused:
+        raise refused_as_error(refused) from None
