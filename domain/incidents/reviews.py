@@ -7,14 +7,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.columns import utcnow
 from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Refused, forbidden, invalid
-from domain.incidents.models import IncidentReview, ReviewActionItem
+from domain.incidents.models import Incident, IncidentReview, ReviewActionItem
 from domain.incidents.steps import MAX_BATCH, MAX_NAME, MAX_TEXT, clean_text, load_for_update, required_text
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role, at_least
@@ -75,6 +76,34 @@ def _checked_items(items: Sequence[ActionItemSpec]) -> list[_Item]:
     return checked
 
 
+async def _review_of(session: AsyncSession, incident: Incident) -> IncidentReview | None:
+    """The incident's one review, as stored now (its row may be in the session from an earlier read)."""
+    review: IncidentReview | None = await session.scalar(
+        select(IncidentReview)
+        .where(IncidentReview.tenant_id == incident.tenant_id, IncidentReview.incident_id == incident.id)
+        .execution_options(populate_existing=True)
+    )
+    return review
+
+
+def _draft(
+    session: AsyncSession, incident: Incident, actor: Actor, summary: str, now: datetime
+) -> IncidentReview:
+    """A new, unpublished review of the incident, added to the session."""
+    review = IncidentReview(
+        tenant_id=incident.tenant_id,
+        id=uuid.uuid4(),
+        incident_id=incident.id,
+        summary=summary,
+        published=False,
+        created_by=actor.subject,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(review)
+    return review
+
+
 @use_case
 async def save_incident_review(db: Database, actor: Actor, spec: ReviewSpec) -> IncidentReview:
     """Create or update the incident's review (AGENT); publishing, and changing a published review, need
@@ -91,23 +120,10 @@ async def save_incident_review(db: Database, actor: Actor, spec: ReviewSpec) -> 
             raise forbidden("reviews are written by the AGENT role")
         if spec.publish and not at_least(role, Role.MANAGER):
             raise forbidden("publishing a review needs the MANAGER role", "publish")
-        review = await session.scalar(
-            select(IncidentReview)
-            .where(IncidentReview.tenant_id == incident.tenant_id, IncidentReview.incident_id == incident.id)
-            .execution_options(populate_existing=True)
-        )
+        review = await _review_of(session, incident)
         now = utcnow()
         if review is None:
-            review = IncidentReview(
-                tenant_id=incident.tenant_id,
-                id=uuid.uuid4(),
-                incident_id=incident.id,
-                summary=summary,
-                published=False,
-                created_by=actor.subject,
-                created_at=now,
-            )
-            session.add(review)
+            review = _draft(session, incident, actor, summary, now)
         elif review.published and not at_least(role, Role.MANAGER):
             raise forbidden("a published review is changed by the MANAGER role")
         review.summary = summary
@@ -171,23 +187,11 @@ async def refer_to_problem(
         now = utcnow()
         for incident_id in incident_ids:
             incident = locked[incident_id]
-            review = await session.scalar(
-                select(IncidentReview).where(
-                    IncidentReview.tenant_id == incident.tenant_id, IncidentReview.incident_id == incident.id
-                )
-            )
+            review = await _review_of(session, incident)
             if review is None:
-                review = IncidentReview(
-                    tenant_id=incident.tenant_id,
-                    id=uuid.uuid4(),
-                    incident_id=incident.id,
-                    summary=f"Referred to problem {ref} as a recurring incident.",
-                    published=False,
-                    created_by=actor.subject,
-                    created_at=now,
-                    updated_at=now,
+                review = _draft(
+                    session, incident, actor, f"Referred to problem {ref} as a recurring incident.", now
                 )
-                session.add(review)
                 await session.flush()
             items = list(
                 await session.scalars(
