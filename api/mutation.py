@@ -91,10 +91,16 @@ class Mutation:
     def optional_node_id(self, value: str | None, type_name: str, *field: str) -> uuid.UUID | None:
         return None if value is None else self.node_id(value, type_name, *field)
 
+    def _too_many(self, values: Sequence[str], field: str, at_most: int, unit: str) -> bool:
+        """Whether a list is longer than it may be (then refused, before any of it is decoded)."""
+        if len(values) <= at_most:
+            return False
+        self.refuse(ErrorCode.LIMIT_EXCEEDED, f"at most {at_most} {unit}", field)
+        return True
+
     def node_ids(self, values: Sequence[str], type_name: str, field: str, *, at_most: int) -> list[uuid.UUID]:
         """Several global IDs of ``type_name``; more than ``at_most`` are refused before any is decoded."""
-        if len(values) > at_most:
-            self.refuse(ErrorCode.LIMIT_EXCEEDED, f"at most {at_most} per call", field)
+        if self._too_many(values, field, at_most, "per call"):
             return []
         return [self.node_id(value, type_name, field, str(index)) for index, value in enumerate(values)]
 
@@ -110,8 +116,7 @@ class Mutation:
     async def tenant_ids(self, values: Sequence[str], field: str, *, at_most: int) -> list[uuid.UUID]:
         """Several of the caller's tenants (see ``tenant_id``); more than ``at_most`` are refused before
         any is looked up."""
-        if len(values) > at_most:
-            self.refuse(ErrorCode.LIMIT_EXCEEDED, f"at most {at_most} tenants per call", field)
+        if self._too_many(values, field, at_most, "tenants per call"):
             return []
         return [await self.tenant_id(value, field, str(index)) for index, value in enumerate(values)]
 
@@ -126,8 +131,7 @@ class Mutation:
     async def any_tenant_ids(self, values: Sequence[str], field: str, *, at_most: int) -> list[uuid.UUID]:
         """Several tenants by global ID or slug (see ``any_tenant_id``); more than ``at_most`` are refused
         before any is looked up."""
-        if len(values) > at_most:
-            self.refuse(ErrorCode.LIMIT_EXCEEDED, f"at most {at_most} tenants per call", field)
+        if self._too_many(values, field, at_most, "tenants per call"):
             return []
         return [await self.any_tenant_id(value, field, str(index)) for index, value in enumerate(values)]
 
