@@ -17,16 +17,17 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from domain.db import Database, Scope
-from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
+from domain.errors import forbidden, not_found
 from domain.incidents.enums import IncidentStatus
 from domain.incidents.models import Incident
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Role, at_least
+from domain.windows import check_window
 
 SIMILAR = 0.3
 MAX_DAYS = 366
@@ -143,10 +144,7 @@ async def recurring_incidents(
         raise not_found("tenant", "tenant")
     if not at_least(role, Role.AGENT):
         raise forbidden("recurring incidents are read by the AGENT role")
-    if end <= start:
-        raise invalid("must be after from", "to")
-    if end - start > timedelta(days=MAX_DAYS):
-        raise Refused.one(ErrorCode.LIMIT_EXCEEDED, f"at most {MAX_DAYS} days", "to")
+    check_window(start, end, at_most_days=MAX_DAYS, what="a search for recurring incidents")
     async with db.transaction(Scope.of([tenant_id])) as session:
         rows = await session.execute(
             select(Incident.id, Incident.title, Incident.service_id, Incident.category, Incident.reported_at)

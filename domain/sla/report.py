@@ -23,13 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from domain.db import Database, Scope
-from domain.errors import ErrorCode, Refused, invalid, not_found
+from domain.errors import ErrorCode, Refused, not_found
 from domain.incidents.enums import IncidentStatus, Priority
 from domain.incidents.models import Incident
 from domain.sla.calendar import US_PER_MINUTE
 from domain.sla.models import IncidentSla
 from domain.tenancy.actor import Actor
 from domain.tenancy.roles import Scope as OAuthScope
+from domain.windows import check_window
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,7 @@ async def sla_report(
 ) -> SlaReport:
     """The tenant's report; any member whose token carries ``sla:read`` (customers included) may read it."""
     check_readable(actor, tenant_id)
-    if end <= start:
-        raise invalid("must be after from", "to")
+    check_window(start, end)
     async with db.transaction(Scope.of(actor.tenant_ids)) as session:
         return await read_report(session, tenant_id, start, end)
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, literal_column
 
 from domain.db import Database, Scope
-from domain.errors import ErrorCode, Refused, invalid
 from domain.incidents.enums import Priority
 from domain.incidents.models import Incident
 from domain.sla.report import (
@@ -34,6 +33,7 @@ from domain.sla.report import (
 )
 from domain.tenancy.actor import Actor
 from domain.tenancy.models import Tenant
+from domain.windows import check_window
 
 # A trend covers at most two years, and daily periods at most a quarter: a few hundred periods at most.
 MAX_DAYS = 731
@@ -79,15 +79,9 @@ def _group_key(grouping: TrendGrouping | None) -> Any:
 
 
 def _check_period(start: datetime, end: datetime, interval: TrendInterval) -> None:
-    if end <= start:
-        raise invalid("must be after from", "to")
-    days = (end - start) / timedelta(days=1)
-    if days > MAX_DAYS:
-        raise Refused.one(ErrorCode.LIMIT_EXCEEDED, f"a trend covers at most {MAX_DAYS} days", "to")
-    if interval is TrendInterval.DAY and days > MAX_DAILY_DAYS:
-        raise Refused.one(
-            ErrorCode.LIMIT_EXCEEDED, f"a daily trend covers at most {MAX_DAILY_DAYS} days", "to"
-        )
+    check_window(start, end, at_most_days=MAX_DAYS, what="a trend")
+    if interval is TrendInterval.DAY:
+        check_window(start, end, at_most_days=MAX_DAILY_DAYS, what="a daily trend")
 
 
 async def incident_trends(
