@@ -4,7 +4,8 @@ This module writes every live event (incident events with ``record``, bulletin e
 ``record_bulletin``) and sends every NOTIFY of the application (``announce`` for an event, ``announce_sla_due``
 for the SLA scanner); access notices alone are sent by triggers (migration 0007). NOTIFY is transactional,
 so listeners hear of an event only once the change that wrote it has committed, and the payload carries
-only the event's address (tenant and id), never its content.
+only the event's address (tenant and id), never its content. The mails an event causes are queued here
+too, in the same transaction (``domain/notices``): a mail exists exactly when its event does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from domain.bulletins.models import BulletinEvent
 from domain.columns import utcnow
 from domain.incidents.enums import IncidentEventKind, Visibility
 from domain.incidents.models import Incident, IncidentEvent
+from domain.notices import producers as notices
 from domain.trace_context import current_traceparent
 
 EVENTS_CHANNEL = "incidentdesk_events"  # payload "<tenant_id>:<event_id>"
@@ -90,6 +92,7 @@ async def record(
     )
     session.add(event)
     await announce(session, incident.tenant_id, event.id)
+    await notices.for_incident_event(session, incident, event)
     return event
 
 
@@ -98,6 +101,7 @@ async def record_bulletin(session: AsyncSession, event: BulletinEvent) -> Bullet
     event.seq = await next_event_seq(session, event.tenant_id)
     session.add(event)
     await announce(session, event.tenant_id, event.id)
+    await notices.for_bulletin_event(session, event)
     return event
 
 

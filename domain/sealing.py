@@ -123,3 +123,16 @@ class Sealer:
             return self._all.rotate(sealed.encode()).decode()
         except InvalidToken:
             raise SealingError("a sealed secret opens with none of the key encryption keys") from None
+
+
+MAIL_LINKS = b"incidentdesk mail links v1"
+
+
+def derived_secret(settings: Settings, purpose: bytes) -> list[bytes]:
+    """Secrets of one purpose, derived (HKDF) from each key encryption key, oldest first and the
+    current one last (as itsdangerous takes them): a link signed before a key was configured still opens
+    while the old key is kept."""
+    return [
+        HKDF(algorithm=hashes.SHA256(), length=32, salt=b"incidentdesk", info=purpose).derive(key.encode())
+        for key in reversed(key_encryption_keys(settings))
+    ]

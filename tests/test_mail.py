@@ -7,10 +7,12 @@ from __future__ import annotations
 import email
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,9 @@ from sqlalchemy import Engine, text
 
 from domain.db import Database, Scope
 from domain.errors import Refused
-from domain.mail.outbox import queue_mail
+from domain.mail.links import LinkRefused, MailLinks
+from domain.mail.outbox import queue_mail, queue_notice
+from domain.mail.rendering import Link
 from domain.mail.transports import MaildirTransport
 from domain.mail.worker import MailWorker
 from tests import factories as f
@@ -111,6 +115,61 @@ async def test_a_queued_mail_is_sent_over_smtp_once(
     assert parts["text/plain"].strip() == b"All good." and b"<p>All good.</p>" in parts["text/html"]
     row = _row(owner, mail_id)
     assert row.sent_at is not None and row.attempts == 1 and row.last_error is None
+
+
+async def test_a_notice_is_written_when_sent_with_signed_links_and_one_click_unsubscribe(
+    db: Database, test_db: Any, owner: Engine, tenant_id: uuid.UUID, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    settings = f.settings_for(
+        test_db, smtp_url=f"smtp://127.0.0.1:{port}?starttls=false", public_url="https://status.example.com"
+    )
+    async with db.transaction(Scope.of([tenant_id])) as session:
+        mail = await queue_notice(
+            session,
+            tenant_id=tenant_id,
+            to="visitor@example.com",
+            template="status_subscription_confirm",
+            context={"page_name": "Acme <b>Cloud</b>", "services": ["API"], "valid_hours": 48},
+            reason="test.notice",
+            links={
+                "confirm": Link("/status/acme/subscription/confirm", "confirm", {"subscriber": "s1"}),
+                "unsubscribe": Link("/status/acme/unsubscribe", "unsubscribe", {"subscriber": "s1"}),
+            },
+        )
+        mail_id = mail.id
+    row = _row(owner, mail_id)
+    assert row.text_body is None and row.template == "status_subscription_confirm"
+    assert row.subject == "Confirm your subscription to Acme <b>Cloud</b> status updates"
+
+    before = len(inbox.messages)
+    assert await MailWorker(db, settings).round() is None
+    [message] = inbox.messages[before:]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = re.fullmatch(
+        r"<(https://status\.example\.com/status/acme/unsubscribe\?token=[^>]+)>", message["List-Unsubscribe"]
+    )
+    assert unsubscribe is not None, message["List-Unsubscribe"]
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
+    assert (
+        "Acme <b>Cloud</b>" in parts["text/plain"] and "Acme &lt;b&gt;Cloud&lt;/b&gt;" in parts["text/html"]
+    )
+    [confirm] = re.findall(
+        r"https://status\.example\.com/status/acme/subscription/confirm\?token=(\S+)", parts["text/plain"]
+    )
+    links = MailLinks.for_settings(settings)
+    assert links.open(confirm, "confirm", timedelta(hours=48)) == {"subscriber": "s1"}
+    with pytest.raises(LinkRefused):  # a link of one kind never works as another
+        links.open(confirm, "unsubscribe", None)
+    with pytest.raises(LinkRefused):
+        links.open(confirm[:-2] + ("AA" if not confirm.endswith("AA") else "BB"), "confirm", None)
+    with pytest.raises(LinkRefused) as expired:
+        links.open(confirm, "confirm", timedelta(seconds=-1))
+    assert expired.value.expired
 
 
 async def test_a_mail_exists_only_if_its_change_committed(

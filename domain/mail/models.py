@@ -25,8 +25,13 @@ class OutgoingMail(TenantOwned, Base):
 
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
-    text_body: Mapped[str] = mapped_column(Text)
+    # A mail queued with its text; NULL for a notice, written when sent from ``template`` and ``context``
+    # (``domain/mail/rendering.py``), because its links are signed by the sending process.
+    text_body: Mapped[str | None] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
+    template: Mapped[str | None] = mapped_column(String(64))
+    # The notice's facts and its links ({"links": {name: Link.as_json()}, ...}).
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Extra headers, e.g. List-Unsubscribe; never From, To, Subject, Date or Message-ID (set when sent).
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Why the mail exists, e.g. "incident.public_update": for the log and the operator, never shown.

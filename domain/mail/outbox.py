@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.errors import HeaderParseError
 from email.headerregistry import Address
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.errors import invalid
 from domain.mail.models import OutgoingMail
+from domain.mail.rendering import Link, render_subject, template_exists
 
 MAX_SUBJECT = 300
 # Headers a mail sets itself when it is sent; a queued mail may not set them.
@@ -62,21 +64,61 @@ async def queue_mail(
         if not _HEADER_NAME.fullmatch(name) or name.lower() in RESERVED:
             raise ValueError(f"a queued mail may not set the header {name!r}")
         extra[name] = _one_line(value, 2000)
+    return _queued(
+        session,
+        tenant_id=tenant_id,
+        to=to,
+        subject=subject,
+        reason=reason,
+        text_body=text,
+        html_body=html,
+        headers=extra,
+    )
+
+
+async def queue_notice(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    to: str,
+    template: str,
+    context: Mapping[str, Any],
+    reason: str,
+    links: Mapping[str, Link] | None = None,
+) -> OutgoingMail:
+    """Add a notice to the outbox within the caller's transaction: a mail written from ``template`` when
+    it is sent, with ``links`` signed then (``domain/mail/rendering.py``). ``context`` must be JSON."""
+    if not template_exists(template):
+        raise ValueError(f"no mail template {template!r}")
+    stored = {**context, "links": {name: link.as_json() for name, link in (links or {}).items()}}
+    return _queued(
+        session,
+        tenant_id=tenant_id,
+        to=to,
+        subject=render_subject(template, context),
+        reason=reason,
+        template=template,
+        context=stored,
+    )
+
+
+def _queued(
+    session: AsyncSession, *, tenant_id: uuid.UUID, to: str, subject: str, reason: str, **content: Any
+) -> OutgoingMail:
     mail_id = uuid.uuid4()
     mail = OutgoingMail(
         tenant_id=tenant_id,
         id=mail_id,
         recipient=checked_address(to, "to"),
         subject=_one_line(subject, MAX_SUBJECT),
-        text_body=text,
-        html_body=html,
-        headers=extra,
+        headers=content.pop("headers", {}),
         reason=reason,
         message_id=f"<{mail_id}@incidentdesk>",
         created_at=utcnow(),
         next_attempt_at=utcnow(),
         attempts=0,
         given_up=False,
+        **content,
     )
     session.add(mail)
     return mail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import mailbox
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -14,23 +15,37 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 
 from domain.columns import utcnow
+from domain.mail.links import MailLinks
 from domain.mail.models import OutgoingMail
+from domain.mail.rendering import Link, render_body
 from domain.settings import Settings
 
+# Headers are not folded below RFC 5322's own limit of 998: folding a List-Unsubscribe URL would turn it
+# into encoded words that no mail client follows.
+_UNFOLDED = email.policy.default.clone(max_line_length=998)
 
-def message_of(mail: OutgoingMail, sender: str) -> EmailMessage:
-    """The mail as sent: text, and HTML as its alternative when it has one."""
-    message = EmailMessage()
+
+def message_of(mail: OutgoingMail, sender: str, links: MailLinks) -> EmailMessage:
+    """The mail as sent: text, and HTML as its alternative when it has one; a notice is written now,
+    its links signed by ``links``."""
+    if mail.template is not None:
+        context = dict(mail.context or {})
+        wanted = {name: Link.from_json(value) for name, value in context.pop("links", {}).items()}
+        rendered = render_body(mail.template, context, wanted, links)
+        text, html, headers = rendered.text, rendered.html, {**mail.headers, **rendered.headers}
+    else:
+        text, html, headers = mail.text_body or "", mail.html_body, mail.headers
+    message = EmailMessage(policy=_UNFOLDED)
     message["From"] = sender
     message["To"] = mail.recipient
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = mail.message_id
-    for name, value in mail.headers.items():
+    for name, value in headers.items():
         message[name] = value
-    message.set_content(mail.text_body)
-    if mail.html_body is not None:
-        message.add_alternative(mail.html_body, subtype="html")
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
     return message
 
 
@@ -70,8 +85,12 @@ class SmtpTransport:
         )
 
     async def send(self, message: EmailMessage) -> None:
+        # Flattened here, with the message's own policy: aiosmtplib's would fold long headers again.
+        sender, recipients = message["From"], [message["To"]]
         await aiosmtplib.send(
-            message,
+            message.as_bytes(policy=_UNFOLDED.clone(linesep="\r\n")),
+            sender=sender,
+            recipients=recipients,
             hostname=self.hostname,
             port=self.port,
             username=self.username,
@@ -92,7 +111,7 @@ class MaildirTransport:
         await asyncio.to_thread(self._add, message)
 
     def _add(self, message: EmailMessage) -> None:
-        mailbox.Maildir(self.path, create=True).add(message)
+        mailbox.Maildir(self.path, create=True).add(message.as_bytes(policy=_UNFOLDED))
 
 
 def maildir_path(settings: Settings) -> Path:

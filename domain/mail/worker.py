@@ -9,6 +9,7 @@ from domain.background import RoundWorker
 from domain.columns import utcnow
 from domain.db import Database
 from domain.mail import outbox
+from domain.mail.links import MailLinks
 from domain.mail.transports import Transport, message_of, transport_for
 from domain.outbox import Hub, LiveEvent
 from domain.settings import Settings
@@ -26,6 +27,7 @@ class MailWorker(RoundWorker):
         self.db = db
         self.settings = settings
         self.transport = transport or transport_for(settings)
+        self.links = MailLinks.for_settings(settings)
         # Long enough for one batch over a slow server; past it another process may send the mail again.
         self.lease = timedelta(seconds=settings.smtp_timeout_seconds * 2 + 60)
 
@@ -47,7 +49,7 @@ class MailWorker(RoundWorker):
         mails = await outbox.claim_due(self.db, tenants, limit=BATCH, lease=self.lease)
         for mail in mails:
             try:
-                await self.transport.send(message_of(mail, self.settings.mail_from))
+                await self.transport.send(message_of(mail, self.settings.mail_from, self.links))
             except Exception as error:
                 # The recipient is personal data: the log names the mail, not the address.
                 give_up = mail.attempts >= self.settings.mail_max_attempts
