@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -23,10 +23,11 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
@@ -46,6 +47,7 @@ from api.schema import Schema
 from api.tracing import Tracing
 from api.ws_auth import LegacyWSHandler, TransportWSHandler
 from api.ws_auth import authenticate as authenticate_ws
+from api.ws_protocol import direct_sender
 from auth import Authority, InvalidToken, Principal
 from domain.db import Database
 from domain.settings import Settings
@@ -158,10 +160,29 @@ def _compact(data: object) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
+class DirectWebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's WebSocket adapter, writing each message straight to the socket when the server
+    offers it (``api/ws_protocol.py``) and the ASGI way otherwise."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        text = self.view.encode_json(message)
+        direct = direct_sender(self.ws.scope)
+        if direct is not None and isinstance(text, str) and direct(text):
+            return
+        try:
+            if isinstance(text, bytes):
+                await self.ws.send_bytes(text)
+            else:
+                await self.ws.send_text(text)
+        except WebSocketDisconnect as gone:
+            raise WebSocketDisconnected from gone
+
+
 class GraphQLEndpoint(GraphQL[Context, None]):
     # Anonymous connections run only the public status; connections close when their token expires.
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = DirectWebSocketAdapter
     # Answered at the door when compiled reads cover them (``api/quick.py``).
     methods = ("GET", "POST")
 

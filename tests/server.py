@@ -15,6 +15,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from api.http_protocol import UVICORN_HTTP
+from api.ws_protocol import UVICORN_WS
 from tests.waiting import eventually
 
 
@@ -53,13 +54,23 @@ def listening_socket(port: int = 0) -> socket.socket:
 
 
 @contextmanager
-def serve(app: ASGIApp, sock: socket.socket | None = None, *, http: Any = UVICORN_HTTP) -> Iterator[str]:
+def serve(
+    app: ASGIApp, sock: socket.socket | None = None, *, http: Any = UVICORN_HTTP, ws_compression: bool = False
+) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL (``http://127.0.0.1:PORT``). ``http`` is
     uvicorn's protocol: by default the one `incidentdesk serve` uses, so every test's request goes
-    through it."""
+    through it; WebSockets are served as `incidentdesk serve` serves them (``ws_compression``: with
+    permessage-deflate, as ``INCIDENTDESK_WS_COMPRESSION`` turns it on)."""
     sock = sock or listening_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=http)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        http=http,
+        ws=UVICORN_WS,
+        ws_per_message_deflate=ws_compression,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

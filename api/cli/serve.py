@@ -38,6 +38,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # connect straight away instead of each looking for the embedded server again.
     os.environ["INCIDENTDESK_APP_DATABASE_URL"] = url
     from api.http_protocol import UVICORN_HTTP
+    from api.ws_protocol import UVICORN_WS
 
     host, port = listen_address(args, settings)
     options: dict[str, Any] = {
@@ -53,6 +54,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # No "server: uvicorn" on every response: it tells a prober what runs here, and costs a header.
         "server_header": False,
         "http": UVICORN_HTTP,
+        "ws": UVICORN_WS,
         # Live messages are small and go to thousands of sockets: compressing each one for each socket
         # costs more CPU than it saves bandwidth (``INCIDENTDESK_WS_COMPRESSION`` turns it on).
         "ws_per_message_deflate": settings.ws_compression,
