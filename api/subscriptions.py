@@ -20,7 +20,7 @@ import strawberry
 from api import fields
 from api.bulletins import loaders as bulletin_loaders
 from api.bulletins.types import Bulletin, PublicStatus, ServiceStatusChange, bulletin_readers, may_see
-from api.catalog.types import Service, load_services
+from api.catalog.types import Service
 from api.context import Context, Info, fresh_loaders
 from api.errors import ClientError
 from api.graphql.shared_render import mark_event
@@ -275,8 +275,7 @@ class Subscription:
             async for event in feed:
                 change = event.bulletin
                 assert change is not None and change.service_id is not None and change.status is not None
-                fresh_loaders()
-                row = await ctx.loader(load_services).load((change.tenant_id, change.service_id))
+                row = event.service  # read once by the hub for every subscriber
                 if row is not None:
                     service = Service.from_row(row)
                     service.known_status = change.status

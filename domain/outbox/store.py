@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from domain.bulletins.models import BulletinEvent, BulletinEventKind
+from domain.catalog.models import Service
 from domain.db import Database, Scope
 from domain.incidents.models import Incident, IncidentEvent
 from domain.tenancy.models import TenantCounter
@@ -30,6 +31,9 @@ class LiveEvent:
     # The service of an incident event's incident, as it is when the event is read: subscribers that
     # follow some services only filter on it before anything is rendered.
     service_id: uuid.UUID | None = None
+    # The service of a status change, as it is when the event is read: read once here for every
+    # subscriber of the process, rather than once by each of them.
+    service: Service | None = None
 
     @property
     def is_bulletin_change(self) -> bool:
@@ -84,8 +88,33 @@ async def events_after(
                 )
             ).all()
         )
+        changed = {
+            r.service_id
+            for r in bulletin_rows
+            if r.kind is BulletinEventKind.SERVICE_STATUS_CHANGED and r.service_id is not None
+        }
+        services = (
+            {
+                service.id: service
+                for service in await session.scalars(
+                    select(Service).where(Service.tenant_id == tenant_id, Service.id.in_(changed))
+                )
+            }
+            if changed
+            else {}
+        )
     events = [LiveEvent(tenant_id, r.seq, incident=r, service_id=service) for r, service in incident_rows]
-    events += [LiveEvent(tenant_id, r.seq, bulletin=r) for r in bulletin_rows]
+    events += [
+        LiveEvent(
+            tenant_id,
+            r.seq,
+            bulletin=r,
+            service=services.get(r.service_id)
+            if r.service_id is not None and r.kind is BulletinEventKind.SERVICE_STATUS_CHANGED
+            else None,
+        )
+        for r in bulletin_rows
+    ]
     events.sort(key=lambda e: e.seq)
     cap: int | None = None
     for seqs in ([r.seq for r, _ in incident_rows], [r.seq for r in bulletin_rows]):

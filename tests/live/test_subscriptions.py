@@ -425,6 +425,27 @@ async def test_every_service_status_change_is_an_event(db: Database, live: f.Liv
     await socket.close()
 
 
+async def test_subscribers_of_status_changes_read_nothing_of_their_own(
+    db: Database, live: f.LiveApp, world: World
+) -> None:
+    # The hub reads a change's service once for the process; a subscriber's render reads nothing more.
+    sockets = [await Socket.connected(live.url, world.tokens["carol"]) for _ in range(6)]
+    for socket in sockets:
+        await subscribed(socket, "1", STATUSES, {})
+    with f.counting_statements(live) as counted:
+        row = await _bulletin(db, world, "Read once", publish=True, status=ServiceStatus.PARTIAL_OUTAGE)
+        for socket in sockets:
+            change = (await socket.next("1"))["serviceStatusChanged"]
+            assert change["status"] == "PARTIAL_OUTAGE" and change["service"]["name"] == "Mail"
+    assert counted.statements == []
+    await bulletins.post_bulletin_update(
+        db, world.alice, bulletins.NewUpdate(row.id, BulletinPhase.RESOLVED, "Ok.")
+    )
+    for socket in sockets:
+        await socket.next("1")
+        await socket.close()
+
+
 async def test_service_status_changes_of_the_named_services_only(
     db: Database, live: f.LiveApp, world: World
 ) -> None:
