@@ -166,14 +166,20 @@ class DirectWebSocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         text = self.view.encode_json(message)
+        if isinstance(text, bytes):
+            text = text.decode()
+        if not self.send_now(text):
+            await self.send_later(text)
+
+    def send_now(self, text: str) -> bool:
+        """Write a message now if nothing stands in the way; False when it must wait (``send_later``)."""
         direct = direct_sender(self.ws.scope)
-        if direct is not None and isinstance(text, str) and direct(text):
-            return
+        return direct is not None and direct(text)
+
+    async def send_later(self, text: str) -> None:
+        """Send a message the ASGI way, waiting for the socket to drain."""
         try:
-            if isinstance(text, bytes):
-                await self.ws.send_bytes(text)
-            else:
-                await self.ws.send_text(text)
+            await self.ws.send_text(text)
         except WebSocketDisconnect as gone:
             raise WebSocketDisconnected from gone
 

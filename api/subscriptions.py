@@ -23,6 +23,7 @@ from api.bulletins.types import Bulletin, PublicStatus, ServiceStatusChange, bul
 from api.catalog.types import Service
 from api.context import Context, Info, fresh_loaders
 from api.errors import ClientError
+from api.graphql.broadcast import live
 from api.graphql.shared_render import mark_event
 from api.incidents.queries import readable_tenants
 from api.incidents.types import IncidentEvent
@@ -223,11 +224,13 @@ class Subscription:
                 and (row.visibility is Visibility.PUBLIC or internal[row.tenant_id])
             )
 
-        async with open_feed(ctx, tenants, accept, after=resume) as feed:
-            async for event in feed:
-                assert event.incident is not None
-                fresh_loaders()
-                yield mark_event(IncidentEvent.from_row(event.incident), (event.tenant_id, event.seq))
+        def make(event: LiveEvent) -> IncidentEvent:
+            assert event.incident is not None
+            fresh_loaders()
+            return mark_event(IncidentEvent.from_row(event.incident), (event.tenant_id, event.seq))
+
+        async for value in live(ctx, hub_of(ctx), tenants, accept, make, after=resume):
+            yield value
 
     @fields.subscription(
         permission_classes=AUTH,
@@ -243,13 +246,16 @@ class Subscription:
             row = event.bulletin
             return event.is_bulletin_change and row is not None and may_see(ctx, row.tenant_id, row.published)
 
-        async with open_feed(ctx, tenants, accept) as feed:
-            async for event in feed:
-                assert event.bulletin is not None and event.bulletin.bulletin_id is not None
-                fresh_loaders()
-                row = await ctx.loader(bulletin_loaders.load_bulletins).load(event.bulletin.bulletin_id)
-                if row is not None and may_see(ctx, row.tenant_id, row.published):
-                    yield mark_event(Bulletin.from_row(row), (event.tenant_id, event.seq))
+        async def make(event: LiveEvent) -> Bulletin | None:
+            assert event.bulletin is not None and event.bulletin.bulletin_id is not None
+            fresh_loaders()
+            row = await ctx.loader(bulletin_loaders.load_bulletins).load(event.bulletin.bulletin_id)
+            if row is None or not may_see(ctx, row.tenant_id, row.published):
+                return None
+            return mark_event(Bulletin.from_row(row), (event.tenant_id, event.seq))
+
+        async for value in live(ctx, hub_of(ctx), tenants, accept, make):
+            yield value
 
     @fields.subscription(
         permission_classes=AUTH,
@@ -271,16 +277,19 @@ class Subscription:
                 )
             )
 
-        async with open_feed(ctx, tenants, accept) as feed:
-            async for event in feed:
-                change = event.bulletin
-                assert change is not None and change.service_id is not None and change.status is not None
-                row = event.service  # read once by the hub for every subscriber
-                if row is not None:
-                    service = Service.from_row(row)
-                    service.known_status = change.status
-                    change_type = ServiceStatusChange(service=service, status=change.status, at=change.at)
-                    yield mark_event(change_type, (event.tenant_id, event.seq))
+        def make(event: LiveEvent) -> ServiceStatusChange | None:
+            change = event.bulletin
+            assert change is not None and change.service_id is not None and change.status is not None
+            row = event.service  # read once by the hub for every subscriber
+            if row is None:
+                return None
+            service = Service.from_row(row)
+            service.known_status = change.status
+            change_type = ServiceStatusChange(service=service, status=change.status, at=change.at)
+            return mark_event(change_type, (event.tenant_id, event.seq))
+
+        async for value in live(ctx, hub_of(ctx), tenants, accept, make):
+            yield value
 
     @fields.subscription(
         description=(

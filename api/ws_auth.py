@@ -38,6 +38,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from api.context import Context
 from api.cost import operation_cost
+from api.graphql.broadcast import LIVE_OPERATION, LiveOperation
 from api.request_log import operation_logged
 from auth import Authority, InvalidToken, Principal
 from domain.columns import utcnow
@@ -228,6 +229,7 @@ class TransportWSHandler(_ConnectionPolicy, BaseGraphQLTransportWSHandler[Contex
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         name, kind = self._operation_of(operation.query, operation.operation_name)
+        LIVE_OPERATION.set(LiveOperation(operation.id, "next", self.websocket))
         async with operation_logged(operation.id, name, kind):
             await super().run_operation(operation)
 
@@ -270,6 +272,7 @@ class LegacyWSHandler(_ConnectionPolicy, BaseGraphQLWSHandler[Context, None]):
         self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
     ) -> None:
         name, kind = self._operation_of(query, operation_name)
+        LIVE_OPERATION.set(LiveOperation(operation_id, "data", self.websocket))
         async with operation_logged(operation_id, name, kind):
             await super().handle_async_results(operation_id, query, operation_name, variables)
 

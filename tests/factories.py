@@ -36,6 +36,7 @@ come from ``tests/conftest.py``. Raw rows that no use case writes (a breached SL
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -368,15 +369,17 @@ def app_server(
     *,
     app: Starlette | None = None,
     listening: bool = True,
+    sock: socket.socket | None = None,
 ) -> Iterator[LiveApp]:
     """Serve the real app (application role, row-level security on) until the block ends.
 
     Start it once per module from a module-scoped fixture: starting uvicorn costs a few hundred ms.
     Pass ``app`` to serve an instance built (and perhaps altered) by the test itself; ``listening=False``
-    for an app whose database cannot be reached (it never starts listening)."""
+    for an app whose database cannot be reached (it never starts listening); ``sock`` to serve on a
+    socket prepared by the test."""
     settings = settings or settings_for(test_db)
     app = app or create_app(settings, database_url=test_db.app_url)
-    with serve(app) as url:
+    with serve(app, sock) as url:
         # Ready as in production: listening for access notices, so principals are cached from the first
         # request on (a test's statement counts do not depend on when the LISTEN connection came up).
         if listening:

@@ -23,12 +23,15 @@ import asyncio
 import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, cast
+from contextvars import ContextVar
+from typing import Any, TypeVar, cast
 
 from graphql import ExecutionResult, OperationType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.context import Context
+
+T = TypeVar("T")
 
 _EVENT_KEY = "_incidentdesk_event_key"
 # Renders kept for subscribers still on their way to an event (a slow one catching up finds its render
@@ -36,7 +39,7 @@ _EVENT_KEY = "_incidentdesk_event_key"
 KEPT = 4096
 
 
-def mark_event(value: Any, key: Hashable) -> Any:
+def mark_event(value: T, key: Hashable) -> T:
     """Mark ``value`` (about to be yielded by a subscription) as the rendering of the committed event
     ``key``, e.g. ``(tenant_id, seq)``; returns it."""
     setattr(value, _EVENT_KEY, key)
@@ -118,12 +121,17 @@ class SharedPayloads:
 
 PAYLOADS = SharedPayloads()
 
+# The executor of the subscription whose resolver is being called, in the operation's task.
+SUBSCRIBING: ContextVar[SharedEventRendering | None] = ContextVar("incidentdesk.subscribing", default=None)
+
 
 class SharedEventRendering(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor, sharing the execution of a marked subscription event within its group.
 
     A subscription's per-event executor is a copy of the operation's executor with the event as its root
     value (``build_per_event_executor``); this is where its execution is looked up or made."""
+
+    _per_event = False
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         key = self._render_key()
@@ -145,7 +153,15 @@ class SharedEventRendering(StrawberryGraphQLCoreExecutionContext):
 
     def _render_key(self) -> Hashable | None:
         event = getattr(self.root_value, _EVENT_KEY, None)
-        if event is None or self.operation.operation is not OperationType.SUBSCRIPTION:
+        if event is None:
+            return None
+        group = self.group_key()
+        return None if group is None else (event, *group)
+
+    def group_key(self) -> tuple[Hashable, ...] | None:
+        """What makes two subscribers' answers alike (document, operation, variables, sight); None when
+        this executor's answers are not to be shared."""
+        if self.operation.operation is not OperationType.SUBSCRIPTION:
             return None
         sight = sight_of(self.context_value)
         source = self.operation.loc.source.body if self.operation.loc is not None else None
@@ -154,4 +170,21 @@ class SharedEventRendering(StrawberryGraphQLCoreExecutionContext):
         name = self.operation.name.value if self.operation.name is not None else None
         coerced = self.variable_values.coerced if self.variable_values is not None else {}
         variables = tuple(sorted((name, repr(value)) for name, value in coerced.items()))
-        return (event, source, name, variables, sight)
+        return (source, name, variables, sight)
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        if isinstance(executor, SharedEventRendering):
+            executor._per_event = True
+        return executor
+
+    def build_resolve_info(self, field_def: Any, field_nodes: Any, parent_type: Any, path: Any) -> Any:
+        # The subscription's own resolver (its root field, before any event) is told which executor
+        # subscribes it, so that it can render events for a whole group with it (``broadcast.py``).
+        if (
+            path.prev is None
+            and not self._per_event
+            and self.operation.operation is OperationType.SUBSCRIPTION
+        ):
+            SUBSCRIBING.set(self)
+        return super().build_resolve_info(field_def, field_nodes, parent_type, path)

@@ -61,6 +61,7 @@ class Hub(Worker):
         self._feeds: dict[uuid.UUID, set[Feed]] = {}
         # Open feeds per holder (a caller), for the per-caller cap.
         self._held: dict[Hashable, int] = {}
+        self._subscriptions = 0
         # Called with every event dispatched, of every tenant (background tasks that react to changes).
         self.watchers: list[Callable[[LiveEvent], None]] = []
         # Called with every live event as a subscriber takes it from its feed (replays from the database
@@ -98,23 +99,42 @@ class Hub(Worker):
         *,
         holder: Hashable | None = None,
         limit: int | None = None,
+        subscription: bool = True,
     ) -> Feed:
         """A feed of the tenants' events that ``accept`` admits: live ones from now on, preceded for
         the tenants in ``after`` by the stored ones past the given ``seq``.
 
-        ``holder`` (a caller) may hold at most ``limit`` open feeds in this process, whatever the
-        connections they came through; past it, ``TooManyFeeds``."""
-        if holder is not None and limit is not None and self._held.get(holder, 0) >= limit:
-            raise TooManyFeeds(limit)
+        A feed is one subscription (``subscription``) unless it serves a group of subscriptions that
+        ``hold`` their places themselves. ``holder`` (a caller) may hold at most ``limit`` subscriptions
+        in this process, whatever the connections they came through; past it, ``TooManyFeeds``."""
+        if subscription:
+            self.hold(holder, limit)
         tenants = frozenset(tenant_ids)
         after = dict(after or {})
         start = {t: after[t] if t in after else self.marks.get(t, 0) for t in tenants}
-        feed = Feed(self, tenants, accept, start, replay=set(after) & tenants, holder=holder)
+        feed = Feed(self, tenants, accept, start, replay=set(after) & tenants, holder=holder, held=subscription)
         for t in tenants:
             self._feeds.setdefault(t, set()).add(feed)
-        if holder is not None:
-            self._held[holder] = self._held.get(holder, 0) + 1
         return feed
+
+    def hold(self, holder: Hashable | None, limit: int | None) -> None:
+        """Count one more subscription of ``holder`` (None: an anonymous one), or refuse it with
+        ``TooManyFeeds`` when the holder has ``limit`` already."""
+        if holder is not None:
+            if limit is not None and self._held.get(holder, 0) >= limit:
+                raise TooManyFeeds(limit)
+            self._held[holder] = self._held.get(holder, 0) + 1
+        self._subscriptions += 1
+
+    def release(self, holder: Hashable | None) -> None:
+        """One subscription of ``holder`` ended."""
+        self._subscriptions -= 1
+        if holder is not None:
+            left = self._held.get(holder, 0) - 1
+            if left > 0:
+                self._held[holder] = left
+            else:
+                self._held.pop(holder, None)
 
     def held_by(self, holder: Hashable) -> int:
         """How many open feeds ``holder`` has in this process."""
@@ -129,7 +149,8 @@ class Hub(Worker):
         return sum(max(0, seq - self.marks.get(tenant_id, 0)) for tenant_id, seq in counters.items())
 
     def subscriber_count(self) -> int:
-        return len({feed for feeds in self._feeds.values() for feed in feeds})
+        """Live subscriptions in this process, whether each has a feed or shares its group's."""
+        return self._subscriptions
 
     def _delivered(self, events: list[LiveEvent]) -> None:
         for watcher in self.delivery_watchers:
@@ -140,12 +161,8 @@ class Hub(Worker):
                     log.exception("a watcher of live deliveries failed")
 
     def _forget(self, feed: Feed) -> None:
-        if feed.holder is not None:
-            left = self._held.get(feed.holder, 0) - 1
-            if left > 0:
-                self._held[feed.holder] = left
-            else:
-                self._held.pop(feed.holder, None)
+        if feed.held:
+            self.release(feed.holder)
         for t in feed.tenants:
             feeds = self._feeds.get(t)
             if feeds is not None:
@@ -236,9 +253,12 @@ class Feed:
         start: dict[uuid.UUID, int],
         replay: set[uuid.UUID],
         holder: Hashable | None = None,
+        held: bool = True,
     ) -> None:
         self.hub = hub
         self.holder = holder
+        # Whether this feed counts as one subscription of ``holder`` (released when it closes).
+        self.held = held
         self.tenants = tenants
         self.accept = accept
         # The last seq this feed has passed on (or skipped as not for it), per tenant.

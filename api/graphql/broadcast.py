@@ -1,0 +1,263 @@
+"""Live results sent to a whole group of subscribers at once.
+
+Subscribers who would see an event alike (``shared_render.py``: the same document, operation, variables
+and sight) form a group with one feed on the hub. For each event the group runs the selection once, with
+the executor of one of its members, makes the message's JSON once, and writes it to every member's socket
+around the member's own operation id, in one pass. A member's own subscription (Strawberry's stream for
+it) meanwhile waits and sends nothing: per event and subscriber, what is left is writing the frame.
+
+A member's socket that cannot take a message at once (the client reads slowly) gets it later, the ASGI
+way, from the member's own bounded buffer; the others are not held up. A member whose buffer fills
+(``live_feed_capacity`` messages) leaves the group: its buffer is dropped and its subscription goes on
+by itself, from a feed that first replays from the database what the member was not sent, as any
+subscriber that falls behind does. Nothing is lost and nothing is sent twice.
+
+A member joins with the hub's marks of the moment, and is sent only the events after them; it leaves
+when its subscription ends (completed, stopped, its connection closed or its rights changed).
+
+Subscriptions that start from a cursor (``after``), and those whose transport offers no place in a
+group (no WebSocket operation), use a feed of their own, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import uuid
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from graphql import ExecutionResult
+
+from api.context import Context, fresh_loaders
+from api.errors import MASKED_MESSAGE, ClientError, MaskServerErrors, should_mask
+from api.graphql.shared_render import PAYLOADS, SUBSCRIBING, SharedEventRendering
+from domain.outbox import Hub, LiveEvent
+from domain.outbox.hub import Accept, Feed, TooManyFeeds
+
+log = logging.getLogger(__name__)
+
+# What a subscription yields for an event, or None when the event turns out to be nothing for it.
+Make = Callable[[LiveEvent], Any]
+
+
+class Socket(Protocol):
+    """The WebSocket of a live operation (``graphql_view.DirectWebSocketAdapter``)."""
+
+    def send_now(self, text: str) -> bool: ...
+
+    async def send_later(self, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class LiveOperation:
+    """A subscription running over a WebSocket: its id, the type of its result messages in its
+    subprotocol ("next" or "data"), and its socket."""
+
+    id: str
+    message_type: str
+    socket: Socket
+
+
+# Set by the WebSocket handlers in each operation's task (``api/ws_auth.py``).
+LIVE_OPERATION: ContextVar[LiveOperation | None] = ContextVar("incidentdesk.live_operation", default=None)
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_MASK = MaskServerErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE)
+
+
+class Member:
+    """One subscription in a group: what it was sent, and what waits for its socket."""
+
+    def __init__(
+        self,
+        operation: LiveOperation,
+        executor: SharedEventRendering,
+        start: dict[uuid.UUID, int],
+        capacity: int,
+    ) -> None:
+        self.operation = operation
+        self.executor = executor
+        self.capacity = capacity
+        # Events up to these seqs are not for it: they were dispatched before it joined.
+        self.start = start
+        # The last seq per tenant whose message left for its socket (or was not for it).
+        self.sent = dict(start)
+        self._waiting: deque[tuple[uuid.UUID, int, str]] = deque()
+        self._sender: asyncio.Task[None] | None = None
+        # Set when it fell too far behind: it leaves its group.
+        self.group_left = False
+        # Resolved once it has left its group and sent what it had in flight: it goes on alone.
+        self.behind: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def deliver(self, event: LiveEvent, text: str) -> None:
+        if self.behind.done() or event.seq <= self.start.get(event.tenant_id, 0):
+            return
+        if not self._waiting and (self._sender is None or self._sender.done()):
+            if self.operation.socket.send_now(text):
+                self.sent[event.tenant_id] = event.seq
+                return
+        if len(self._waiting) >= self.capacity:
+            self._fall_behind()
+            return
+        self._waiting.append((event.tenant_id, event.seq, text))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_waiting())
+
+    async def _send_waiting(self) -> None:
+        try:
+            while self._waiting:
+                tenant_id, seq, text = self._waiting.popleft()
+                await self.operation.socket.send_later(text)
+                self.sent[tenant_id] = max(seq, self.sent.get(tenant_id, 0))
+        except Exception:
+            # The connection is going: its handler ends the subscription.
+            self._waiting.clear()
+        finally:
+            if self.group_left and not self.behind.done():
+                self.behind.set_result(None)
+
+    def _fall_behind(self) -> None:
+        """Too far behind: drop the buffer and go on alone, from what was sent (see the module)."""
+        self.group_left = True
+        self._waiting.clear()
+        if (self._sender is None or self._sender.done()) and not self.behind.done():
+            self.behind.set_result(None)
+
+    def stop(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+
+
+class Group:
+    """Subscribers who see events alike, one feed and one render per event for all of them."""
+
+    def __init__(self, groups: dict[Hashable, Group], key: Hashable, feed: Feed, make: Make) -> None:
+        self._groups = groups
+        self.key = key
+        self.feed = feed
+        self.make = make
+        self.members: dict[Member, None] = {}
+        self.renders = 0
+        self._task = asyncio.create_task(self._run())
+
+    def add(self, member: Member) -> None:
+        self.members[member] = None
+
+    def discard(self, member: Member) -> None:
+        self.members.pop(member, None)
+        if not self.members:
+            self.close()
+
+    def close(self) -> None:
+        if self._groups.get(self.key) is self:
+            del self._groups[self.key]
+        self.feed.close()
+        self._task.cancel()
+
+    async def _run(self) -> None:
+        try:
+            async for event in self.feed:
+                made = self.make(event)
+                value = await made if inspect.isawaitable(made) else made
+                if value is None or not self.members:
+                    continue
+                result = await self._render(value)
+                self.renders += 1
+                payload: dict[str, Any] = {"data": result.data}
+                if result.errors:
+                    payload["errors"] = [error.formatted for error in _MASK._process_errors(result.errors)]
+                for member in list(self.members):
+                    if member.group_left:
+                        self.members.pop(member, None)
+                        continue
+                    message = {
+                        "id": member.operation.id,
+                        "type": member.operation.message_type,
+                        "payload": payload,
+                    }
+                    text = PAYLOADS.message(message, _compact) or _compact(message)
+                    member.deliver(event, text)
+                    if member.group_left:
+                        self.members.pop(member, None)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Every member goes on alone from what it was sent; the group is no more.
+            log.exception("a live group failed; its subscribers go on alone")
+            for member in list(self.members):
+                member._fall_behind()
+            self.members.clear()
+            self.close()
+
+    async def _render(self, value: Any) -> ExecutionResult:
+        executor = next(iter(self.members)).executor
+        fresh_loaders()
+        result = executor.build_per_event_executor(value).execute_operation(False)
+        if inspect.isawaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        return result
+
+
+_GROUPS: weakref.WeakKeyDictionary[Hub, dict[Hashable, Group]] = weakref.WeakKeyDictionary()
+
+
+def groups_of(hub: Hub) -> dict[Hashable, Group]:
+    return _GROUPS.setdefault(hub, {})
+
+
+async def live(
+    ctx: Context,
+    hub: Hub,
+    tenants: Iterable[uuid.UUID],
+    accept: Accept,
+    make: Make,
+    after: Mapping[uuid.UUID, int] | None = None,
+) -> AsyncIterator[Any]:
+    """What a subscription yields: the events of ``tenants`` that ``accept`` admits, each made into the
+    subscription's value by ``make`` (None: skipped). In a group when it can be, by itself otherwise."""
+    tenants = frozenset(tenants)
+    principal = ctx.principal
+    holder = (principal.issuer, principal.subject) if principal is not None else None
+    limit = ctx.settings.max_subscriptions_per_principal
+    operation = LIVE_OPERATION.get()
+    executor = SUBSCRIBING.get()
+    key = executor.group_key() if executor is not None else None
+    try:
+        hub.hold(holder, limit)
+    except TooManyFeeds as refused:
+        raise ClientError(str(refused), "LIMIT_EXCEEDED") from None
+    try:
+        resume = dict(after or {})
+        if operation is not None and executor is not None and key is not None and not resume:
+            groups = groups_of(hub)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = Group(groups, key, hub.open(tenants, accept, subscription=False), make)
+            member = Member(operation, executor, {t: hub.marks.get(t, 0) for t in tenants}, hub.feed_capacity)
+            group.add(member)
+            try:
+                await asyncio.shield(member.behind)
+            finally:
+                group.discard(member)
+                member.stop()
+            resume = member.sent
+        async with hub.open(tenants, accept, resume, subscription=False) as feed:
+            async for event in feed:
+                made = make(event)
+                value = await made if inspect.isawaitable(made) else made
+                if value is not None:
+                    yield value
+    finally:
+        hub.release(holder)
