@@ -162,27 +162,31 @@ class Recipient:
         return self.preferences.email
 
 
+def _why(why: Why) -> Any:
+    return literal(why.value).label("why")
+
+
 def _recipients_statement(incident: Incident, occasion: Occasion) -> Select[Any]:
     """The members the occasion may concern, with their preferences and why: one statement."""
     tenant_id = incident.tenant_id
     who = []
     if occasion.customers is not None:
         who.append(
-            select(Membership.id.label("membership_id"), literal(Why.REPORTER.value).label("why")).where(
+            select(Membership.id.label("membership_id"), _why(Why.REPORTER)).where(
                 Membership.tenant_id == tenant_id,
                 Membership.issuer == incident.reported_by_issuer,
                 Membership.subject == incident.reported_by,
             )
         )
         who.append(
-            select(IncidentWatcher.membership_id, literal(Why.WATCHER.value)).where(
+            select(IncidentWatcher.membership_id.label("membership_id"), _why(Why.WATCHER)).where(
                 IncidentWatcher.tenant_id == tenant_id, IncidentWatcher.incident_id == incident.id
             )
         )
     if occasion.staff is not None and occasion.assignee is not None:
         # An assignee is named by subject; only staff memberships hear of staff work.
         who.append(
-            select(Membership.id, literal(Why.ASSIGNEE.value)).where(
+            select(Membership.id.label("membership_id"), _why(Why.ASSIGNEE)).where(
                 Membership.tenant_id == tenant_id,
                 Membership.subject == occasion.assignee,
                 Membership.role.in_(STAFF),
@@ -304,7 +308,8 @@ def staff_facts(incident: Incident, event: IncidentEvent) -> dict[str, Any]:
         "assignment_group": incident.assignment_group or "",
         "by": event.actor or "",
         "message": event.message or "",
-        "clock": "response" if data.get("clock") == "RESPONSE" else "resolution",
+        # The scanner names the clock in its event's data: "response" or "resolution".
+        "clock": "response" if data.get("clock") == "response" else "resolution",
         "target_minutes": data.get("targetMinutes") or 0,
     }
 
