@@ -232,9 +232,7 @@ class Incident(Node, InTenant):
     def escalated_to_managers(self, info: Info) -> bool:
         return self.row.escalated_to_managers and info.context.sees(self.row.tenant_id, Part.ESCALATION)
 
-    @fields.field(
-        description="Whether the caller watches the incident: its PUBLIC updates reach them by mail"
-    )
+    @fields.field(description="Whether the caller watches it: its PUBLIC updates reach them by mail")
     async def watching(self, info: Info) -> bool:
         return await info.context.loader(load_watching).load(self.key)
 
