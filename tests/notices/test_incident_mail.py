@@ -647,3 +647,74 @@ async def test_a_staff_member_without_an_address_or_with_assignments_off_gets_no
         assert [row[0] for row in outbox(owner, incident.title)] == ["carol@acme.example"] * 2
     finally:
         await update_notification_preferences(db, world["sam"], tenant_id=world.acme, assignment=True)
+
+
+# ---------------------------------------------------------------- tenants
+
+
+async def test_each_tenant_mails_its_own_members_at_the_address_given_there(
+    live: f.LiveApp, world: World, db: Database, owner: Engine, smtp: tuple[Inbox, int]
+) -> None:
+    """mona is staff of acme and globex, with an address at acme only: globex's mails never use it."""
+    inbox, _ = smtp
+    incident = await f.report(db, world["gina"], world.globex, unique("Globex VPN down"))
+    watch(live, world, "mona", incident.id)
+    said = unique("Globex: we are looking into it")
+    await incidents.add_comment(
+        db, world["mona"], incident_id=incident.id, body=said, visibility=Visibility.PUBLIC
+    )
+    mail = await inbox.wait("gina@globex.example", said)
+    assert mail["Subject"].startswith(f"[Globex] {incident.display_number} ")
+    other = unique("Globex: a customer's answer")
+    await incidents.add_comment(
+        db, world["gina"], incident_id=incident.id, body=other, visibility=Visibility.PUBLIC
+    )
+    # mona watches, but gave globex no address: nothing is queued for her answer's update.
+    rows = f.owner_sql(
+        owner,
+        "SELECT count(*) FROM outgoing_mails WHERE context::text LIKE :m",
+        {"m": f"%{other}%"},
+    )
+    assert rows[0][0] == 0
+    assert outbox(owner, said) == [("gina@globex.example", "incident.public_update", "incident_update")]
+    # And acme's people never hear of globex's incidents.
+    assert not [
+        m
+        for recipients, m in inbox.mails
+        if "Globex" in str(m["Subject"]) and recipients != ["gina@globex.example"]
+    ]
+
+
+async def test_an_operator_adding_a_member_may_give_their_address(
+    live: f.LiveApp, world: World, db: Database, settings: Settings
+) -> None:
+    await f.add_operator(db, "root")
+    tokens = await f.mint_tokens(settings, db, "root", "nina", "nora")
+    add = (
+        'mutation($email: String) { addMember(input: {tenant: "acme", subject: "nina", role: CUSTOMER,'
+        " email: $email}) { membership { role } userErrors { field message code } } }"
+    )
+    refused = live.gql_ok(tokens["root"], add, {"email": "not an address"})["addMember"]
+    assert refused == {
+        "membership": None,
+        "userErrors": [
+            {"field": ["input", "email"], "message": "must be one email address", "code": "INVALID"}
+        ],
+    }
+    query = "query { viewer { memberships { role } notificationPreferences { email } } }"
+    # Refused as a whole: no membership without its address either.
+    assert live.gql_ok(tokens["nina"], query)["viewer"] == {"memberships": [], "notificationPreferences": []}
+    added = live.gql_ok(tokens["root"], add, {"email": "nina@acme.example"})["addMember"]
+    assert added == {"membership": {"role": "CUSTOMER"}, "userErrors": []}
+    expected = {
+        "memberships": [{"role": "CUSTOMER"}],
+        "notificationPreferences": [{"email": "nina@acme.example"}],
+    }
+    # Principals are cached per process until the access notice of the new membership arrives.
+    await eventually_async(
+        lambda: live.gql_ok(tokens["nina"], query)["viewer"] == expected, "nina's membership seen"
+    )
+    # Only platform operators add members, with or without an address.
+    forbidden = live.gql_ok(world.tokens["mona"], add.replace("nina", "nora"), {"email": "nora@acme.example"})
+    assert forbidden["addMember"]["userErrors"][0]["code"] == "FORBIDDEN"
+    assert live.gql_ok(tokens["nora"], query)["viewer"]["memberships"] == []
