@@ -25,6 +25,7 @@ from api.intake import ENQUEUE_PATH
 from api.integrations.runtime import Integrations
 from api.limits import BodySizeLimit
 from api.metrics import HttpMetrics, Metrics
+from api.notices import links as notice_links
 from api.quick import QuickAnswers
 from api.request_id import RequestId
 from api.request_log import RequestLog
@@ -187,6 +188,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *status_page.routes(database),
+            *notice_links.routes(database, settings),
             *exports.routes(),
             *metrics.routes(settings),
         ],

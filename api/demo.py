@@ -52,6 +52,8 @@ class PersonSpec:
     roles: Mapping[str, Role] = field(default_factory=dict)
     operator: bool = False
     about: str = ""
+    # Where their notifications go, in each of their tenants (the demo's mails: `incidentdesk mail list`).
+    email: str | None = None
 
 
 TENANTS: tuple[TenantSpec, ...] = (
@@ -89,9 +91,16 @@ TENANTS: tuple[TenantSpec, ...] = (
 _ALL = {spec.slug: spec for spec in TENANTS}
 
 PEOPLE: tuple[PersonSpec, ...] = (
-    PersonSpec("carol@acme", {"acme": Role.CUSTOMER}, about="a customer at Acme"),
-    PersonSpec("alice", dict.fromkeys(_ALL, Role.AGENT), about="a service desk agent"),
-    PersonSpec("mallory", dict.fromkeys(_ALL, Role.MANAGER), about="a service manager"),
+    PersonSpec("carol@acme", {"acme": Role.CUSTOMER}, about="a customer at Acme", email="carol@acme.example"),
+    PersonSpec(
+        "alice", dict.fromkeys(_ALL, Role.AGENT), about="a service desk agent", email="alice@provider.example"
+    ),
+    PersonSpec(
+        "mallory",
+        dict.fromkeys(_ALL, Role.MANAGER),
+        about="a service manager",
+        email="mallory@provider.example",
+    ),
     PersonSpec("root", {}, operator=True, about="a platform operator"),
 )
 
@@ -135,7 +144,13 @@ async def ensure_person(db: Database, issuer: str, person: PersonSpec, tenants: 
         await add_operator(db, issuer, person.subject)
     for slug, role in person.roles.items():
         await add_member(
-            db, None, tenant_id=tenants[slug].id, issuer=issuer, subject=person.subject, role=role
+            db,
+            None,
+            tenant_id=tenants[slug].id,
+            issuer=issuer,
+            subject=person.subject,
+            role=role,
+            email=person.email,
         )
 
 
@@ -287,6 +302,10 @@ def render(seeded: Seeded, public_url: str) -> str:
         "# Every tenant, as a platform operator:",
         _curl(url, "ROOT_TOKEN", TENANTS_QUERY),
         *demo_work.render_lines(url, _ALL["acme"].timezone, utcnow()),
+        "",
+        "# The demo's mails (carol's updates, resolutions and links; mallory watches the checkout incident;"
+        " alice's assignment), once `incidentdesk serve` has sent them:",
+        "incidentdesk mail list",
         "",
         f"# GraphiQL: open {url}/graphql in a browser and set the header",
         '#   {"authorization": "Bearer <one of the tokens above>"}',

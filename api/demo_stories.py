@@ -17,6 +17,7 @@ from domain.incidents import handling, reads
 from domain.incidents import service as incidents
 from domain.incidents.enums import HoldReason, Impact, ResolutionCode, Urgency, Visibility
 from domain.incidents.models import Incident
+from domain.notices import watching
 from domain.tenancy.models import Tenant
 
 # ---------------------------------------------------------------- incidents
@@ -100,6 +101,8 @@ async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[
             Urgency.HIGH,
         ),
     )
+    # The service manager follows the P1: its public updates reach them by mail too.
+    await watching.watch_incident(db, cast.manager, incident_id=checkout.id)
     await _pick_up(
         db,
         cast.agent,
@@ -129,7 +132,15 @@ async def seed_acme(db: Database, tenant: Tenant, cast: Cast, services: Mapping[
         body="It happened again this morning for two colleagues.",
         visibility=Visibility.PUBLIC,
     )
-    await incidents.acknowledge_incident(db, cast.agent, incident_id=slow.id, expected_version=None)
+    # The manager hands it to the agent, who hears of it by mail.
+    await incidents.assign_incident(
+        db,
+        cast.manager,
+        incident_id=slow.id,
+        expected_version=None,
+        assignee=cast.agent.subject,
+        assignment_group="Service desk",
+    )
     await handling.put_incident_on_hold(
         db,
         cast.agent,

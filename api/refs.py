@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from api.billing.types import WorkLogEntry
     from api.catalog.types import ServiceConnection
     from api.incidents.reviews import IncidentReview
+    from api.notices.types import NotificationPreferences
     from api.sla.types import SlaContract
 
 # Tenant.services and Tenant.slaContract: the catalogue and the SLA types stand on the tenant's.
@@ -30,3 +31,8 @@ SlaContractRef: TypeAlias = Annotated["SlaContract", strawberry.lazy("api.sla.ty
 # Incident.workLog and Incident.review: a work log entry and a review link back to their incident.
 WorkLogEntryRef: TypeAlias = Annotated["WorkLogEntry", strawberry.lazy("api.billing.types")]
 IncidentReviewRef: TypeAlias = Annotated["IncidentReview", strawberry.lazy("api.incidents.reviews")]
+
+# Viewer.notificationPreferences: a member's preferences belong to a tenant.
+NotificationPreferencesRef: TypeAlias = Annotated[
+    "NotificationPreferences", strawberry.lazy("api.notices.types")
+]

@@ -42,6 +42,7 @@ from api.incidents.types import Incident, IncidentConnection
 from api.integrations.mutations import IntegrationMutations
 from api.integrations.queries import IntegrationQueries
 from api.nodes import resolve_node
+from api.notices.mutations import NoticeMutations
 from api.permissions import IsAuthenticated
 from api.relay import MAX_PAGE, ContractNames, Node, PageRequest
 from api.scalars import DateTime
@@ -239,6 +240,7 @@ Mutation = merge_types(
         WorkLogSteps,
         BillingMutations,
         BulletinMutations,
+        NoticeMutations,
     ),
 )
 

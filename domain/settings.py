@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     mail_retry_max_seconds: float = Field(default=3600.0, gt=0)
     mail_max_attempts: int = Field(default=12, ge=1)
     mail_poll_seconds: float = Field(default=30.0, gt=0)
+    # How long the links of an incident mail (confirm or reopen a resolution, rate the handling) work
+    # after the mail was sent. Unsubscribe links never expire.
+    mail_link_days: int = Field(default=7, ge=1, le=90)
     # Idempotency-Key on GraphQL mutations: how long a first answer is kept for replay.
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     # Live events: events buffered per subscriber before it catches up from the database instead.

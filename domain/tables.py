@@ -8,6 +8,7 @@ from domain.db import Base
 from domain.incidents import models as incident_models
 from domain.intake import models as intake_models
 from domain.mail import models as mail_models
+from domain.notices import member_models as notice_models
 from domain.sla import models as sla_models
 from domain.tenancy import models as tenancy_models
 from domain.webhooks import models as webhook_models
@@ -23,6 +24,7 @@ __all__ = [
     "intake_models",
     "mail_models",
     "metadata",
+    "notice_models",
     "sla_models",
     "tenancy_models",
     "webhook_models",

@@ -321,3 +321,24 @@ def test_the_demo_prints_a_non_empty_work_report_and_its_csv(cli: Cli, server: s
     assert exported.status_code == 200, exported.text
     records = list(csv.DictReader(io.StringIO(exported.text, newline="")))
     assert records and sum(int(r["billable_minutes"]) for r in records) == report["total"]["billableMinutes"]
+
+
+def test_the_demo_mails_reach_the_maildir_that_mail_list_shows(cli: Cli, server: str) -> None:
+    """Without an SMTP server the served app writes the demo's mails to the Maildir: carol's updates of
+    the incidents she reported, alice's assignment, mallory's update of the incident she watches."""
+    cli.ok("demo")
+
+    def listed() -> dict[str, list[str]] | None:
+        lines = [json.loads(line) for line in cli.ok("mail", "list", "--limit", "200").splitlines()]
+        by_address: dict[str, list[str]] = {}
+        for line in lines:
+            by_address.setdefault(line["to"], []).append(line["subject"])
+        wanted = ("carol@acme.example", "alice@provider.example", "mallory@provider.example")
+        return by_address if all(address in by_address for address in wanted) else None
+
+    mails = eventually(listed, "the demo's mails in the Maildir", every=0.5)
+    assert any(" resolved: Invoices show the wrong VAT rate" in s for s in mails["carol@acme.example"])
+    assert any(
+        "assigned to you: Password reset e-mails arrive late" in s for s in mails["alice@provider.example"]
+    )
+    assert any("New comment: Checkout fails" in s for s in mails["mallory@provider.example"])

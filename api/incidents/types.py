@@ -34,6 +34,7 @@ from api.incidents.enums import Urgency as Urgency
 from api.incidents.enums import Visibility as Visibility
 from api.incidents.playbooks import IncidentModel, model_of
 from api.mapping import mapped
+from api.notices.loaders import load_watching
 from api.refs import IncidentReviewRef, WorkLogEntryRef
 from api.relay import Connection, Edge, Node, PageInfo, PageRequest, encode_cursor, encode_id
 from api.sla import queries as sla
@@ -230,6 +231,10 @@ class Incident(Node, InTenant):
     @fields.field(description="Escalated hierarchically: flagged for managers (false for customers)")
     def escalated_to_managers(self, info: Info) -> bool:
         return self.row.escalated_to_managers and info.context.sees(self.row.tenant_id, Part.ESCALATION)
+
+    @fields.field(description="Whether the caller watches it: its PUBLIC updates reach them by mail")
+    async def watching(self, info: Info) -> bool:
+        return await info.context.loader(load_watching).load(self.key)
 
     @fields.field(description="Why the incident was cancelled")
     def cancel_reason(self) -> str | None:

@@ -28,6 +28,9 @@ class AddMemberInput:
     issuer: str | None = None
     subject: str
     role: Role
+    email: str | None = strawberry.field(
+        default=None, description="Where the member's notifications go; they choose which ones themselves"
+    )
 
 
 @strawberry.type(name="TenantPayload")
@@ -65,6 +68,7 @@ class TenancyMutations:
             issuer=input.issuer or info.context.settings.public_url,
             subject=input.subject,
             role=input.role,
+            email=input.email,
         )
         membership = (
             None

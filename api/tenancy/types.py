@@ -13,7 +13,7 @@ import strawberry
 from api import fields
 from api.context import Context, Info
 from api.mapping import mapped
-from api.refs import ServiceConnectionRef, SlaContractRef
+from api.refs import NotificationPreferencesRef, ServiceConnectionRef, SlaContractRef
 from api.relay import Connection, Node, encode_id
 from domain.tenancy import models as m
 from domain.tenancy.roles import Role as RoleEnum
@@ -87,6 +87,17 @@ class Viewer:
     is_operator: bool
     scopes: list[str]
     memberships: list[Membership]
+
+    @fields.field(
+        description="The caller's mail address and notification choices in each of their tenants, or the one named"
+    )
+    async def notification_preferences(
+        self, info: Info, tenant: strawberry.ID | None = None
+    ) -> list[NotificationPreferencesRef]:
+        # Imported here: the notices' types import this module (preferences belong to a tenant).
+        from api.notices.queries import viewer_preferences
+
+        return await viewer_preferences(info.context, tenant)
 
 
 async def load_tenants(ctx: Context, ids: Sequence[uuid.UUID]) -> list[m.Tenant | None]:

@@ -6,10 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.bulletins.models import BulletinEvent
 from domain.incidents.models import Incident, IncidentEvent
+from domain.notices import incident_mail
 
 
 async def for_incident_event(session: AsyncSession, incident: Incident, event: IncidentEvent) -> None:
     """Queue the mails an incident event causes."""
+    await incident_mail.for_incident_event(session, incident, event)
 
 
 async def for_bulletin_event(session: AsyncSession, event: BulletinEvent) -> None:

@@ -15,6 +15,7 @@ from domain.batches import one_each
 from domain.columns import utcnow
 from domain.db import Database, Scope, use_case
 from domain.errors import ErrorCode, Refused, forbidden, invalid, not_found
+from domain.notices.preferences import set_member_email
 from domain.tenancy.actor import Actor
 from domain.tenancy.models import Membership, Operator, Tenant, TenantCounter
 from domain.tenancy.roles import Role
@@ -102,9 +103,17 @@ class Grant:
 
 @use_case
 async def add_member(
-    db: Database, actor: Actor | None, *, tenant_id: uuid.UUID, issuer: str, subject: str, role: Role
+    db: Database,
+    actor: Actor | None,
+    *,
+    tenant_id: uuid.UUID,
+    issuer: str,
+    subject: str,
+    role: Role,
+    email: str | None = None,
 ) -> Grant:
-    """Grant ``role`` in a tenant to (issuer, subject); granting again changes the role."""
+    """Grant ``role`` in a tenant to (issuer, subject); granting again changes the role. ``email``, when
+    given, is where the member's notifications go (``domain/notices/preferences.py``)."""
     if actor is not None and not actor.is_operator:
         raise forbidden("only platform operators manage memberships")
     subject = subject.strip()
@@ -123,6 +132,8 @@ async def add_member(
             .returning(Membership)
         )
         membership = (await session.execute(statement)).scalar_one()
+        if email:
+            await set_member_email(session, membership, email)
     return Grant(membership, tenant)
 
 
