@@ -112,7 +112,9 @@ class Hub(Worker):
         tenants = frozenset(tenant_ids)
         after = dict(after or {})
         start = {t: after[t] if t in after else self.marks.get(t, 0) for t in tenants}
-        feed = Feed(self, tenants, accept, start, replay=set(after) & tenants, holder=holder, held=subscription)
+        feed = Feed(
+            self, tenants, accept, start, replay=set(after) & tenants, holder=holder, held=subscription
+        )
         for t in tenants:
             self._feeds.setdefault(t, set()).add(feed)
         return feed
