@@ -9,6 +9,7 @@ from domain.incidents import models as incident_models
 from domain.intake import models as intake_models
 from domain.mail import models as mail_models
 from domain.sla import models as sla_models
+from domain.status_subscribers import models as status_subscriber_models
 from domain.tenancy import models as tenancy_models
 from domain.webhooks import models as webhook_models
 
@@ -24,6 +25,7 @@ __all__ = [
     "mail_models",
     "metadata",
     "sla_models",
+    "status_subscriber_models",
     "tenancy_models",
     "webhook_models",
 ]

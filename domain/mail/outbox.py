@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.columns import utcnow
@@ -100,6 +100,51 @@ async def queue_notice(
         template=template,
         context=stored,
     )
+
+
+async def queue_notices(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    template: str,
+    context: Mapping[str, Any],
+    reason: str,
+    recipients: Iterable[tuple[str, Mapping[str, Link]]],
+) -> int:
+    """Add the same notice for many recipients, each with links of its own (say, an unsubscribe link
+    naming its subscriber), within the caller's transaction; how many were added.
+
+    One INSERT for all of them (the driver sends the rows in batches) rather than an ORM object each: a
+    bulletin may go to thousands of subscribers inside the bulletin's own transaction."""
+    if not template_exists(template):
+        raise ValueError(f"no mail template {template!r}")
+    subject = _one_line(render_subject(template, context), MAX_SUBJECT)
+    now = utcnow()
+    rows = []
+    for to, links in recipients:
+        mail_id = uuid.uuid4()
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "id": mail_id,
+                "recipient": checked_address(to, "to"),
+                "subject": subject,
+                "text_body": None,
+                "html_body": None,
+                "template": template,
+                "context": {**context, "links": {name: link.as_json() for name, link in links.items()}},
+                "headers": {},
+                "reason": reason,
+                "message_id": f"<{mail_id}@incidentdesk>",
+                "created_at": now,
+                "next_attempt_at": now,
+                "attempts": 0,
+                "given_up": False,
+            }
+        )
+    if rows:
+        await session.execute(insert(OutgoingMail), rows)
+    return len(rows)
 
 
 def _queued(
