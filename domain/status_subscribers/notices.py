@@ -26,7 +26,7 @@ from domain.bulletins.models import (
     BulletinService,
     BulletinUpdate,
 )
-from domain.bulletins.phases import FINAL_PHASES, BulletinKind
+from domain.bulletins.phases import BulletinKind
 from domain.catalog.models import Service
 from domain.mail.outbox import queue_notices
 from domain.status_subscribers.models import StatusSubscriber, StatusSubscriberService
@@ -95,7 +95,6 @@ async def _facts(session: AsyncSession, tenant: Tenant, bulletin: Bulletin) -> d
         "page_path": f"/status/{tenant.slug}",
         "title": bulletin.title,
         "phase": PHASE_LABELS[bulletin.phase],
-        "final": bulletin.phase in FINAL_PHASES,
         "body": update.body if update is not None else "",
         "at": _at(update.at if update is not None else bulletin.updated_at),
         "services": [{"name": name, "status": STATUS_LABELS[status]} for name, status in affected],

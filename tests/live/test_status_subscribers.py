@@ -265,7 +265,11 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_one_click(
     assert unsubscribe is not None, published["List-Unsubscribe"]
     assert published["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text, html = parts(published)["text/plain"], parts(published)["text/html"]
-    assert "Sign-in <fails> & retries." in text and "Web: Major outage" in text and "Investigating" in text
+    assert (
+        "Sign-in <fails> & retries." in text
+        and "Affects: Web (Major outage)" in text
+        and "Investigating" in text
+    )
     assert f"The status page: {ORIGIN}/status/acme" in text
     assert f"Unsubscribe: {ORIGIN}/status/acme/unsubscribe?token=" in text
     assert "Sign-in &lt;fails&gt; &amp; retries." in html and "<fails>" not in html
@@ -326,11 +330,11 @@ def test_a_subscriber_of_some_services_hears_of_those_and_of_page_wide_notices(
         (world.services["mail"], "PARTIAL_OUTAGE"),
     )
     assert [r.reason for r in queued(test_db, bob, mail_too)] == ["status.bulletin_published"]
-    assert "Mail: Partial outage" in parts(mail_to(inbox, bob, mail_too))["text/plain"]
+    assert "Mail (Partial outage)" in parts(mail_to(inbox, bob, mail_too))["text/plain"]
 
     everyone = f"Office move {uuid.uuid4().hex[:6]}"
     bulletin(live, world.alice, everyone, kind="INFORMATION", phase="IN_PROGRESS")
-    assert "concerns no service in particular" in parts(mail_to(inbox, bob, everyone))["text/plain"]
+    assert "Affects no service in particular" in parts(mail_to(inbox, bob, everyone))["text/plain"]
 
 
 def test_drafts_are_never_mailed_until_published(
@@ -372,7 +376,7 @@ def test_maintenance_windows_have_mails_of_their_own(
     )
     scheduled = mail_to(inbox, dora, title)
     assert scheduled["Subject"] == f"Acme Corp maintenance scheduled: {title}"
-    assert "Scheduled: 2031-05-04 22:00 UTC to 2031-05-05 00:00 UTC" in parts(scheduled)["text/plain"]
+    assert "From 2031-05-04 22:00 UTC to 2031-05-05 00:00 UTC" in parts(scheduled)["text/plain"]
     update(live, world.alice, window, "IN_PROGRESS", "Started early.")
     assert mail_to(inbox, dora, f"maintenance in progress: {title}")["List-Unsubscribe"]
     assert [r.reason for r in queued(test_db, dora, title)] == ["status.maintenance", "status.maintenance"]
