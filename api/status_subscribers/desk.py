@@ -31,7 +31,8 @@ class TooMany:
     def refused(self) -> Refused:
         whose = "this address" if self.field else "this client"
         minutes = max(1, -(-self.seconds // 60))
-        message = f"too many subscription requests for {whose}; try again in {minutes} minutes"
+        wait = f"{minutes} minute{'' if minutes == 1 else 's'}"
+        message = f"too many subscription requests for {whose}; try again in {wait}"
         return Refused.one(ErrorCode.LIMIT_EXCEEDED, message, *([self.field] if self.field else []))
 
 

@@ -9,14 +9,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from email.errors import HeaderParseError
 from email.headerregistry import Address
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.columns import utcnow
 from domain.db import Database, Scope
-from domain.errors import invalid
+from domain.errors import Refused, invalid
 from domain.mail.models import OutgoingMail
 from domain.mail.rendering import Link, render_subject, template_exists
 
@@ -24,6 +24,8 @@ MAX_SUBJECT = 300
 # Headers a mail sets itself when it is sent; a queued mail may not set them.
 RESERVED = frozenset({"from", "to", "cc", "bcc", "subject", "date", "message-id"})
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+# The table itself, for inserts of many rows without an ORM object each.
+_MAILS = cast(Table, OutgoingMail.__table__)
 
 
 def checked_address(text: str, *field: str) -> str:
@@ -114,20 +116,26 @@ async def queue_notices(
     """Add the same notice for many recipients, each with links of its own (say, an unsubscribe link
     naming its subscriber), within the caller's transaction; how many were added.
 
-    One INSERT for all of them (the driver sends the rows in batches) rather than an ORM object each: a
-    bulletin may go to thousands of subscribers inside the bulletin's own transaction."""
+    One INSERT of the table's rows for all of them (the driver sends them in batches), no ORM object
+    each: a bulletin may go to thousands of subscribers inside the bulletin's own transaction. A stored
+    address that is not one plain mailbox (from an import, say) is left out rather than refused: it must
+    not undo the change that every other recipient hears of."""
     if not template_exists(template):
         raise ValueError(f"no mail template {template!r}")
     subject = _one_line(render_subject(template, context), MAX_SUBJECT)
     now = utcnow()
     rows = []
     for to, links in recipients:
+        try:
+            recipient = checked_address(to, "to")
+        except Refused:
+            continue
         mail_id = uuid.uuid4()
         rows.append(
             {
                 "tenant_id": tenant_id,
                 "id": mail_id,
-                "recipient": checked_address(to, "to"),
+                "recipient": recipient,
                 "subject": subject,
                 "text_body": None,
                 "html_body": None,
@@ -143,7 +151,7 @@ async def queue_notices(
             }
         )
     if rows:
-        await session.execute(insert(OutgoingMail), rows)
+        await session.execute(insert(_MAILS), rows)
     return len(rows)
 
 

@@ -53,7 +53,6 @@ class Subscription:
     """What a page tells a visitor of the subscription their link acted on."""
 
     page_name: str
-    page_slug: str
     # The names of the services followed; empty when following all of them.
     services: tuple[str, ...] = ()
 
@@ -263,7 +262,7 @@ async def confirm_subscription(
         if not subscriber.follows:
             subscriber.confirmed_at = utcnow()
             subscriber.unsubscribed_at = None
-        return Subscription(tenant.name, tenant.slug, await _followed_names(session, subscriber))
+        return Subscription(tenant.name, await _followed_names(session, subscriber))
 
 
 async def unsubscribe_target(db: Database, *, links: MailLinks, tenant_slug: str, token: str) -> Subscription:
@@ -271,7 +270,7 @@ async def unsubscribe_target(db: Database, *, links: MailLinks, tenant_slug: str
     unsubscribes, since mail scanners open links on their own."""
     tenant = await _page(db, tenant_slug)
     _opened(links, token, UNSUBSCRIBE, None, tenant)
-    return Subscription(tenant.name, tenant.slug)
+    return Subscription(tenant.name)
 
 
 @use_case
@@ -290,4 +289,4 @@ async def unsubscribe(db: Database, *, links: MailLinks, tenant_slug: str, token
             )
             .values(unsubscribed_at=utcnow())
         )
-    return Subscription(tenant.name, tenant.slug)
+    return Subscription(tenant.name)
