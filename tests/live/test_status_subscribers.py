@@ -53,6 +53,7 @@ def settings(test_db: TestDatabase, smtp: tuple[Inbox, int]) -> Settings:
         smtp_url=f"smtp://127.0.0.1:{smtp[1]}?starttls=false",
         subscribe_email_rate_limit_per_hour=PER_ADDRESS,
         subscribe_client_rate_limit_per_hour=PER_CLIENT,
+        bulletin_phase_tick_seconds=0.2,  # the maintenance mover looks often: a window moves by itself
     )
 
 
@@ -380,6 +381,47 @@ def test_maintenance_windows_have_mails_of_their_own(
     update(live, world.alice, window, "IN_PROGRESS", "Started early.")
     assert mail_to(inbox, dora, f"maintenance in progress: {title}")["List-Unsubscribe"]
     assert [r.reason for r in queued(test_db, dora, title)] == ["status.maintenance", "status.maintenance"]
+
+
+def test_a_window_that_starts_by_itself_is_mailed_too(
+    live: f.LiveApp, client: httpx.Client, smtp: tuple[Inbox, int], world: World
+) -> None:
+    inbox, _ = smtp
+    max_ = unique("max")
+    subscribed(client, inbox, max_, ip="10.4.0.2")
+    title = f"Network works {uuid.uuid4().hex[:6]}"
+    began = datetime.now(UTC) - timedelta(minutes=1)
+    bulletin(
+        live,
+        world.alice,
+        title,
+        kind="MAINTENANCE",
+        phase="SCHEDULED",
+        scheduledStart=began.isoformat(),
+        scheduledEnd=(began + timedelta(days=1)).isoformat(),
+    )
+    started = mail_to(inbox, max_, f"Acme Corp maintenance in progress: {title}")
+    assert "The maintenance window has started." in parts(started)["text/plain"]
+
+
+def test_an_address_that_is_no_mailbox_does_not_undo_a_bulletin(
+    live: f.LiveApp, client: httpx.Client, smtp: tuple[Inbox, int], world: World, test_db: TestDatabase
+) -> None:
+    inbox, _ = smtp
+    nina = unique("nina")
+    subscribed(client, inbox, nina, ip="10.4.0.3")
+    f.owner_sql(  # as an import from elsewhere might have written it
+        test_db,
+        "INSERT INTO status_subscribers (tenant_id, id, email, all_services, created_at, confirmed_at)"
+        " SELECT id, gen_random_uuid(), 'no mailbox', true, now(), now() FROM tenants WHERE slug = 'acme'",
+    )
+    try:
+        title = f"Despite it {uuid.uuid4().hex[:6]}"
+        bulletin(live, world.alice, title)
+        assert mail_to(inbox, nina, title)
+        assert queued(test_db, "no mailbox") == []
+    finally:
+        f.owner_sql(test_db, "DELETE FROM status_subscribers WHERE email = 'no mailbox'")
 
 
 def test_a_page_switched_off_mails_nobody(
