@@ -122,33 +122,23 @@ async def queue_notices(
     not undo the change that every other recipient hears of."""
     if not template_exists(template):
         raise ValueError(f"no mail template {template!r}")
-    subject = _one_line(render_subject(template, context), MAX_SUBJECT)
-    now = utcnow()
+    subject = render_subject(template, context)
     rows = []
     for to, links in recipients:
         try:
             recipient = checked_address(to, "to")
         except Refused:
             continue
-        mail_id = uuid.uuid4()
+        stored = {**context, "links": {name: link.as_json() for name, link in links.items()}}
         rows.append(
-            {
-                "tenant_id": tenant_id,
-                "id": mail_id,
-                "recipient": recipient,
-                "subject": subject,
-                "text_body": None,
-                "html_body": None,
-                "template": template,
-                "context": {**context, "links": {name: link.as_json() for name, link in links.items()}},
-                "headers": {},
-                "reason": reason,
-                "message_id": f"<{mail_id}@incidentdesk>",
-                "created_at": now,
-                "next_attempt_at": now,
-                "attempts": 0,
-                "given_up": False,
-            }
+            _row(
+                tenant_id=tenant_id,
+                recipient=recipient,
+                subject=subject,
+                reason=reason,
+                template=template,
+                context=stored,
+            )
         )
     if rows:
         await session.execute(insert(_MAILS), rows)
@@ -158,23 +148,42 @@ async def queue_notices(
 def _queued(
     session: AsyncSession, *, tenant_id: uuid.UUID, to: str, subject: str, reason: str, **content: Any
 ) -> OutgoingMail:
-    mail_id = uuid.uuid4()
+    recipient = checked_address(to, "to")
     mail = OutgoingMail(
-        tenant_id=tenant_id,
-        id=mail_id,
-        recipient=checked_address(to, "to"),
-        subject=_one_line(subject, MAX_SUBJECT),
-        headers=content.pop("headers", {}),
-        reason=reason,
-        message_id=f"<{mail_id}@incidentdesk>",
-        created_at=utcnow(),
-        next_attempt_at=utcnow(),
-        attempts=0,
-        given_up=False,
-        **content,
+        **_row(tenant_id=tenant_id, recipient=recipient, subject=subject, reason=reason, **content)
     )
     session.add(mail)
     return mail
+
+
+def _row(
+    *, tenant_id: uuid.UUID, recipient: str, subject: str, reason: str, **content: Any
+) -> dict[str, Any]:
+    """Every column of a new mail, due now; ``content`` is its text (``text_body``, ``html_body``,
+    ``headers``) or its notice (``template``, ``context``)."""
+    mail_id = uuid.uuid4()
+    now = utcnow()
+    return {
+        "tenant_id": tenant_id,
+        "id": mail_id,
+        "recipient": recipient,
+        "subject": _one_line(subject, MAX_SUBJECT),
+        "text_body": None,
+        "html_body": None,
+        "template": None,
+        "context": None,
+        "headers": {},
+        "reason": reason,
+        # The same Message-ID on every attempt, so a receiver can tell a resend from a new mail.
+        "message_id": f"<{mail_id}@incidentdesk>",
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+        "sent_at": None,
+        "given_up": False,
+        "last_error": None,
+        **content,
+    }
 
 
 # ---------------------------------------------------------------- the worker's statements
