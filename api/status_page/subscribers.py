@@ -51,6 +51,11 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + "."
 
 
+def _page_gone(refused: Refused) -> bool:
+    """Whether the domain found no public page: switched off since this request first read it."""
+    return any(problem.field == ("tenant_slug",) for problem in refused.problems)
+
+
 def _form_problem(problem: Problem) -> str:
     """A refusal of the form, in the words of the form rather than of the API's fields."""
     if problem.field and problem.field[0] == "email":
@@ -118,8 +123,8 @@ def routes(
                 services=chosen or None,
             )
         except Refused as refused:
-            if any(p.field == ("tenant_slug",) for p in refused.problems):
-                return not_found()  # the page was switched off since it was read above
+            if _page_gone(refused):
+                return not_found()
             lines = [_form_problem(p) for p in refused.problems]
             return page(request, tenant, "That did not work", lines, status_code=400)
         if too_many is not None:
@@ -143,7 +148,7 @@ def routes(
                 tenant_slug=tenant.slug, token=request.query_params.get("token", "")
             )
         except Refused as refused:
-            if any(p.field == ("tenant_slug",) for p in refused.problems):
+            if _page_gone(refused):
                 return not_found()
             return refused_link(request, tenant, refused)
         lines = [
@@ -163,7 +168,7 @@ def routes(
         try:
             await subscriptions.unsubscribe_target(tenant_slug=tenant.slug, token=token)
         except Refused as refused:
-            if any(p.field == ("tenant_slug",) for p in refused.problems):
+            if _page_gone(refused):
                 return not_found()
             return refused_link(request, tenant, refused)
         return page(
@@ -184,7 +189,7 @@ def routes(
                 tenant_slug=tenant.slug, token=request.query_params.get("token", "")
             )
         except Refused as refused:
-            if any(p.field == ("tenant_slug",) for p in refused.problems):
+            if _page_gone(refused):
                 return not_found()
             return refused_link(request, tenant, refused)
         lines = [
