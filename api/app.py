@@ -30,6 +30,7 @@ from api.quick import QuickAnswers
 from api.request_id import RequestId
 from api.request_log import RequestLog
 from api.schema import build_schema
+from api.status_subscribers.desk import Subscriptions
 from api.tracing import Tracing, configured
 from auth import Authority
 from domain.access import AccessNotices
@@ -106,8 +107,18 @@ def create_app(
     authority = Authority(settings, database, access=access)
     tenants = TenantDirectory(database, access)
     metrics = Metrics()
+    # Mails are queued with the changes they tell of; the worker wakes on every committed event, and when
+    # a visitor's subscription queued a confirmation (which writes no event).
+    mail = MailWorker(database, settings)
+    subscriptions = Subscriptions(database, settings, mail_queued=mail.wake)
     graphql = GraphQLEndpoint(
-        build_schema(settings), settings, database, authority, tenants, operations=metrics.operations
+        build_schema(settings),
+        settings,
+        database,
+        authority,
+        tenants,
+        operations=metrics.operations,
+        subscriptions=subscriptions,
     )
     # CSV exports of the billing reports: the API's tokens, scopes and rate limit.
     exports = ReportExports(settings, database, authority, graphql.rate_limit)
@@ -132,8 +143,6 @@ def create_app(
             lock_retry=settings.sla_scanner_lock_retry_seconds,
         )
         scanner.watch(hub, listener)
-    # Mails are queued with the changes they tell of; the worker wakes on every committed event.
-    mail = MailWorker(database, settings)
     mail.watch(hub)
     # What runs in the background: started in this order, stopped in reverse (the watchers of the hub and
     # the listener before them). A setting of 0 switches auto-close or the scanner off (None).
@@ -187,7 +196,7 @@ def create_app(
             *integrations.routes(),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            *status_page.routes(database),
+            *status_page.routes(database, subscriptions),
             *notice_links.routes(database, settings),
             *exports.routes(),
             *metrics.routes(settings),

@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from api.errors import ClientError, unavailable
+from api.status_subscribers.desk import Subscriptions
 from auth import Principal
 from domain import visibility
 from domain.access import AccessNotices
@@ -97,6 +98,8 @@ class Context:
     tenants: TenantDirectory | None = None
     # The request's one read transaction (queries over HTTP); None: each read is a short transaction.
     reads: RequestReads | None = None
+    # Subscribing to status pages by mail (its rate limits and links), shared with the pages' forms.
+    subscriptions: Subscriptions | None = None
     _loaders: Loaders = field(default_factory=dict)
 
     def actor(self) -> Principal:

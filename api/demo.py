@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from api import demo_work
+from api.demo_status import DEMO_SUBSCRIBER, seed_status_news
 from api.demo_stories import Cast, seed_incidents
 from auth import Authority, Principal
 from domain.catalog.reads import service_ids_by_name
@@ -26,6 +27,7 @@ from domain.catalog.service import create_service
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.incidents.enums import HoldReason, Priority
+from domain.mail.links import MailLinks
 from domain.sla import service as sla
 from domain.sla.service import HoursInput
 from domain.tenancy.models import Tenant
@@ -119,6 +121,8 @@ class Seeded:
     tokens: dict[str, str]
     # Tenant slug -> how many incidents this run created (0 when the tenant already had some).
     created_incidents: dict[str, int]
+    # Tenant slug -> how many bulletins of its public status page this run created.
+    created_bulletins: dict[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- tenants and people
@@ -235,6 +239,9 @@ async def seed(db: Database, authority: Authority, *, ttl_seconds: int = DEMO_TO
             authority, person.subject, ttl_seconds
         )
     created: dict[str, int] = {}
+    news: dict[str, int] = {}
+    # The links of the demo's mails, signed as the server signs them.
+    links = MailLinks.for_settings(authority.settings)
     for spec in TENANTS:
         tenant = tenants[spec.slug]
         services = await ensure_services(db, principals["mallory"], tenant, spec.services)
@@ -246,7 +253,8 @@ async def seed(db: Database, authority: Authority, *, ttl_seconds: int = DEMO_TO
             manager=principals["mallory"],
         )
         created[spec.slug] = await seed_incidents(db, tenant, cast, services)
-    return Seeded(tenants=tenants, tokens=tokens, created_incidents=created)
+        news[spec.slug] = await seed_status_news(db, links, tenant, principals["alice"], services)
+    return Seeded(tenants=tenants, tokens=tokens, created_incidents=created, created_bulletins=news)
 
 
 # ---------------------------------------------------------------- what the demo prints
@@ -302,6 +310,9 @@ def render(seeded: Seeded, public_url: str) -> str:
         "# Every tenant, as a platform operator:",
         _curl(url, "ROOT_TOKEN", TENANTS_QUERY),
         *demo_work.render_lines(url, _ALL["acme"].timezone, utcnow()),
+        f"# acme's public status page, {url}/status/acme, has bulletins and a subscriber by mail,",
+        f"# {DEMO_SUBSCRIBER}: once the server has sent their mails (to the Maildir without an SMTP",
+        "# server), `.venv/bin/incidentdesk mail list` lists them.",
         "",
         "# The demo's mails (carol's updates, resolutions and links; mallory watches the checkout incident;"
         " alice's assignment), once `incidentdesk serve` has sent them:",

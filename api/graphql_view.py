@@ -44,6 +44,7 @@ from api.quick import replaying
 from api.relay import parse_id
 from api.request_log import annotate_caller, annotate_operation
 from api.schema import Schema
+from api.status_subscribers.desk import Subscriptions
 from api.tracing import Tracing
 from api.ws_auth import LegacyWSHandler, TransportWSHandler
 from api.ws_auth import authenticate as authenticate_ws
@@ -201,6 +202,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         tenants: TenantDirectory,
         *,
         operations: GraphQLOperations | None = None,
+        subscriptions: Subscriptions | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -215,6 +217,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.authority = authority
         self.tenants = tenants
         self.operations = operations
+        # Status page subscriptions (``subscribeToStatusPage``), shared with the page's own form.
+        self.subscriptions = subscriptions
         self.documents = schema.documents
         self.persisted = PersistedQueries()
         self.compiled = (
@@ -432,6 +436,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             tenant_ids=tenant_ids,
             request=request,
             tenants=self.tenants,
+            subscriptions=self.subscriptions,
         )
 
     async def _tenant_scope(

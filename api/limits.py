@@ -1,11 +1,12 @@
-"""Request limits at the HTTP edge: the body cap (pure ASGI, it must not buffer) and per-principal rates."""
+"""Request limits at the HTTP edge: the body cap (pure ASGI, it must not buffer), per-principal rates, and
+the rates of subscribing to status pages."""
 
 from __future__ import annotations
 
 import time
 
 import limits
-from limits.aio.strategies import FixedWindowRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -92,6 +93,34 @@ class PrincipalRateLimit:
             return True, 0
         stats = await self.limiter.get_window_stats(self.item, who)
         return False, max(1, int(stats.reset_time - time.time()) + 1)
+
+
+class SubscribeThrottle:
+    """Requests to subscribe an address to a status page, per hour: per client address, so that one
+    client cannot flood the outbox, and per mail address asked for (whichever page), so that nobody can
+    flood someone else's inbox with confirmation mails. A moving window: the counts are small, and an
+    hour's allowance must not be spent twice across a window's edge.
+
+    Every request counts, whatever the address's state, so that being refused tells nothing of it."""
+
+    def __init__(self, *, per_client: int, per_address: int, storage_url: str) -> None:
+        self._client = limits.RateLimitItemPerHour(per_client)
+        self._address = limits.RateLimitItemPerHour(per_address)
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+
+    async def client_wait(self, client: tuple[str, int] | None) -> int:
+        """Count a request of this client: 0 when it may go on, else the seconds to wait."""
+        return await self._wait(self._client, "status-subscribe-client", client[0] if client else "unknown")
+
+    async def address_wait(self, address: str) -> int:
+        """Count a request for this (checked, lower-cased) mail address: 0 or the seconds to wait."""
+        return await self._wait(self._address, "status-subscribe-address", address)
+
+    async def _wait(self, item: limits.RateLimitItem, *keys: str) -> int:
+        if await self._limiter.hit(item, *keys):
+            return 0
+        stats = await self._limiter.get_window_stats(item, *keys)
+        return max(1, int(stats.reset_time - time.time()) + 1)
 
 
 RATE_LIMITED = b'{"errors":[{"message":"rate limit exceeded","extensions":{"code":"LIMIT_EXCEEDED"}}]}'

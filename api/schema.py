@@ -50,6 +50,7 @@ from api.sla.mutations import SlaMutations
 from api.sla.queries import sla_contracts, sla_report
 from api.sla.trends import TrendBucket, TrendGrouping, TrendInterval, incident_trends
 from api.sla.types import SlaContract, SlaReport
+from api.status_subscribers.mutations import StatusSubscriberMutations
 from api.subscriptions import Subscription
 from api.tenancy.mutations import TenancyMutations
 from api.tenancy.queries import tenant_connection, viewer
@@ -241,6 +242,7 @@ Mutation = merge_types(
         BillingMutations,
         BulletinMutations,
         NoticeMutations,
+        StatusSubscriberMutations,
     ),
 )
 

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # POST /oauth/token: tries per minute per client id, and per client address (each try costs a scrypt).
     token_rate_limit_per_minute: int = Field(default=20, ge=1)
     token_address_rate_limit_per_minute: int = Field(default=60, ge=1)
+    # Subscribing to a public status page by mail (its form, and subscribeToStatusPage): requests per hour
+    # per client address, and per mail address asked for, whichever page it was asked on.
+    subscribe_client_rate_limit_per_hour: int = Field(default=30, ge=1)
+    subscribe_email_rate_limit_per_hour: int = Field(default=5, ge=1)
     max_subscriptions_per_connection: int = 50
     # Open subscriptions of one caller in one process, over all its connections.
     max_subscriptions_per_principal: int = Field(default=200, ge=1)

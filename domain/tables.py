@@ -10,6 +10,7 @@ from domain.intake import models as intake_models
 from domain.mail import models as mail_models
 from domain.notices import member_models as notice_models
 from domain.sla import models as sla_models
+from domain.status_subscribers import models as status_subscriber_models
 from domain.tenancy import models as tenancy_models
 from domain.webhooks import models as webhook_models
 
@@ -26,6 +27,7 @@ __all__ = [
     "metadata",
     "notice_models",
     "sla_models",
+    "status_subscriber_models",
     "tenancy_models",
     "webhook_models",
 ]

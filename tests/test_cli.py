@@ -21,10 +21,13 @@ from sqlalchemy import create_engine, func, pool, select, text
 
 from api.demo import DEMO_CONTRACTS
 from auth import Authority
-from domain.db import create_database, to_sync_url
+from domain.bulletins.models import Bulletin
+from domain.db import Base, create_database, to_sync_url
 from domain.incidents.models import Incident, IncidentEvent
+from domain.mail.models import OutgoingMail
 from domain.settings import Settings
 from domain.sla.models import SlaContract
+from domain.status_subscribers.models import StatusSubscriber
 from domain.tenancy.models import Membership, Tenant
 from tests.conftest import TestDatabase as DatabaseUnderTest
 from tests.server import free_port, stop_process
@@ -71,7 +74,16 @@ def cli(test_db: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory) ->
     return Cli(env=env, cwd=tmp_path_factory.mktemp("cli"))
 
 
-def _count(test_db: DatabaseUnderTest, model: type[Tenant] | type[Incident] | type[IncidentEvent]) -> int:
+def _mail_reasons(test_db: DatabaseUnderTest) -> set[str]:
+    engine = create_engine(to_sync_url(test_db.owner_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return {row[0] for row in connection.execute(text("SELECT reason FROM outgoing_mails"))}
+    finally:
+        engine.dispose()
+
+
+def _count(test_db: DatabaseUnderTest, model: type[Base]) -> int:
     # The owner connection: row-level security does not narrow what it counts.
     engine = create_engine(to_sync_url(test_db.owner_url), poolclass=pool.NullPool)
     try:
@@ -223,10 +235,14 @@ def test_bad_input_exits_2_with_one_line_on_stderr(cli: Cli, args: tuple[str, ..
 
 def test_demo_is_idempotent(cli: Cli, test_db: DatabaseUnderTest) -> None:
     first = cli.ok("demo")
-    tables = (Tenant, Incident, IncidentEvent, SlaContract)
+    tables = (Tenant, Incident, IncidentEvent, SlaContract, Bulletin, StatusSubscriber, OutgoingMail)
     counts = tuple(_count(test_db, table) for table in tables)
     assert counts[1] >= 5 and counts[2] > counts[1]
     assert counts[3] == len(DEMO_CONTRACTS)  # one contract per demo tenant
+    # acme's public page: bulletins, a confirmed subscriber, and the mails they caused.
+    assert counts[4] >= 2 and counts[5] == 1
+    reasons = _mail_reasons(test_db)
+    assert {"status.subscription_confirm", "status.bulletin_published", "status.maintenance"} <= reasons
     second = cli.ok("demo")
     assert tuple(_count(test_db, table) for table in tables) == counts
     for out in (first, second):

@@ -4,7 +4,6 @@ line lists when no server is configured."""
 
 from __future__ import annotations
 
-import email
 import json
 import os
 import re
@@ -13,13 +12,11 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, text
 
 from domain.db import Database, Scope
@@ -31,28 +28,13 @@ from domain.mail.transports import MaildirTransport
 from domain.mail.worker import MailWorker
 from tests import factories as f
 from tests.server import free_port
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
+from tests.smtp import Inbox, smtp_server
 
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
+    with smtp_server() as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,9 @@
   current statuses and notices, reconnecting by itself with backoff);
 - ``/status/{slug}/feed.atom`` and ``/feed.rss``: the public updates, newest first;
 - ``/status/{slug}/summary.json``: the overall indicator, services, open notices and maintenance;
-- ``/status/{slug}/badge.svg``: the overall status as a small image.
+- ``/status/{slug}/badge.svg``: the overall status as a small image;
+- ``/status/{slug}/subscribe``, ``/subscription/confirm`` and ``/unsubscribe``: mail subscriptions
+  (``subscribers``).
 
 Every answer carries a strong ETag and answers If-None-Match with 304. Tenants without a public page
 answer 404 on every route, byte for byte like unknown slugs. What the page shows is read by the domain
@@ -23,9 +25,11 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from api.status_page import subscribers
 from api.status_page.caching import REVALIDATE, SHORT, cached
 from api.status_page.rendering import templates
 from api.status_page.summary import summary
+from api.status_subscribers.desk import Subscriptions
 from domain.bulletins.public import public_tenant
 from domain.bulletins.status_page import StatusPage, read_status_page
 from domain.bulletins.uptime import PAGE_DAYS
@@ -36,7 +40,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self';"
-        " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        " base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -54,7 +58,7 @@ def _not_found() -> Response:
     return HTMLResponse(NOT_FOUND, status_code=404, headers={**PAGE_HEADERS, "Cache-Control": "no-cache"})
 
 
-def routes(db: Database) -> list[BaseRoute]:
+def routes(db: Database, subscriptions: Subscriptions) -> list[BaseRoute]:
     async def read(request: Request) -> StatusPage | None:
         tenant = await public_tenant(db, request.path_params["slug"])
         if tenant is None:
@@ -127,5 +131,6 @@ def routes(db: Database) -> list[BaseRoute]:
         Route("/status/{slug}/feed.rss", rss, methods=["GET"]),
         Route("/status/{slug}/summary.json", summary_json, methods=["GET"]),
         Route("/status/{slug}/badge.svg", badge, methods=["GET"]),
+        *subscribers.routes(subscriptions, page_headers=PAGE_HEADERS, not_found=_not_found),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

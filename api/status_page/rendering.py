@@ -1,8 +1,8 @@
 """The status page's templates (``api/templates/status*``) and what they are given to read.
 
 Jinja2 escapes every value it writes (``autoescape``): HTML, Atom, RSS and SVG alike, since the escapes
-of HTML are valid XML. The labels are the words the live script (``/static/status.js``) uses too, so a
-server render and a live one read the same.
+of HTML are valid XML. A status's and a phase's words are the domain's (``domain/bulletins/labels.py``),
+which the live script (``/static/status.js``) and the mails to subscribers use too.
 """
 
 from __future__ import annotations
@@ -17,18 +17,12 @@ import jinja2
 from starlette.templating import Jinja2Templates
 
 from api.relay import encode_id
-from domain.bulletins.phases import BulletinPhase, ServiceStatus
+from domain.bulletins.labels import PHASE_LABELS, STATUS_LABELS
+from domain.bulletins.phases import ServiceStatus
 from domain.bulletins.uptime import Day
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
-STATUS_LABELS = {
-    ServiceStatus.OPERATIONAL: "Operational",
-    ServiceStatus.DEGRADED_PERFORMANCE: "Degraded performance",
-    ServiceStatus.PARTIAL_OUTAGE: "Partial outage",
-    ServiceStatus.MAJOR_OUTAGE: "Major outage",
-    ServiceStatus.UNDER_MAINTENANCE: "Under maintenance",
-}
 OVERALL_LABELS = {
     ServiceStatus.OPERATIONAL: "All systems operational",
     ServiceStatus.DEGRADED_PERFORMANCE: "Degraded performance",
@@ -36,7 +30,6 @@ OVERALL_LABELS = {
     ServiceStatus.MAJOR_OUTAGE: "Major outage",
     ServiceStatus.UNDER_MAINTENANCE: "Maintenance in progress",
 }
-PHASE_LABELS = {phase: phase.value.replace("_", " ").capitalize() for phase in BulletinPhase}
 # The badge's colours, by overall status (the page's own colours are in status.css).
 BADGE_COLOURS = {
     ServiceStatus.OPERATIONAL: "#2e7d32",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.batches import all_each, one_each
@@ -76,3 +76,11 @@ async def affected(session: AsyncSession, keys: Sequence[Key]) -> list[list[tupl
     )
     linked = all_each(keys, rows, lambda pair: (pair[0].tenant_id, pair[0].bulletin_id))
     return [[(service, link.status) for link, service in pairs] for pairs in linked]
+
+
+async def bulletin_count(session: AsyncSession, *, tenant_id: uuid.UUID) -> int:
+    """How many bulletins the tenant has, drafts included."""
+    count = await session.scalar(
+        select(func.count()).select_from(m.Bulletin).where(m.Bulletin.tenant_id == tenant_id)
+    )
+    return int(count or 0)

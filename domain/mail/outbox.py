@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from email.errors import HeaderParseError
 from email.headerregistry import Address
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.columns import utcnow
 from domain.db import Database, Scope
-from domain.errors import invalid
+from domain.errors import Refused, invalid
 from domain.mail.models import OutgoingMail
 from domain.mail.rendering import Link, render_subject, template_exists
 
@@ -24,6 +24,8 @@ MAX_SUBJECT = 300
 # Headers a mail sets itself when it is sent; a queued mail may not set them.
 RESERVED = frozenset({"from", "to", "cc", "bcc", "subject", "date", "message-id"})
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+# The table itself, for inserts of many rows without an ORM object each.
+_MAILS = cast(Table, OutgoingMail.__table__)
 
 
 def checked_address(text: str, *field: str) -> str:
@@ -102,26 +104,86 @@ async def queue_notice(
     )
 
 
+async def queue_notices(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    template: str,
+    context: Mapping[str, Any],
+    reason: str,
+    recipients: Iterable[tuple[str, Mapping[str, Link]]],
+) -> int:
+    """Add the same notice for many recipients, each with links of its own (say, an unsubscribe link
+    naming its subscriber), within the caller's transaction; how many were added.
+
+    One INSERT of the table's rows for all of them (the driver sends them in batches), no ORM object
+    each: a bulletin may go to thousands of subscribers inside the bulletin's own transaction. A stored
+    address that is not one plain mailbox (from an import, say) is left out rather than refused: it must
+    not undo the change that every other recipient hears of."""
+    if not template_exists(template):
+        raise ValueError(f"no mail template {template!r}")
+    subject = render_subject(template, context)
+    rows = []
+    for to, links in recipients:
+        try:
+            recipient = checked_address(to, "to")
+        except Refused:
+            continue
+        stored = {**context, "links": {name: link.as_json() for name, link in links.items()}}
+        rows.append(
+            _row(
+                tenant_id=tenant_id,
+                recipient=recipient,
+                subject=subject,
+                reason=reason,
+                template=template,
+                context=stored,
+            )
+        )
+    if rows:
+        await session.execute(insert(_MAILS), rows)
+    return len(rows)
+
+
 def _queued(
     session: AsyncSession, *, tenant_id: uuid.UUID, to: str, subject: str, reason: str, **content: Any
 ) -> OutgoingMail:
-    mail_id = uuid.uuid4()
+    recipient = checked_address(to, "to")
     mail = OutgoingMail(
-        tenant_id=tenant_id,
-        id=mail_id,
-        recipient=checked_address(to, "to"),
-        subject=_one_line(subject, MAX_SUBJECT),
-        headers=content.pop("headers", {}),
-        reason=reason,
-        message_id=f"<{mail_id}@incidentdesk>",
-        created_at=utcnow(),
-        next_attempt_at=utcnow(),
-        attempts=0,
-        given_up=False,
-        **content,
+        **_row(tenant_id=tenant_id, recipient=recipient, subject=subject, reason=reason, **content)
     )
     session.add(mail)
     return mail
+
+
+def _row(
+    *, tenant_id: uuid.UUID, recipient: str, subject: str, reason: str, **content: Any
+) -> dict[str, Any]:
+    """Every column of a new mail, due now; ``content`` is its text (``text_body``, ``html_body``,
+    ``headers``) or its notice (``template``, ``context``)."""
+    mail_id = uuid.uuid4()
+    now = utcnow()
+    return {
+        "tenant_id": tenant_id,
+        "id": mail_id,
+        "recipient": recipient,
+        "subject": _one_line(subject, MAX_SUBJECT),
+        "text_body": None,
+        "html_body": None,
+        "template": None,
+        "context": None,
+        "headers": {},
+        "reason": reason,
+        # The same Message-ID on every attempt, so a receiver can tell a resend from a new mail.
+        "message_id": f"<{mail_id}@incidentdesk>",
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+        "sent_at": None,
+        "given_up": False,
+        "last_error": None,
+        **content,
+    }
 
 
 # ---------------------------------------------------------------- the worker's statements

@@ -72,9 +72,10 @@ def render_subject(template: str, context: Mapping[str, Any]) -> str:
 def render_body(
     template: str, context: Mapping[str, Any], links: Mapping[str, Link], signer: MailLinks
 ) -> RenderedMail:
-    """The text (and HTML) of a notice, with its links signed now."""
+    """The text (and HTML) of a notice, with its links signed now. A template also reads ``public_url``,
+    the sending process's address, to link to a page that needs no signature (a status page)."""
     urls = {name: signer.url(link.path, link.action, link.data, **link.query) for name, link in links.items()}
-    values = {**context, "links": urls}
+    values = {**context, "links": urls, "public_url": signer.public_url}
     text = _ENVIRONMENT.get_template(f"{template}.txt").render(values)
     try:
         html_template = _ENVIRONMENT.get_template(f"{template}.html")

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.bulletins.models import BulletinEvent
 from domain.incidents.models import Incident, IncidentEvent
 from domain.notices import incident_mail
+from domain.status_subscribers import notices as status_subscribers
 
 
 async def for_incident_event(session: AsyncSession, incident: Incident, event: IncidentEvent) -> None:
@@ -16,3 +17,4 @@ async def for_incident_event(session: AsyncSession, incident: Incident, event: I
 
 async def for_bulletin_event(session: AsyncSession, event: BulletinEvent) -> None:
     """Queue the mails a bulletin event causes."""
+    await status_subscribers.for_bulletin_event(session, event)
