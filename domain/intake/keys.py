@@ -13,7 +13,7 @@ from domain.catalog.models import Service
 from domain.db import Database, Scope, use_case
 from domain.errors import invalid, not_found
 from domain.intake.models import Alert, IntegrationKey
-from domain.tenancy.actor import Actor, managed_tenants, require_role
+from domain.tenancy.actor import Actor, OneTenantActor, managed_tenants, require_role
 from domain.tenancy.roles import Role
 from domain.tenancy.roles import Scope as OAuthScope
 
@@ -96,7 +96,7 @@ async def integration_keys(
 
 
 @dataclass(frozen=True)
-class IntegrationActor:
+class IntegrationActor(OneTenantActor):
     """The system actor an integration key acts as inside its tenant: an AGENT that may write incidents
     and alerts, and nothing else. Satisfies ``domain.tenancy.actor.Actor``."""
 
@@ -112,22 +112,12 @@ class IntegrationActor:
         return f"integration:{self.key_name}"[:255]
 
     @property
-    def is_operator(self) -> bool:
-        return False
+    def acting_role(self) -> Role:
+        return Role.AGENT
 
     @property
-    def client_id(self) -> str | None:
-        return None
-
-    @property
-    def tenant_ids(self) -> frozenset[uuid.UUID]:
-        return frozenset({self.tenant_id})
-
-    def role_in(self, tenant_id: uuid.UUID) -> Role | None:
-        return Role.AGENT if tenant_id == self.tenant_id else None
-
-    def can(self, scope: str, tenant_id: uuid.UUID) -> bool:
-        return tenant_id == self.tenant_id and scope in _INTEGRATION_SCOPES
+    def acting_scopes(self) -> frozenset[str]:
+        return _INTEGRATION_SCOPES
 
 
 _INTEGRATION_SCOPES = frozenset(

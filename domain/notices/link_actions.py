@@ -28,12 +28,13 @@ from domain.mail.links import LinkRefused, MailLinks
 from domain.notices import preferences
 from domain.notices.links import LinkAction, MemberLink
 from domain.notices.preferences import NoticeKind
+from domain.tenancy.actor import OneTenantActor
 from domain.tenancy.models import Membership, Tenant
 from domain.tenancy.roles import ROLE_SCOPES, Role
 
 
 @dataclass(frozen=True)
-class MemberActor:
+class MemberActor(OneTenantActor):
     """The member a mail was sent to, acting in that one tenant with their role's rights. Satisfies
     ``domain.tenancy.actor.Actor``."""
 
@@ -43,22 +44,12 @@ class MemberActor:
     role: Role
 
     @property
-    def is_operator(self) -> bool:
-        return False
+    def acting_role(self) -> Role:
+        return self.role
 
     @property
-    def client_id(self) -> str | None:
-        return None
-
-    @property
-    def tenant_ids(self) -> frozenset[uuid.UUID]:
-        return frozenset({self.tenant_id})
-
-    def role_in(self, tenant_id: uuid.UUID) -> Role | None:
-        return self.role if tenant_id == self.tenant_id else None
-
-    def can(self, scope: str, tenant_id: uuid.UUID) -> bool:
-        return tenant_id == self.tenant_id and scope in ROLE_SCOPES[self.role]
+    def acting_scopes(self) -> frozenset[str]:
+        return ROLE_SCOPES[self.role]
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,40 @@ class Actor(Protocol):
     def can(self, scope: str, tenant_id: uuid.UUID) -> bool: ...
 
 
+class OneTenantActor:
+    """An actor confined to one tenant, with one role there and a fixed set of scopes: a system actor
+    (an integration key) or a member acting through a signed link. Subclasses say which role and scopes;
+    it is never an operator or an OAuth client."""
+
+    tenant_id: uuid.UUID
+
+    @property
+    def acting_role(self) -> Role:
+        raise NotImplementedError
+
+    @property
+    def acting_scopes(self) -> frozenset[str]:
+        raise NotImplementedError
+
+    @property
+    def is_operator(self) -> bool:
+        return False
+
+    @property
+    def client_id(self) -> str | None:
+        return None
+
+    @property
+    def tenant_ids(self) -> frozenset[uuid.UUID]:
+        return frozenset({self.tenant_id})
+
+    def role_in(self, tenant_id: uuid.UUID) -> Role | None:
+        return self.acting_role if tenant_id == self.tenant_id else None
+
+    def can(self, scope: str, tenant_id: uuid.UUID) -> bool:
+        return tenant_id == self.tenant_id and scope in self.acting_scopes
+
+
 def require_role(actor: Actor, tenant_id: uuid.UUID, minimum: Role, scope: str, *, what: str) -> Role:
     """The actor's role in the tenant, if it is at least ``minimum`` and the token carries ``scope``.
 
