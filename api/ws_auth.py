@@ -116,13 +116,15 @@ class _ConnectionPolicy:
     websocket: Any
     # The endpoint serving the connection (GraphQLEndpoint): its rate limit and prepared documents.
     view: Any
-    expiry: asyncio.Task[None] | None = None
+    # A timer rather than a sleeping task: one per connection, for thousands of idle connections.
+    expiry: asyncio.TimerHandle | None = None
+    expiring: asyncio.Task[None] | None = None
     recheck: asyncio.Task[None] | None = None
 
     def _watch_expiry(self) -> None:
         left = _seconds_left(self.context)
         if self.connection_acknowledged and left is not None:
-            self.expiry = asyncio.create_task(self._expire_after(left))
+            self.expiry = asyncio.get_running_loop().call_later(left, self._expire)
         if self.connection_acknowledged and self.context.access is not None:
             self.context.access.watch(self._access_changed)
 
@@ -194,12 +196,16 @@ class _ConnectionPolicy:
     def _stop_watching(self) -> None:
         if self.context.access is not None:
             self.context.access.unwatch(self._access_changed)
-        for task in (self.expiry, self.recheck):
+        if self.expiry is not None:
+            self.expiry.cancel()
+        for task in (self.expiring, self.recheck):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
 
-    async def _expire_after(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    def _expire(self) -> None:
+        self.expiring = asyncio.create_task(self._end_expired())
+
+    async def _end_expired(self) -> None:
         await self._stop_operations()
         await self.websocket.close(*EXPIRED)
 

@@ -58,6 +58,13 @@ class DirectTextFrames(WebSocketsSansIOProtocol):
         if scope is not None:
             scope.setdefault("extensions", {})[SEND_TEXT] = self.send_text_now
 
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # The handshake's request and response are never read again: not kept for the connection's
+            # whole life (a few KB each, for thousands of idle connections).
+            self.request = self.response = None  # type: ignore[assignment]
+
     def send_text_now(self, text: str) -> bool:
         """Write one text message now; False when it must go the ASGI way (see the module's docstring)."""
         if (
