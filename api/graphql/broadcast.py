@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from graphql import ExecutionResult
 
-from api.context import Context, fresh_loaders
+from api.context import Context
 from api.errors import MASKED_MESSAGE, ClientError, MaskServerErrors, should_mask
 from api.graphql.shared_render import PAYLOADS, SUBSCRIBING, SharedEventRendering
 from domain.outbox import Hub, LiveEvent
@@ -201,8 +201,8 @@ class Group:
             self.close()
 
     async def _render(self, value: Any) -> ExecutionResult:
+        # The value was made (``make``) with the event's fresh loaders, in this task.
         executor = next(iter(self.members)).executor
-        fresh_loaders()
         result = executor.build_per_event_executor(value).execute_operation(False)
         if inspect.isawaitable(result):
             result = await result

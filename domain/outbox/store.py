@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from domain.bulletins.models import BulletinEvent, BulletinEventKind
+from domain.bulletins.models import BulletinEvent, BulletinEventKind, ServiceStatusRow
+from domain.bulletins.phases import ServiceStatus
 from domain.catalog.models import Service
 from domain.db import Database, Scope
 from domain.incidents.models import Incident, IncidentEvent
@@ -31,9 +32,13 @@ class LiveEvent:
     # The service of an incident event's incident, as it is when the event is read: subscribers that
     # follow some services only filter on it before anything is rendered.
     service_id: uuid.UUID | None = None
-    # The service of a status change, as it is when the event is read: read once here for every
-    # subscriber of the process, rather than once by each of them.
+    # What an event's subscribers render, as it is when the event is read: read once here for every
+    # subscriber of the process rather than once by each of them. An incident event's incident (and its
+    # service); a status change's service.
+    incident_row: Incident | None = None
     service: Service | None = None
+    # The current status of an incident event's service (no row in service_statuses: OPERATIONAL).
+    service_status: ServiceStatus | None = None
 
     @property
     def is_bulletin_change(self) -> bool:
@@ -66,11 +71,21 @@ async def events_after(
         incident_rows = list(
             (
                 await session.execute(
-                    select(IncidentEvent, Incident.service_id)
+                    select(IncidentEvent, Incident, Service, ServiceStatusRow.status)
+                    .select_from(IncidentEvent)
                     .join(
                         Incident,
                         (Incident.tenant_id == IncidentEvent.tenant_id)
                         & (Incident.id == IncidentEvent.incident_id),
+                    )
+                    .outerjoin(
+                        Service,
+                        (Service.tenant_id == Incident.tenant_id) & (Service.id == Incident.service_id),
+                    )
+                    .outerjoin(
+                        ServiceStatusRow,
+                        (ServiceStatusRow.tenant_id == Service.tenant_id)
+                        & (ServiceStatusRow.service_id == Service.id),
                     )
                     .where(IncidentEvent.tenant_id == tenant_id, IncidentEvent.seq > after_seq)
                     .order_by(IncidentEvent.seq)
@@ -103,7 +118,18 @@ async def events_after(
             if changed
             else {}
         )
-    events = [LiveEvent(tenant_id, r.seq, incident=r, service_id=service) for r, service in incident_rows]
+    events = [
+        LiveEvent(
+            tenant_id,
+            r.seq,
+            incident=r,
+            service_id=of.service_id,
+            incident_row=of,
+            service=service,
+            service_status=(status or ServiceStatus.OPERATIONAL) if service is not None else None,
+        )
+        for r, of, service, status in incident_rows
+    ]
     events += [
         LiveEvent(
             tenant_id,
@@ -117,7 +143,7 @@ async def events_after(
     ]
     events.sort(key=lambda e: e.seq)
     cap: int | None = None
-    for seqs in ([r.seq for r, _ in incident_rows], [r.seq for r in bulletin_rows]):
+    for seqs in ([row[0].seq for row in incident_rows], [r.seq for r in bulletin_rows]):
         if len(seqs) >= limit:
             cap = seqs[-1] if cap is None else min(cap, seqs[-1])
     if cap is not None:

@@ -446,6 +446,37 @@ async def test_subscribers_of_status_changes_read_nothing_of_their_own(
         await socket.close()
 
 
+NESTED = """subscription {
+  incidentEvents { kind message actor incident { number title status service { name status } } }
+}"""
+
+
+async def test_incident_events_with_their_incident_and_service_read_nothing_per_render(
+    db: Database, live: f.LiveApp, world: World
+) -> None:
+    # The hub reads the event's incident and service with it; renders (a customer's, an agent's) read
+    # nothing more, however many subscribers.
+    incident = await f.report(db, world.carol, world.acme, "Mail bounces", service_id=world.service)
+    sockets = [
+        await Socket.connected(live.url, world.tokens[name], protocol)
+        for name in ("carol", "alice")
+        for protocol in (TRANSPORT, LEGACY)
+    ]
+    for socket in sockets:
+        await subscribed(socket, "1", NESTED, {})
+    with f.counting_statements(live) as counted:
+        await incidents.add_comment(
+            db, world.alice, incident_id=incident.id, body="looking", visibility=Visibility.PUBLIC
+        )
+        for socket in sockets:
+            event = (await socket.next("1"))["incidentEvents"]
+            assert event["message"] == "looking" and event["incident"]["title"] == "Mail bounces"
+            assert event["incident"]["service"]["name"] == "Mail"
+    assert counted.statements == [], [st[:120] for st in counted.statements]
+    for socket in sockets:
+        await socket.close()
+
+
 async def test_service_status_changes_of_the_named_services_only(
     db: Database, live: f.LiveApp, world: World
 ) -> None:
