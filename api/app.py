@@ -143,7 +143,7 @@ def create_app(
             lock_retry=settings.sla_scanner_lock_retry_seconds,
         )
         scanner.watch(hub, listener)
-    mail.watch(hub)
+    mail.watch(listener)
     # What runs in the background: started in this order, stopped in reverse (the watchers of the hub and
     # the listener before them). A setting of 0 switches auto-close or the scanner off (None).
     workers = Workers(

@@ -1,8 +1,8 @@
 """The timeline is the outbox: events are written in the change's own transaction and announced by NOTIFY.
 
 This module writes every live event (incident events with ``record``, bulletin events with
-``record_bulletin``) and sends every NOTIFY of the application (``announce`` for an event, ``announce_sla_due``
-for the SLA scanner); access notices alone are sent by triggers (migration 0007). NOTIFY is transactional,
+``record_bulletin``) and announces each on the events channel (``domain/channels.py`` holds the channels:
+events, SLA, mail); access notices alone are sent by triggers (migration 0007). NOTIFY is transactional,
 so listeners hear of an event only once the change that wrote it has committed, and the payload carries
 only the event's address (tenant and id), never its content. The mails an event causes are queued here
 too, in the same transaction (``domain/notices``): a mail exists exactly when its event does.
@@ -15,18 +15,28 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.bulletins.models import BulletinEvent
+from domain.channels import EVENTS_CHANNEL, SLA_CHANNEL, announce, announce_sla_due
+
+__all__ = [
+    "EVENTS_CHANNEL",
+    "SLA_CHANNEL",
+    "announce",
+    "announce_sla_due",
+    "lock_counters",
+    "next_event_seq",
+    "next_incident_number",
+    "record",
+    "record_bulletin",
+]
 from domain.columns import utcnow
 from domain.incidents.enums import IncidentEventKind, Visibility
 from domain.incidents.models import Incident, IncidentEvent
 from domain.notices import producers as notices
 from domain.trace_context import current_traceparent
-
-EVENTS_CHANNEL = "incidentdesk_events"  # payload "<tenant_id>:<event_id>"
-SLA_CHANNEL = "incidentdesk_sla"  # wakes the SLA scanner early; the payload is empty
 
 _BUMP = {
     "incident": text(
@@ -109,14 +119,3 @@ async def next_event_seq(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     """The tenant's next live-event number, shared by incident and bulletin events; the counter row
     stays locked until commit, so the tenant's events are numbered in commit order."""
     return int((await session.execute(_BUMP["event"], {"t": tenant_id})).scalar_one())
-
-
-async def announce(session: AsyncSession, tenant_id: uuid.UUID, event_id: uuid.UUID) -> None:
-    """Tell listeners, once the transaction commits, where the new event is (never what it says)."""
-    await session.execute(select(func.pg_notify(EVENTS_CHANNEL, f"{tenant_id}:{event_id}")))
-
-
-async def announce_sla_due(session: AsyncSession) -> None:
-    """Wake the SLA scanner, once the transaction commits: it wrote incidents due for the scanner now,
-    sooner than the scanner's own next look."""
-    await session.execute(select(func.pg_notify(SLA_CHANNEL, "")))

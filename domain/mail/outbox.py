@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.channels import announce_mail
 from domain.columns import utcnow
 from domain.db import Database, Scope
 from domain.errors import Refused, invalid
@@ -66,6 +67,7 @@ async def queue_mail(
         if not _HEADER_NAME.fullmatch(name) or name.lower() in RESERVED:
             raise ValueError(f"a queued mail may not set the header {name!r}")
         extra[name] = _one_line(value, 2000)
+    await announce_mail(session)
     return _queued(
         session,
         tenant_id=tenant_id,
@@ -93,6 +95,7 @@ async def queue_notice(
     if not template_exists(template):
         raise ValueError(f"no mail template {template!r}")
     stored = {**context, "links": {name: link.as_json() for name, link in (links or {}).items()}}
+    await announce_mail(session)
     return _queued(
         session,
         tenant_id=tenant_id,
@@ -142,6 +145,7 @@ async def queue_notices(
         )
     if rows:
         await session.execute(insert(_MAILS), rows)
+        await announce_mail(session)
     return len(rows)
 
 

@@ -11,7 +11,7 @@ from domain.db import Database
 from domain.mail import outbox
 from domain.mail.links import MailLinks
 from domain.mail.transports import Transport, message_of, transport_for
-from domain.outbox import Hub, LiveEvent
+from domain.outbox.listener import Listener
 from domain.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,10 @@ class MailWorker(RoundWorker):
         # Long enough for one batch over a slow server; past it another process may send the mail again.
         self.lease = timedelta(seconds=settings.smtp_timeout_seconds * 2 + 60)
 
-    def watch(self, hub: Hub) -> None:
-        """Wake on every committed event: mails are queued in the transactions that write events."""
-        self.hear(hub.watchers, self._on_event)
-
-    def _on_event(self, event: LiveEvent) -> None:
-        self.wake()
+    def watch(self, listener: Listener) -> None:
+        """Wake when a transaction that queued mail commits (the mail channel), whichever process it ran
+        in; past that, at the next due retry or every ``mail_poll_seconds``."""
+        self.hear(listener.mail_watchers, self.wake)
 
     def retry_delay(self, attempts: int) -> float:
         delay: float = self.settings.mail_retry_base_seconds * 2.0 ** (attempts - 1)

@@ -1,14 +1,15 @@
 """The process's one LISTEN connection: an asyncpg connection as the application role.
 
-It listens on three channels and relays each notice to whoever watches it in this process: the events
-channel to the hub, the access channel to the access notices, the SLA channel to ``sla_watchers`` (the SLA
-scanner). No other connection of the process LISTENs.
+It listens on four channels (``domain/channels.py``) and relays each notice to whoever watches it in this
+process: the events channel to the hub, the access channel to the access notices, the SLA channel to
+``sla_watchers`` (the SLA scanner), the mail channel to ``mail_watchers`` (the mail worker). No other
+connection of the process LISTENs.
 
 It never reads events itself: a notification only tells the hub which tenant has news. Whenever the
 connection is (re)established, LISTEN comes first and the hub's resync second, so an event committed
 while the connection was down is found by the resync and one committed after LISTEN by its
-notification (or by both, which the hub's marks make harmless). For the same reason the SLA watchers are
-woken once on every (re)connection: a notice sent while the connection was down is lost.
+notification (or by both, which the hub's marks make harmless). For the same reason the SLA and mail
+watchers are woken once on every (re)connection: a notice sent while the connection was down is lost.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from domain.access import ACCESS_CHANNEL, AccessNotices
 from domain.background import Worker, wait_for_signal
-from domain.events import EVENTS_CHANNEL, SLA_CHANNEL
+from domain.channels import EVENTS_CHANNEL, MAIL_CHANNEL, SLA_CHANNEL
 from domain.outbox.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class Listener(Worker):
         self.access = access
         # Woken by every notice on the SLA channel (``events.announce_sla_due``) and on every (re)connection.
         self.sla_watchers: list[Callable[[], None]] = []
+        # Woken by every notice on the mail channel (``channels.announce_mail``) and on every (re)connection.
+        self.mail_watchers: list[Callable[[], None]] = []
         self.channel = channel
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
@@ -108,6 +111,7 @@ class Listener(Worker):
         connection.add_termination_listener(lambda _connection: lost.set())
         await connection.add_listener(self.channel, self._on_notification)
         await connection.add_listener(SLA_CHANNEL, self._on_sla_notice)
+        await connection.add_listener(MAIL_CHANNEL, self._on_mail_notice)
         if self.access is not None:
             access = self.access
             await connection.add_listener(ACCESS_CHANNEL, lambda *_: access.changed())
@@ -117,6 +121,7 @@ class Listener(Worker):
         self.connected.set()
         self.hub.resync()
         self._wake_sla_watchers()
+        self._wake(self.mail_watchers, "mail")
         log.info("listening on %s (backend %s)", self.channel, self.backend_pid)
         while not lost.is_set():
             if not await wait_for_signal(lost, self.health_interval):
@@ -136,10 +141,16 @@ class Listener(Worker):
     def _on_sla_notice(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         self._wake_sla_watchers()
 
-    def _wake_sla_watchers(self) -> None:
+    def _on_mail_notice(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        self._wake(self.mail_watchers, "mail")
+
+    def _wake(self, watchers: list[Callable[[], None]], channel: str) -> None:
         # One faulty watcher must not keep the notice from the others.
-        for watcher in list(self.sla_watchers):
+        for watcher in list(watchers):
             try:
                 watcher()
             except Exception:
-                log.exception("a watcher of the SLA channel failed")
+                log.exception("a watcher of the %s channel failed", channel)
+
+    def _wake_sla_watchers(self) -> None:
+        self._wake(self.sla_watchers, "SLA")
