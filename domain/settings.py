@@ -130,7 +130,8 @@ class Settings(BaseSettings):
     mail_link_days: int = Field(default=7, ge=1, le=90)
     # Idempotency-Key on GraphQL mutations: how long a first answer is kept for replay.
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
-    # Live events: events buffered per subscriber before it catches up from the database instead.
+    # Live events (or, in a live group, messages waiting for a slow socket) buffered per subscriber before
+    # it catches up from the database instead.
     live_feed_capacity: int = Field(default=1000, ge=1)
     # Waits between reconnection attempts of the LISTEN connection: doubling from min up to max.
     live_reconnect_min_seconds: float = Field(default=0.1, gt=0)

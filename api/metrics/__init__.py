@@ -49,8 +49,8 @@ class Metrics:
         self.operations = GraphQLOperations(self.registry)
         self.delivery_lag = Histogram(
             "incidentdesk_live_event_delivery_lag_seconds",
-            "From an event's commit to a subscriber taking it from its feed (SLA alerts count from the"
-            " instant their clock crossed, so a late scanner shows here too)",
+            "From an event's commit to a subscriber (or a live group of them) taking it from its feed"
+            " (SLA alerts count from the instant their clock crossed, so a late scanner shows here too)",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
             registry=self.registry,
         )
