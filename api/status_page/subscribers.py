@@ -14,8 +14,8 @@ so; a tenant without a public page answers 404 like every route of the status pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
@@ -30,6 +30,8 @@ from domain.bulletins.public import public_tenant
 from domain.errors import ErrorCode, Problem, Refused
 from domain.status_subscribers.service import CONFIRM_WITHIN, MAX_SERVICES, Subscription
 from domain.tenancy.models import Tenant
+
+T = TypeVar("T")
 
 # Answers about one visitor's address: never kept by a cache on the way.
 NOT_STORED = {"Cache-Control": "no-store"}
@@ -139,18 +141,26 @@ def routes(
             )
         return page(request, tenant, "Check your inbox", CHECK_INBOX)
 
-    async def confirm(request: Request) -> Response:
+    async def following_link(
+        request: Request, act: Callable[[Tenant, str], Awaitable[T]]
+    ) -> tuple[Tenant, T] | Response:
+        """The page's tenant and what the link's use case answered; or the page refusing the link (404
+        for a page that is gone, as for an unknown slug)."""
         tenant = await public_tenant(db, request.path_params["slug"])
         if tenant is None:
             return not_found()
         try:
-            subscription = await subscriptions.confirm(
-                tenant_slug=tenant.slug, token=request.query_params.get("token", "")
-            )
+            return tenant, await act(tenant, request.query_params.get("token", ""))
         except Refused as refused:
-            if _page_gone(refused):
-                return not_found()
-            return refused_link(request, tenant, refused)
+            return not_found() if _page_gone(refused) else refused_link(request, tenant, refused)
+
+    async def confirm(request: Request) -> Response:
+        followed = await following_link(
+            request, lambda tenant, token: subscriptions.confirm(tenant_slug=tenant.slug, token=token)
+        )
+        if isinstance(followed, Response):
+            return followed
+        tenant, subscription = followed
         lines = [
             f"This address receives {subscription.page_name} status updates {_followed(subscription)}.",
             "Every mail has a link to unsubscribe.",
@@ -161,37 +171,29 @@ def routes(
         return f"/status/{tenant.slug}/unsubscribe?{urlencode({'token': token})}"
 
     async def unsubscribe_page(request: Request) -> Response:
-        tenant = await public_tenant(db, request.path_params["slug"])
-        if tenant is None:
-            return not_found()
-        token = request.query_params.get("token", "")
-        try:
-            await subscriptions.unsubscribe_target(tenant_slug=tenant.slug, token=token)
-        except Refused as refused:
-            if _page_gone(refused):
-                return not_found()
-            return refused_link(request, tenant, refused)
+        followed = await following_link(
+            request,
+            lambda tenant, token: subscriptions.unsubscribe_target(tenant_slug=tenant.slug, token=token),
+        )
+        if isinstance(followed, Response):
+            return followed
+        tenant, _ = followed
         return page(
             request,
             tenant,
             "Unsubscribe",
             [f"Stop receiving {tenant.name} status updates at this address?"],
-            action=unsubscribe_action(tenant, token),
+            action=unsubscribe_action(tenant, request.query_params.get("token", "")),
             button="Unsubscribe",
         )
 
     async def unsubscribe(request: Request) -> Response:
-        tenant = await public_tenant(db, request.path_params["slug"])
-        if tenant is None:
-            return not_found()
-        try:
-            await subscriptions.unsubscribe(
-                tenant_slug=tenant.slug, token=request.query_params.get("token", "")
-            )
-        except Refused as refused:
-            if _page_gone(refused):
-                return not_found()
-            return refused_link(request, tenant, refused)
+        followed = await following_link(
+            request, lambda tenant, token: subscriptions.unsubscribe(tenant_slug=tenant.slug, token=token)
+        )
+        if isinstance(followed, Response):
+            return followed
+        tenant, _ = followed
         lines = [
             f"This address receives no more {tenant.name} status updates.",
             "Changed your mind? Subscribe again on the status page.",
