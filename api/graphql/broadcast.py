@@ -97,6 +97,8 @@ class Member:
         self._sender: asyncio.Task[None] | None = None
         # Set when it fell too far behind: it leaves its group.
         self.group_left = False
+        # Set when its group's feed ended (the process is stopping): its subscription ends too.
+        self.finished = False
         # Resolved once it has left its group and sent what it had in flight: it goes on alone.
         self.behind: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -132,6 +134,12 @@ class Member:
         self.group_left = True
         self._waiting.clear()
         if (self._sender is None or self._sender.done()) and not self.behind.done():
+            self.behind.set_result(None)
+
+    def finish(self) -> None:
+        """Its group's feed ended: the subscription ends, as one with a feed of its own would."""
+        self.finished = True
+        if not self.behind.done():
             self.behind.set_result(None)
 
     def stop(self) -> None:
@@ -190,6 +198,11 @@ class Group:
                     member.deliver(event, text)
                     if member.group_left:
                         self.members.pop(member, None)
+            # The feed was closed under the group (the hub stopped): its subscriptions end with it.
+            for member in list(self.members):
+                member.finish()
+            self.members.clear()
+            self.close()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -252,6 +265,8 @@ async def live(
             finally:
                 group.discard(member)
                 member.stop()
+            if member.finished:
+                return
             resume = member.sent
         async with hub.open(tenants, accept, resume, subscription=False) as feed:
             async for event in feed:
