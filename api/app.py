@@ -107,10 +107,9 @@ def create_app(
     authority = Authority(settings, database, access=access)
     tenants = TenantDirectory(database, access)
     metrics = Metrics()
-    # Mails are queued with the changes they tell of; the worker wakes on every committed event, and when
-    # a visitor's subscription queued a confirmation (which writes no event).
+    # Mails are queued with the changes they tell of; the worker wakes on the mail channel's notices.
     mail = MailWorker(database, settings)
-    subscriptions = Subscriptions(database, settings, mail_queued=mail.wake)
+    subscriptions = Subscriptions(database, settings)
     graphql = GraphQLEndpoint(
         build_schema(settings),
         settings,

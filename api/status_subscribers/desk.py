@@ -8,7 +8,7 @@ worker's next poll.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from api.limits import SubscribeThrottle
@@ -37,9 +37,7 @@ class TooMany:
 
 
 class Subscriptions:
-    def __init__(
-        self, db: Database, settings: Settings, *, mail_queued: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.links = MailLinks.for_settings(settings)
         self.throttle = SubscribeThrottle(
@@ -47,7 +45,6 @@ class Subscriptions:
             per_address=settings.subscribe_email_rate_limit_per_hour,
             storage_url=settings.rate_limit_storage,
         )
-        self._mail_queued = mail_queued
 
     async def subscribe(
         self, client: tuple[str, int] | None, *, tenant_slug: str, email: str, services: Sequence[str] | None
@@ -62,8 +59,6 @@ class Subscriptions:
         if wait:
             return TooMany(wait, "email")
         await service.subscribe(self.db, tenant_slug=tenant_slug, email=address, services=services)
-        if self._mail_queued is not None:
-            self._mail_queued()
         return None
 
     async def confirm(self, *, tenant_slug: str, token: str) -> Subscription:
