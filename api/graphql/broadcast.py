@@ -105,7 +105,7 @@ class Member:
     def deliver(self, event: LiveEvent, text: str) -> None:
         if self.behind.done() or event.seq <= self.start.get(event.tenant_id, 0):
             return
-        if not self._waiting and (self._sender is None or self._sender.done()):
+        if not self._waiting and self._idle:
             if self.operation.socket.send_now(text):
                 self.sent[event.tenant_id] = event.seq
                 return
@@ -113,8 +113,13 @@ class Member:
             self._fall_behind()
             return
         self._waiting.append((event.tenant_id, event.seq, text))
-        if self._sender is None or self._sender.done():
+        if self._idle:
             self._sender = asyncio.create_task(self._send_waiting())
+
+    @property
+    def _idle(self) -> bool:
+        """No message of its is on its way to the socket the ASGI way."""
+        return self._sender is None or self._sender.done()
 
     async def _send_waiting(self) -> None:
         try:
@@ -133,7 +138,7 @@ class Member:
         """Too far behind: drop the buffer and go on alone, from what was sent (see the module)."""
         self.group_left = True
         self._waiting.clear()
-        if (self._sender is None or self._sender.done()) and not self.behind.done():
+        if self._idle and not self.behind.done():
             self.behind.set_result(None)
 
     def finish(self) -> None:
@@ -176,8 +181,7 @@ class Group:
     async def _run(self) -> None:
         try:
             async for event in self.feed:
-                made = self.make(event)
-                value = await made if inspect.isawaitable(made) else made
+                value = await _made(self.make, event)
                 if value is None or not self.members:
                     continue
                 result = await self._render(value)
@@ -186,9 +190,6 @@ class Group:
                 if result.errors:
                     payload["errors"] = [error.formatted for error in _MASK._process_errors(result.errors)]
                 for member in list(self.members):
-                    if member.group_left:
-                        self.members.pop(member, None)
-                        continue
                     message = {
                         "id": member.operation.id,
                         "type": member.operation.message_type,
@@ -221,6 +222,11 @@ class Group:
             result = await result
         assert isinstance(result, ExecutionResult)
         return result
+
+
+async def _made(make: Make, event: LiveEvent) -> Any:
+    made = make(event)
+    return await made if inspect.isawaitable(made) else made
 
 
 _GROUPS: weakref.WeakKeyDictionary[Hub, dict[Hashable, Group]] = weakref.WeakKeyDictionary()
@@ -270,8 +276,7 @@ async def live(
             resume = member.sent
         async with hub.open(tenants, accept, resume, subscription=False) as feed:
             async for event in feed:
-                made = make(event)
-                value = await made if inspect.isawaitable(made) else made
+                value = await _made(make, event)
                 if value is not None:
                     yield value
     finally:
