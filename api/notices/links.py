@@ -18,13 +18,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from api.status_page.rendering import TEMPLATES_DIR
+from api.templating import environment
 from domain.db import Database
 from domain.errors import ErrorCode, Refused
 from domain.incidents.models import Incident
@@ -62,13 +61,7 @@ HEADINGS = {
     LinkAction.RATE: "Rate the handling",
 }
 
-_environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,  # a misspelt name is an error, not an empty string
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_environment = environment()
 _environment.globals["STATUS_LABELS"] = STATUS_LABELS
 _templates = Jinja2Templates(env=_environment)
 

@@ -11,17 +11,15 @@ import math
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from fractions import Fraction
-from pathlib import Path
 
 import jinja2
 from starlette.templating import Jinja2Templates
 
 from api.relay import encode_id
+from api.templating import environment
 from domain.bulletins.labels import PHASE_LABELS, STATUS_LABELS
 from domain.bulletins.phases import ServiceStatus
 from domain.bulletins.uptime import Day
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 OVERALL_LABELS = {
     ServiceStatus.OPERATIONAL: "All systems operational",
@@ -79,13 +77,7 @@ def text_width(text: str) -> int:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,  # a misspelt name is an error, not an empty string
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = environment()
     env.globals.update(
         STATUS_LABELS=STATUS_LABELS,
         OVERALL_LABELS=OVERALL_LABELS,
