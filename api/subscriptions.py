@@ -13,7 +13,7 @@ import itertools
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 
 import strawberry
 
@@ -23,7 +23,7 @@ from api.bulletins.types import Bulletin, PublicStatus, ServiceStatusChange, bul
 from api.catalog.types import Service, load_services
 from api.context import Context, Info, fresh_loaders
 from api.errors import ClientError
-from api.graphql.broadcast import live
+from api.graphql.broadcast import Ended, Page, live
 from api.graphql.shared_render import mark_event
 from api.incidents import loaders as incident_loaders
 from api.incidents.queries import readable_tenants
@@ -35,7 +35,6 @@ from domain.bulletins.public import PublicView, concerns, only, public_service_i
 from domain.incidents import reads
 from domain.incidents.enums import Visibility
 from domain.outbox import Hub, LiveEvent
-from domain.outbox.hub import Feed, TooManyFeeds
 from domain.tenancy.models import Tenant
 
 AUTH = [IsAuthenticated]
@@ -63,24 +62,6 @@ def _services(ids: list[strawberry.ID] | None) -> frozenset[uuid.UUID] | None:
             raise ClientError("`services` holds an ID that is not a Service's", "BAD_USER_INPUT")
         followed.add(service_id)
     return frozenset(followed)
-
-
-def open_feed(
-    ctx: Context,
-    tenants: Iterable[uuid.UUID],
-    accept: Callable[[LiveEvent], bool],
-    after: Mapping[uuid.UUID, int] | None = None,
-) -> Feed:
-    """The subscription's feed on the process's hub; a caller holds at most
-    ``max_subscriptions_per_principal`` of them at once, over however many connections."""
-    principal = ctx.principal
-    holder = (principal.issuer, principal.subject) if principal is not None else None
-    try:
-        return hub_of(ctx).open(
-            tenants, accept, after, holder=holder, limit=ctx.settings.max_subscriptions_per_principal
-        )
-    except TooManyFeeds as refused:
-        raise ClientError(str(refused), "LIMIT_EXCEEDED") from None
 
 
 def prime_with_reads_of(ctx: Context, event: LiveEvent) -> None:
@@ -330,21 +311,25 @@ class Subscription:
                 return False
             return followed is None or concerns(row, followed)
 
-        # Open the feed before reading the current state: a change committed in between is not missed.
-        shown: tuple[object, ...] | None = None
-        async with open_feed(ctx, [tenant.id], accept) as feed:
-            while True:
-                read, view = await shared_view(
-                    ctx, tenant, feed.delivered[tenant.id], followed or frozenset()
-                )
-                if view is None:
-                    return
-                if followed is not None:
-                    view = only(view, followed)
-                # A page the viewer has already been sent is not sent again.
-                if view.fingerprint() != shown:
-                    shown = view.fingerprint()
-                    # Its viewers share the read, and so its rendering (a filter is part of the document or
-                    # its variables, so only viewers following the same services share a render).
-                    yield mark_event(PublicStatus.from_view(view), ("public status", read))
-                await feed.batch()  # however many changes arrived together, one fresh state
+        async def page_as_of(seq: int) -> PublicStatus:
+            read, view = await shared_view(ctx, tenant, seq, followed or frozenset())
+            if view is None:
+                raise Ended  # the tenant switched its page off
+            if followed is not None:
+                view = only(view, followed)
+            # Its viewers share the read, and so its rendering (a filter is part of the document or its
+            # variables, so only viewers following the same services share a render).
+            return mark_event(PublicStatus.from_view(view), ("public status", read))
+
+        async def first(marks: Mapping[uuid.UUID, int]) -> PublicStatus | None:
+            try:
+                return await page_as_of(marks.get(tenant.id, 0))
+            except Ended:
+                return None
+
+        async def make(event: LiveEvent) -> PublicStatus:
+            return await page_as_of(event.seq)
+
+        page = Page(first=first, seen=lambda status: status.fingerprint)
+        async for value in live(ctx, hub_of(ctx), [tenant.id], accept, make, page=page):
+            yield value

@@ -172,6 +172,8 @@ class PublicStatus:
     overall: ServiceStatus
     services: list[Service]
     active_bulletins: list[Bulletin]
+    # What a visitor sees of it (``PublicView.fingerprint``): a page is not sent again unchanged.
+    fingerprint: strawberry.Private[tuple[object, ...]] = ()
 
     @classmethod
     def from_view(cls, view: PublicView) -> PublicStatus:
@@ -182,6 +184,7 @@ class PublicStatus:
             overall=view.overall,
             services=[Service.from_row(s, status) for s, status in view.services],
             active_bulletins=[Bulletin.from_public(b, statuses) for b in view.bulletins],
+            fingerprint=view.fingerprint(),
         )
 
 

@@ -15,6 +15,11 @@ subscriber that falls behind does. Nothing is lost and nothing is sent twice.
 A member joins with the hub's marks of the moment, and is sent only the events after them; it leaves
 when its subscription ends (completed, stopped, its connection closed or its rights changed).
 
+A subscription that shows a whole page (``Page``: the public status page) is sent the page as it is
+when it joins, then the page again after each change, but never the same page twice in a row: each member
+remembers what it was last shown. Its group's messages wait in the member's buffer until its first page
+has left, so that nothing arrives before it.
+
 Subscriptions that start from a cursor (``after``), and those whose transport offers no place in a
 group (no WebSocket operation), use a feed of their own, as before.
 """
@@ -28,7 +33,7 @@ import logging
 import uuid
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -45,6 +50,23 @@ log = logging.getLogger(__name__)
 
 # What a subscription yields for an event, or None when the event turns out to be nothing for it.
 Make = Callable[[LiveEvent], Any]
+
+
+class Ended(Exception):
+    """Raised by a ``Make``: the subscription is over for everyone it serves (a status page switched
+    off). Its subscribers' subscriptions complete."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """A subscription that shows a whole page rather than a stream of events.
+
+    ``first`` makes the page as of the hub's marks given (every event up to them shown), None when there
+    is no page (the subscription ends); ``seen`` is what a viewer sees of a value: a value seen alike to
+    the last one a subscriber was sent is not sent to it again."""
+
+    first: Callable[[Mapping[uuid.UUID, int]], Awaitable[Any]]
+    seen: Callable[[Any], Hashable]
 
 
 class Socket(Protocol):
@@ -85,6 +107,7 @@ class Member:
         executor: SharedEventRendering,
         start: dict[uuid.UUID, int],
         capacity: int,
+        holding: bool = False,
     ) -> None:
         self.operation = operation
         self.executor = executor
@@ -93,8 +116,14 @@ class Member:
         self.start = start
         # The last seq per tenant whose message left for its socket (or was not for it).
         self.sent = dict(start)
-        self._waiting: deque[tuple[uuid.UUID, int, str]] = deque()
+        # Messages for its socket, in order; None stands for an event it was not sent (the page it would
+        # have shown was the one it was shown last).
+        self._waiting: deque[tuple[uuid.UUID, int, str | None, Hashable | None]] = deque()
         self._sender: asyncio.Task[None] | None = None
+        # Set until its first page has left (a ``Page`` subscription): its messages wait behind it.
+        self.holding = holding
+        # What the last page it was sent showed (``Page.seen``).
+        self.shown: Hashable | None = None
         # Set when it fell too far behind: it leaves its group.
         self.group_left = False
         # Set when its group's feed ended (the process is stopping): its subscription ends too.
@@ -102,18 +131,42 @@ class Member:
         # Resolved once it has left its group and sent what it had in flight: it goes on alone.
         self.behind: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def deliver(self, event: LiveEvent, text: str) -> None:
+    def deliver(self, event: LiveEvent, text: str, seen: Hashable | None = None) -> None:
+        """Send ``text`` (the group's message for ``event``; ``seen``: what it shows, for a page)."""
         if self.behind.done() or event.seq <= self.start.get(event.tenant_id, 0):
             return
-        if not self._waiting and self._idle:
-            if self.operation.socket.send_now(text):
+        wanted: str | None = text
+        if not self.holding:
+            wanted, seen = self._unless_shown(text, seen), None
+        if not self._waiting and self._idle and not self.holding:
+            if wanted is None or self.operation.socket.send_now(wanted):
                 self.sent[event.tenant_id] = event.seq
                 return
         if len(self._waiting) >= self.capacity:
             self._fall_behind()
             return
-        self._waiting.append((event.tenant_id, event.seq, text))
-        if self._idle:
+        self._waiting.append((event.tenant_id, event.seq, wanted, seen))
+        if self._idle and not self.holding:
+            self._sender = asyncio.create_task(self._send_waiting())
+
+    def _unless_shown(self, text: str | None, seen: Hashable | None) -> str | None:
+        """The message, or None when it shows the page this member was shown last."""
+        if seen is None:
+            return text
+        if seen == self.shown:
+            return None
+        self.shown = seen
+        return text
+
+    def release(self, shown: Hashable) -> None:
+        """Its first page, showing ``shown``, has left: what waited behind it follows, but for pages
+        that show the same as the one before."""
+        self.holding = False
+        self.shown = shown
+        held, self._waiting = self._waiting, deque()
+        for tenant_id, seq, text, seen in held:
+            self._waiting.append((tenant_id, seq, self._unless_shown(text, seen), None))
+        if self._waiting and not self.behind.done():
             self._sender = asyncio.create_task(self._send_waiting())
 
     @property
@@ -124,8 +177,9 @@ class Member:
     async def _send_waiting(self) -> None:
         try:
             while self._waiting:
-                tenant_id, seq, text = self._waiting.popleft()
-                await self.operation.socket.send_later(text)
+                tenant_id, seq, text, _ = self._waiting.popleft()
+                if text is not None:
+                    await self.operation.socket.send_later(text)
                 self.sent[tenant_id] = max(seq, self.sent.get(tenant_id, 0))
         except Exception:
             # The connection is going: its handler ends the subscription.
@@ -155,11 +209,14 @@ class Member:
 class Group:
     """Subscribers who see events alike, one feed and one render per event for all of them."""
 
-    def __init__(self, groups: dict[Hashable, Group], key: Hashable, feed: Feed, make: Make) -> None:
+    def __init__(
+        self, groups: dict[Hashable, Group], key: Hashable, feed: Feed, make: Make, page: Page | None = None
+    ) -> None:
         self._groups = groups
         self.key = key
         self.feed = feed
         self.make = make
+        self.page = page
         self.members: dict[Member, None] = {}
         self.renders = 0
         self._task = asyncio.create_task(self._run())
@@ -184,6 +241,7 @@ class Group:
                 value = await _made(self.make, event)
                 if value is None or not self.members:
                     continue
+                seen = self.page.seen(value) if self.page is not None else None
                 result = await self._render(value)
                 self.renders += 1
                 payload: dict[str, Any] = {"data": result.data}
@@ -196,14 +254,13 @@ class Group:
                         "payload": payload,
                     }
                     text = PAYLOADS.message(message, _compact) or _compact(message)
-                    member.deliver(event, text)
+                    member.deliver(event, text, seen)
                     if member.group_left:
                         self.members.pop(member, None)
             # The feed was closed under the group (the hub stopped): its subscriptions end with it.
-            for member in list(self.members):
-                member.finish()
-            self.members.clear()
-            self.close()
+            self._finish()
+        except Ended:
+            self._finish()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -213,6 +270,12 @@ class Group:
                 member._fall_behind()
             self.members.clear()
             self.close()
+
+    def _finish(self) -> None:
+        for member in list(self.members):
+            member.finish()
+        self.members.clear()
+        self.close()
 
     async def _render(self, value: Any) -> ExecutionResult:
         # The value was made (``make``) with the event's fresh loaders, in this task.
@@ -243,9 +306,12 @@ async def live(
     accept: Accept,
     make: Make,
     after: Mapping[uuid.UUID, int] | None = None,
+    page: Page | None = None,
 ) -> AsyncIterator[Any]:
     """What a subscription yields: the events of ``tenants`` that ``accept`` admits, each made into the
-    subscription's value by ``make`` (None: skipped). In a group when it can be, by itself otherwise."""
+    subscription's value by ``make`` (None: skipped; ``Ended``: the subscription completes). With
+    ``page``, the page first and then only pages that show something new. In a group when it can be, by
+    itself otherwise."""
     tenants = frozenset(tenants)
     principal = ctx.principal
     holder = (principal.issuer, principal.subject) if principal is not None else None
@@ -259,25 +325,52 @@ async def live(
         raise ClientError(str(refused), "LIMIT_EXCEEDED") from None
     try:
         resume = dict(after or {})
+        # Whether the page was sent, and what the last page sent showed.
+        paged, shown = False, None
         if operation is not None and executor is not None and key is not None and not resume:
             groups = groups_of(hub)
             group = groups.get(key)
             if group is None:
-                group = groups[key] = Group(groups, key, hub.open(tenants, accept, subscription=False), make)
-            member = Member(operation, executor, {t: hub.marks.get(t, 0) for t in tenants}, hub.feed_capacity)
+                feed = hub.open(tenants, accept, subscription=False)
+                group = groups[key] = Group(groups, key, feed, make, page)
+            start = {t: hub.marks.get(t, 0) for t in tenants}
+            member = Member(operation, executor, start, hub.feed_capacity, holding=page is not None)
             group.add(member)
             try:
+                if page is not None:
+                    first = await page.first(start)
+                    if first is None:
+                        return
+                    yield first
+                    paged = True
+                    member.release(page.seen(first))
                 await asyncio.shield(member.behind)
             finally:
                 group.discard(member)
                 member.stop()
             if member.finished:
                 return
-            resume = member.sent
+            resume, shown = member.sent, member.shown
         async with hub.open(tenants, accept, resume, subscription=False) as feed:
+            if page is not None and not paged:
+                # Opened before the page is read: a change committed in between is not missed.
+                first = await page.first(dict(feed.delivered))
+                if first is None:
+                    return
+                shown = page.seen(first)
+                yield first
             async for event in feed:
-                value = await _made(make, event)
-                if value is not None:
-                    yield value
+                try:
+                    value = await _made(make, event)
+                except Ended:
+                    return
+                if value is None:
+                    continue
+                if page is not None:
+                    seen = page.seen(value)
+                    if seen == shown:
+                        continue
+                    shown = seen
+                yield value
     finally:
         hub.release(holder)

@@ -4,6 +4,7 @@ from what it was sent, missing nothing, while the others are not held up. Over r
 
 from __future__ import annotations
 
+import itertools
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,8 @@ from websockets.asyncio.client import connect
 
 from api.graphql.broadcast import groups_of
 from api.relay import encode_cursor
+from domain.bulletins import service as bulletins
+from domain.bulletins.phases import BulletinKind, BulletinPhase, ServiceStatus
 from domain.db import Database
 from domain.incidents import service as incidents
 from domain.incidents.enums import Visibility
@@ -49,8 +52,15 @@ async def world(settings: Settings, db: Database) -> dict[str, Any]:
         await f.add_member(db, tenant.id, name, Role.CUSTOMER)
     agent = f.actor("agent", {tenant.id: Role.AGENT})
     incident = await f.report(db, agent, tenant.id, "Printers on fire")
+    paged = await f.create_tenant(db, "paged", public_status_page=True)
+    await f.add_member(db, paged.id, "agent", Role.AGENT)
+    manager = f.actor("agent", {paged.id: Role.MANAGER})
+    service = await f.create_service(db, manager, paged.id, "Printing")
     return {
         "tenant": tenant.id,
+        "paged": paged.id,
+        "paged agent": f.actor("agent", {paged.id: Role.AGENT}),
+        "service": service.id,
         "agent": agent,
         "incident": incident.id,
         "tokens": await f.mint_tokens(settings, db, *names),
@@ -189,3 +199,124 @@ async def test_a_subscription_from_a_cursor_has_a_feed_of_its_own(
     assert (await subscriber.next("1"))["incidentEvents"]["message"] == "before the cursor"
     assert _members(live) == []  # replayed and followed by a feed of its own, in no group
     await subscriber.close()
+
+
+PUBLIC = """subscription($slug: String!) {
+  publicStatusChanged(tenantSlug: $slug) { overall services { name status } activeBulletins { title phase } }
+}"""
+
+
+async def _outage(db: Database, world: dict[str, Any], title: str) -> Any:
+    """A published bulletin putting the page's service in a partial outage: two events (the bulletin and
+    the status change), committed together."""
+    [row] = await bulletins.create_bulletin(
+        db,
+        world["paged agent"],
+        bulletins.NewBulletin(
+            tenant_ids=[world["paged"]],
+            kind=BulletinKind.INCIDENT,
+            title=title,
+            body="Looking into it.",
+            phase=BulletinPhase.INVESTIGATING,
+            affected=[bulletins.Affected(world["service"], ServiceStatus.PARTIAL_OUTAGE)],
+            publish=True,
+        ),
+    )
+    return row
+
+
+async def _resolve(db: Database, world: dict[str, Any], row: Any) -> None:
+    await bulletins.post_bulletin_update(
+        db, world["paged agent"], bulletins.NewUpdate(row.id, BulletinPhase.RESOLVED, "Over.")
+    )
+
+
+async def test_viewers_of_a_public_page_share_a_group_and_are_sent_each_page_once(
+    db: Database, live: f.LiveApp, world: dict[str, Any]
+) -> None:
+    viewers = []
+    for n in range(4):
+        viewer = await Socket.connected(live.url, None, TRANSPORT if n % 2 else LEGACY)
+        await eventually_async(lambda: _caught_up(live, db), "the hub caught up with the commits")
+        await viewer.subscribe("1", PUBLIC, {"slug": "paged"})
+        page = (await viewer.next("1"))["publicStatusChanged"]  # the page as it is, first
+        assert page["overall"] == "OPERATIONAL" and page["activeBulletins"] == []
+        await eventually_async(lambda n=n: _members(live) == [n + 1], f"a group of {n + 1}")
+        viewers.append(viewer)
+    hub = live.app.state.hub
+    [group] = groups_of(hub).values()
+    renders = group.renders
+
+    row = await _outage(db, world, "Printing slow")
+    pages = [(await viewer.next("1"))["publicStatusChanged"] for viewer in viewers]
+    assert all(page == pages[0] for page in pages)
+    assert pages[0]["overall"] == "PARTIAL_OUTAGE"
+    assert pages[0]["activeBulletins"] == [{"title": "Printing slow", "phase": "INVESTIGATING"}]
+    # Both events were rendered once for the group, whatever the number of viewers; the page made for the
+    # second shows what the first already showed, so no viewer is sent it again.
+    await eventually_async(lambda: _caught_up(live, db), "the hub caught up with the commits")
+    await eventually_async(lambda: group.renders >= renders + 1, "the group rendered the change")
+    for viewer in viewers:
+        await viewer.nothing_more()
+    assert group.renders <= renders + 2
+
+    await _resolve(db, world, row)
+    for viewer in viewers:
+        page = (await viewer.next("1"))["publicStatusChanged"]
+        assert page["overall"] == "OPERATIONAL" and page["activeBulletins"] == []
+        await viewer.close()
+    await eventually_async(lambda: _members(live) == [], "the group gone with its viewers")
+
+
+async def test_a_viewer_joining_while_the_page_changes_gets_its_page_first_and_each_change_once(
+    db: Database, live: f.LiveApp, world: dict[str, Any]
+) -> None:
+    """Changes committed while a viewer subscribes wait behind its first page: it is sent the page,
+    then only pages that differ from the last one it was sent."""
+    watching = await Socket.connected(live.url, None)
+    await watching.subscribe("1", PUBLIC, {"slug": "paged"})
+    await watching.next("1")
+    await eventually_async(lambda: _members(live) == [1], "a group of one")
+    joining = await Socket.connected(live.url, None, LEGACY)
+    rows = []
+    await joining.subscribe("1", PUBLIC, {"slug": "paged"})
+    for n in range(3):
+        rows.append(await _outage(db, world, f"Wave {n}"))
+    last = [{"title": f"Wave {n}", "phase": "INVESTIGATING"} for n in (2, 1, 0)]  # newest first
+    await eventually_async(lambda: _caught_up(live, db), "the hub caught up with the commits")
+    seen = []
+    while not seen or seen[-1]["activeBulletins"] != last:
+        seen.append((await joining.next("1"))["publicStatusChanged"])
+    await joining.nothing_more()
+    assert all(a != b for a, b in itertools.pairwise(seen)), seen  # never the same page twice
+    assert [len(page["activeBulletins"]) for page in seen] == sorted(
+        {len(p["activeBulletins"]) for p in seen}
+    )
+    for row in rows:
+        await _resolve(db, world, row)
+    while (await joining.next("1"))["publicStatusChanged"]["activeBulletins"]:
+        pass
+    for viewer in (watching, joining):
+        await viewer.close()
+    await eventually_async(lambda: _members(live) == [], "the group gone with its viewers")
+
+
+async def test_a_page_switched_off_completes_its_viewers_subscriptions(
+    db: Database, test_db: TestDatabase, live: f.LiveApp, world: dict[str, Any]
+) -> None:
+    viewers = [await Socket.connected(live.url, None, protocol) for protocol in (TRANSPORT, LEGACY)]
+    for n, viewer in enumerate(viewers):
+        await viewer.subscribe("1", PUBLIC, {"slug": "paged"})
+        await viewer.next("1")
+        await eventually_async(lambda n=n: _members(live) == [n + 1], f"a group of {n + 1}")
+    f.owner_sql(test_db, "UPDATE tenants SET public_status_page = false WHERE slug = 'paged'")
+    try:
+        row = await _outage(db, world, "Nobody sees this")  # the next change finds the page gone
+        for viewer in viewers:
+            assert (await viewer.receive()) == {"id": "1", "type": "complete"}
+        await eventually_async(lambda: _members(live) == [], "the group gone")
+        await _resolve(db, world, row)
+    finally:
+        f.owner_sql(test_db, "UPDATE tenants SET public_status_page = true WHERE slug = 'paged'")
+    for viewer in viewers:
+        await viewer.close()
