@@ -19,6 +19,7 @@ from starlette.types import Scope as AsgiScope
 from api import exposure, status_page
 from api.availability import DatabaseUnavailable
 from api.billing.exports import ReportExports
+from api.cycle_collector import CycleCollector
 from api.exposure import InsecureSettings
 from api.graphql_view import GraphQLEndpoint
 from api.intake import ENQUEUE_PATH
@@ -159,6 +160,11 @@ def create_app(
         else None,
         scanner,
         metrics.server(settings),  # /metrics on a port of its own, when INCIDENTDESK_METRICS_PORT is set
+        CycleCollector(
+            interval=settings.gc_freeze_interval_seconds, reclaim_every=settings.gc_reclaim_interval_seconds
+        )
+        if settings.gc_freeze_interval_seconds > 0
+        else None,
     )
     metrics.watch(hub, database, authority, access, webhooks=integrations.webhooks, scanner=scanner)
 

@@ -193,6 +193,18 @@ def by_kind(counts: Counter[Kind]) -> str:
     return f" ({shown})" if shown else ""
 
 
+def print_timeline(result: Tally) -> None:
+    """Latency by the second of the run in which the change was committed."""
+    if not result.timeline:
+        return
+    began = min(at for at, _ in result.timeline)
+    seconds: dict[int, list[float]] = {}
+    for at, latency in result.timeline:
+        seconds.setdefault(int(at - began), []).append(latency)
+    for second, latencies in sorted(seconds.items()):
+        print(latency_line(f"  committed in second {second}", latencies))
+
+
 def report(
     args: argparse.Namespace, specs: list[Spec], result: Tally, commits: list[Commit], kb: float
 ) -> int:
@@ -210,6 +222,8 @@ def report(
     for kind in Kind:
         if result.latencies_ms[kind]:
             print(latency_line(f"  {kind.value}", result.latencies_ms[kind]))
+    if args.timeline:
+        print_timeline(result)
     print(f"memory per idle connection: {kb:.1f} KB")
     print(f"events lost: {result.lost}{by_kind(result.lost_by_kind)}")
     print(f"events duplicated: {result.duplicated}{by_kind(result.duplicated_by_kind)}")
@@ -255,6 +269,9 @@ def main() -> None:
     parser.add_argument("--internal-every", type=int, default=4, help="every n-th comment INTERNAL (--mix)")
     parser.add_argument("--processes", type=int, default=1, help="server processes on the same database")
     parser.add_argument("--clients", type=int, default=4, help="client processes holding the sockets")
+    parser.add_argument(
+        "--timeline", action="store_true", help="latency by the second in which changes were committed"
+    )
     parser.add_argument("--idle", type=float, default=2.0, help="seconds idle before the memory is read")
     args = parser.parse_args()
     if args.subscribers < 1 or args.processes < 1 or args.clients < 1 or args.tenants < 1:

@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     # Live events (or, in a live group, messages waiting for a slow socket) buffered per subscriber before
     # it catches up from the database instead.
     live_feed_capacity: int = Field(default=1000, ge=1)
+    # Python's cycle collector (api/cycle_collector.py): how often what has lived that long is frozen out
+    # of collections (0: CPython's own schedule), and the longest between two full collections.
+    gc_freeze_interval_seconds: float = Field(default=10.0, ge=0)
+    gc_reclaim_interval_seconds: float = Field(default=3600.0, gt=0)
     # Waits between reconnection attempts of the LISTEN connection: doubling from min up to max.
     live_reconnect_min_seconds: float = Field(default=0.1, gt=0)
     live_reconnect_max_seconds: float = Field(default=5.0, gt=0)

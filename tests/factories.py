@@ -107,6 +107,9 @@ def settings_for(test_db: TestDatabase, **overrides: Any) -> Settings:
         "public_url": ISSUER,
         "audience": AUDIENCE,
         "db_pool_size": 5,
+        # A test process serves many apps, one after another: the process's cycle collector keeps
+        # CPython's schedule (tests/test_cycle_collector.py tests the frozen one).
+        "gc_freeze_interval_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)

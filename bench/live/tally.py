@@ -42,6 +42,9 @@ class Tally:
     duplicated_by_kind: Counter[Kind] = field(default_factory=Counter)
     # Subscriptions that ended in an error, and changes the server failed (not committed, not counted).
     errors: list[str] = field(default_factory=list)
+    # (when the change was committed, its latency in ms) for every first receipt: where in the run the
+    # slow deliveries were.
+    timeline: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def delivered(self) -> int:
@@ -79,7 +82,9 @@ def tally(specs: list[Spec], reports: list[Report], commits: list[Commit]) -> Ta
         latest_received = max((i for i, c in enumerate(expected) if c.key in first), default=-1)
         for i, change in enumerate(expected):
             if change.key in first:
-                result.latencies_ms[spec.kind].append((first[change.key] - change.at) * 1000)
+                latency = (first[change.key] - change.at) * 1000
+                result.latencies_ms[spec.kind].append(latency)
+                result.timeline.append((change.at, latency))
                 result.duplicated += times[change.key] - 1
                 result.duplicated_by_kind[spec.kind] += times[change.key] - 1
             elif spec.kind is Kind.PUBLIC and i < latest_received:
