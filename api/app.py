@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Send
+from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from api import exposure, status_page
@@ -71,6 +71,11 @@ class Service(Starlette):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._logged = RequestLog(self.answer)
+        # WebSocket endpoints by path, reached past the middleware stack. Its layers pass WebSockets
+        # through untouched, but each would stay on the connection's stack for the connection's whole
+        # life: a coroutine and closures per layer, for each of thousands of idle subscribers. What acts
+        # on a WebSocket wraps the endpoint here instead (the request id; the request log wraps ``answer``).
+        self.websockets: dict[str, ASGIApp] = {}
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         # The request's span (when traced) encloses its log line, which then carries the trace id.
@@ -80,6 +85,10 @@ class Service(Starlette):
             await self._logged(scope, receive, send)
 
     async def answer(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] in self.websockets:
+            scope["app"] = self
+            await self.websockets[scope["path"]](scope, receive, send)
+            return
         if self.quick is not None and self.quick.takes(scope):
             scope["app"] = self
             remaining = await self.quick(scope, receive, send)
@@ -216,6 +225,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.websockets = {"/graphql": RequestId(graphql)}
     app.quick = QuickAnswers(
         {"/graphql": graphql, ENQUEUE_PATH: integrations.intake},
         metrics,

@@ -220,6 +220,9 @@ class TransportWSHandler(_ConnectionPolicy, BaseGraphQLTransportWSHandler[Contex
             await self.websocket.close(code=MALFORMED_INIT, reason=problem)
             return
         await super().handle_connection_init(message)
+        # The wait for this message, cancelled by it, would otherwise be kept for the connection's life
+        # with its CancelledError, traceback and frames.
+        self.connection_init_timeout_task = None
         self._watch_expiry()
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:

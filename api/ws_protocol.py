@@ -62,7 +62,10 @@ class DirectTextFrames(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             # The handshake's request and response are never read again: not kept for the connection's
-            # whole life (a few KB each, for thousands of idle connections).
+            # whole life (a few KB each, for thousands of idle connections). The request's parser keeps
+            # the request object itself, so its headers are emptied too (the scope has its own copy).
+            if self.request is not None:
+                self.request.headers.clear()
             self.request = self.response = None  # type: ignore[assignment]
 
     def send_text_now(self, text: str) -> bool:
