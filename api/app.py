@@ -170,7 +170,9 @@ def create_app(
         scanner,
         metrics.server(settings),  # /metrics on a port of its own, when INCIDENTDESK_METRICS_PORT is set
         CycleCollector(
-            interval=settings.gc_freeze_interval_seconds, reclaim_every=settings.gc_reclaim_interval_seconds
+            graphql,
+            interval=settings.gc_freeze_interval_seconds,
+            reclaim_every=settings.gc_reclaim_interval_seconds,
         )
         if settings.gc_freeze_interval_seconds > 0
         else None,

@@ -11,11 +11,12 @@ generations have been collected (recent cyclic garbage is reclaimed, not frozen)
 to the permanent generation, which collections do not scan. Full collections then scan only what is
 younger than ``interval``.
 
-Frozen objects that later become cyclic garbage (a closed connection's protocol and tasks) stay until
-they are unfrozen. The same rule CPython uses for full collections applies to them: once the frozen
-generation has grown by ``growth`` (a quarter) since the last reclaim, or ``reclaim_every`` seconds have
-passed, everything is unfrozen, collected in full, and frozen again. A steady crowd of subscribers adds
-nothing and so costs no full collection; churn does, at the rate it leaves garbage behind.
+Frozen objects that later become cyclic garbage (a closed connection's protocol, handlers and tasks)
+stay until they are unfrozen. Closed connections are what leaves most of it, so they set the schedule:
+once the WebSockets closed since the last reclaim number a quarter (``growth``) of those open, or
+``reclaim_every`` seconds have passed, everything is unfrozen, collected in full, and frozen again. A
+crowd of subscribers arriving, or staying, costs no full collection; a crowd leaving costs one per
+quarter of it, as garbage of that size would under CPython's own rule.
 
 One per process (the collector is the process's): a second app in the same process (tests) leaves it to
 the first.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from typing import Protocol
 
 from domain.background import RoundWorker
 
@@ -34,16 +36,29 @@ log = logging.getLogger(__name__)
 _RUNNING: list[CycleCollector] = []
 
 
+class Sockets(Protocol):
+    """The process's WebSockets: how many are open, and how many have closed since it started."""
+
+    @property
+    def open_sockets(self) -> int: ...
+
+    @property
+    def closed_sockets(self) -> int: ...
+
+
 class CycleCollector(RoundWorker):
     name = "cycle-collector"
 
-    def __init__(self, *, interval: float, reclaim_every: float, growth: float = 0.25) -> None:
+    def __init__(
+        self, sockets: Sockets, *, interval: float, reclaim_every: float, growth: float = 0.25
+    ) -> None:
         super().__init__()
+        self.sockets = sockets
         self.interval = interval
         self.reclaim_every = reclaim_every
         self.growth = growth
         self.reclaims = 0
-        self._baseline = 0
+        self._closed_before = 0
         self._reclaimed_at = 0.0
         self._owner = False
 
@@ -67,25 +82,27 @@ class CycleCollector(RoundWorker):
         return self.interval
 
     def tick(self) -> None:
-        """Freeze what survived the young generations; reclaim when the frozen grew enough or long ago."""
+        """Freeze what survived the young generations; reclaim when enough connections closed since the
+        last reclaim, or it was long ago."""
         gc.collect(1)
         gc.freeze()
-        grown = gc.get_freeze_count() > self._baseline * (1 + self.growth)
-        if grown or time.monotonic() - self._reclaimed_at >= self.reclaim_every:
+        closed = self.sockets.closed_sockets - self._closed_before
+        churned = closed > 0 and closed >= self.growth * self.sockets.open_sockets
+        if churned or time.monotonic() - self._reclaimed_at >= self.reclaim_every:
             self.reclaim()
 
     def reclaim(self) -> None:
         """Unfreeze, collect everything, freeze what is left: the one full collection, done on purpose."""
         started = time.perf_counter()
+        self._closed_before = self.sockets.closed_sockets
         gc.unfreeze()
         collected = gc.collect()
         gc.freeze()
-        self._baseline = gc.get_freeze_count()
         self._reclaimed_at = time.monotonic()
         self.reclaims += 1
         log.info(
             "full collection: %d objects reclaimed, %d kept frozen, %.0f ms",
             collected,
-            self._baseline,
+            gc.get_freeze_count(),
             (time.perf_counter() - started) * 1000,
         )

@@ -229,8 +229,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.rate_limit = PrincipalRateLimit(settings.rate_limit_per_minute, settings.rate_limit_storage)
         # The open WebSockets' senders, so that a shutdown can tell each client it is going away.
         self._sockets: set[Send] = set()
+        # WebSockets closed since the process started (the cycle collector's schedule follows them).
+        self.closed_sockets = 0
         # Set by ``trace`` when the app traces; None costs one check per request.
         self.tracing: Tracing | None = None
+
+    @property
+    def open_sockets(self) -> int:
+        return len(self._sockets)
 
     def trace(self, tracing: Tracing) -> None:
         """Run each HTTP operation inside a span named after it (``api/tracing.py``)."""
@@ -250,6 +256,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 await super().__call__(scope, receive, send)
             finally:
                 self._sockets.discard(send)
+                self.closed_sockets += 1
             return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)

@@ -40,6 +40,17 @@ class _WritesPerTurn:
             self._loop.call_soon(self._flush)
         self._pending.append(bytes(data))
 
+    def write_now(self, data: bytes) -> None:
+        """Write at once (a live message to one of thousands of sockets: no callback per socket),
+        unless writes of this turn wait, which go first."""
+        if self._pending:
+            self.write(data)
+        elif not self._transport.is_closing():
+            self._transport.write(data)
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)

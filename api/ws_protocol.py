@@ -81,5 +81,6 @@ class DirectTextFrames(WebSocketsSansIOProtocol):
             or self.transport.is_closing()
         ):
             return False
-        self.transport.write(text_frame(text.encode()))
+        write_now = getattr(self.transport, "write_now", self.transport.write)
+        write_now(text_frame(text.encode()))
         return True

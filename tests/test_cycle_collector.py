@@ -1,12 +1,13 @@
 """The cycle collector's schedule (``api/cycle_collector.py``), with the process's real collector: what
 lived through a round is frozen out of collections, and cyclic garbage among the frozen is reclaimed once
-the frozen generation has grown by a quarter, or after ``reclaim_every``."""
+the WebSockets closed since the last reclaim number a quarter of those open, or after ``reclaim_every``."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest_asyncio
 
@@ -21,9 +22,20 @@ class Connection:
         self.me = self
 
 
+@dataclass
+class Sockets:
+    open_sockets: int = 0
+    closed_sockets: int = 0
+
+
 @pytest_asyncio.fixture
-async def collector() -> AsyncIterator[CycleCollector]:
-    worker = CycleCollector(interval=3600, reclaim_every=3600)
+async def sockets() -> Sockets:
+    return Sockets()
+
+
+@pytest_asyncio.fixture
+async def collector(sockets: Sockets) -> AsyncIterator[CycleCollector]:
+    worker = CycleCollector(sockets, interval=3600, reclaim_every=3600)
     worker.start()
     try:
         yield worker
@@ -32,22 +44,32 @@ async def collector() -> AsyncIterator[CycleCollector]:
     assert gc.get_freeze_count() == 0  # stopped: the process is back on CPython's schedule
 
 
-async def test_what_lived_through_a_round_is_frozen_and_its_garbage_reclaimed_on_growth(
-    collector: CycleCollector,
+async def test_frozen_garbage_is_reclaimed_once_a_quarter_of_the_connections_closed(
+    collector: CycleCollector, sockets: Sockets
 ) -> None:
     assert collector.reclaims == 1 and gc.get_freeze_count() > 0  # what the process loaded
-    closed = Connection()
-    gone = weakref.ref(closed)
+    sockets.open_sockets = 8
+    connections = [Connection() for _ in range(sockets.open_sockets)]
+    gone = weakref.ref(connections[0])
     collector.tick()
-    del closed
-    gc.collect()
-    assert gone() is not None, "a frozen cycle is not collected"
 
-    # A quarter more objects live through a round: the next one reclaims what the frozen hold.
-    crowd = [[] for _ in range(gc.get_freeze_count() // 3)]
+    # Connections arriving or staying cost no full collection.
+    sockets.open_sockets += 4
+    connections += [Connection() for _ in range(4)]
+    collector.tick()
+    assert collector.reclaims == 1
+
+    # One of twelve closes: its cycle stays, frozen, until a quarter of the open ones have closed.
+    del connections[0]
+    sockets.open_sockets, sockets.closed_sockets = 11, 1
+    gc.collect()
+    collector.tick()
+    assert collector.reclaims == 1 and gone() is not None, "a frozen cycle is not collected"
+    del connections[:2]
+    sockets.open_sockets, sockets.closed_sockets = 9, 3
     collector.tick()
     assert collector.reclaims == 2 and gone() is None
-    assert gc.get_freeze_count() >= len(crowd)  # the living are frozen again
+    assert all(gc.is_tracked(c) for c in connections) and gc.get_freeze_count() > 0  # the living, frozen
 
 
 async def test_young_garbage_is_collected_before_a_round_freezes(collector: CycleCollector) -> None:
@@ -58,19 +80,21 @@ async def test_young_garbage_is_collected_before_a_round_freezes(collector: Cycl
     assert gone() is None
 
 
-async def test_a_second_collector_in_the_process_leaves_it_to_the_first(collector: CycleCollector) -> None:
-    second = CycleCollector(interval=3600, reclaim_every=3600)
+async def test_a_second_collector_in_the_process_leaves_it_to_the_first(
+    collector: CycleCollector, sockets: Sockets
+) -> None:
+    second = CycleCollector(sockets, interval=3600, reclaim_every=3600)
     second.start()
     frozen = gc.get_freeze_count()
     await second.stop()
     assert second.reclaims == 0 and gc.get_freeze_count() == frozen
 
 
-async def test_a_round_reclaims_after_reclaim_every_even_without_growth() -> None:
-    worker = CycleCollector(interval=0.01, reclaim_every=0.05)
+async def test_a_round_reclaims_after_reclaim_every_even_without_churn(sockets: Sockets) -> None:
+    worker = CycleCollector(sockets, interval=0.01, reclaim_every=0.05)
     worker.start()
     try:
         first = worker.reclaims
-        await eventually_async(lambda: worker.reclaims > first, "a reclaim with nothing grown")
+        await eventually_async(lambda: worker.reclaims > first, "a reclaim with no connection closed")
     finally:
         await worker.stop()
