@@ -44,7 +44,7 @@ from api.context import Context
 from api.errors import MASKED_MESSAGE, ClientError, MaskServerErrors, should_mask
 from api.graphql.shared_render import PAYLOADS, SUBSCRIBING, SharedEventRendering
 from domain.outbox import Hub, LiveEvent
-from domain.outbox.hub import Accept, Feed, TooManyFeeds
+from domain.outbox.hub import Accept, Feed, FeedClosed, TooManyFeeds
 
 log = logging.getLogger(__name__)
 
@@ -237,26 +237,17 @@ class Group:
 
     async def _run(self) -> None:
         try:
-            async for event in self.feed:
-                value = await _made(self.make, event)
-                if value is None or not self.members:
-                    continue
-                seen = self.page.seen(value) if self.page is not None else None
-                result = await self._render(value)
-                self.renders += 1
-                payload: dict[str, Any] = {"data": result.data}
-                if result.errors:
-                    payload["errors"] = [error.formatted for error in _MASK._process_errors(result.errors)]
-                for member in list(self.members):
-                    message = {
-                        "id": member.operation.id,
-                        "type": member.operation.message_type,
-                        "payload": payload,
-                    }
-                    text = PAYLOADS.message(message, _compact) or _compact(message)
-                    member.deliver(event, text, seen)
-                    if member.group_left:
-                        self.members.pop(member, None)
+            while True:
+                try:
+                    events = await self.feed.batch()
+                except FeedClosed:
+                    break
+                if self.page is not None:
+                    # A page shows everything up to its read: changes that arrived together (a bulletin
+                    # and the status change it made) are one read and one page.
+                    events = list({event.tenant_id: event for event in events}.values())
+                for event in events:
+                    await self._send(event)
             # The feed was closed under the group (the hub stopped): its subscriptions end with it.
             self._finish()
         except Ended:
@@ -270,6 +261,24 @@ class Group:
                 member._fall_behind()
             self.members.clear()
             self.close()
+
+    async def _send(self, event: LiveEvent) -> None:
+        """Make and render the event's value once, and hand every member its message."""
+        value = await _made(self.make, event)
+        if value is None or not self.members:
+            return
+        seen = self.page.seen(value) if self.page is not None else None
+        result = await self._render(value)
+        self.renders += 1
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [error.formatted for error in _MASK._process_errors(result.errors)]
+        for member in list(self.members):
+            message = {"id": member.operation.id, "type": member.operation.message_type, "payload": payload}
+            text = PAYLOADS.message(message, _compact) or _compact(message)
+            member.deliver(event, text, seen)
+            if member.group_left:
+                self.members.pop(member, None)
 
     def _finish(self) -> None:
         for member in list(self.members):
