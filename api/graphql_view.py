@@ -9,6 +9,7 @@ Strawberry's executor's, which receives the prepared document and the same conte
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 import uuid
@@ -48,7 +49,7 @@ from api.status_subscribers.desk import Subscriptions
 from api.tracing import Tracing
 from api.ws_auth import LegacyWSHandler, TransportWSHandler
 from api.ws_auth import authenticate as authenticate_ws
-from api.ws_protocol import direct_sender
+from api.ws_protocol import SendText, direct_sender
 from auth import Authority, InvalidToken, Principal
 from domain.db import Database
 from domain.settings import Settings
@@ -167,20 +168,24 @@ class DirectWebSocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         text = self.view.encode_json(message)
-        if isinstance(text, bytes):
-            text = text.decode()
-        if not self.send_now(text):
-            await self.send_later(text)
+        encoded = text if isinstance(text, bytes) else text.encode()
+        if not self.send_now(encoded):
+            await self.send_later(encoded)
 
-    def send_now(self, text: str) -> bool:
-        """Write a message now if nothing stands in the way; False when it must wait (``send_later``)."""
-        direct = direct_sender(self.ws.scope)
-        return direct is not None and direct(text)
+    @functools.cached_property
+    def _direct(self) -> SendText | None:
+        return direct_sender(self.ws.scope)
 
-    async def send_later(self, text: str) -> None:
+    def send_now(self, message: bytes) -> bool:
+        """Write a message (UTF-8 JSON text) now if nothing stands in the way; False when it must wait
+        (``send_later``)."""
+        direct = self._direct
+        return direct is not None and direct(message)
+
+    async def send_later(self, message: bytes) -> None:
         """Send a message the ASGI way, waiting for the socket to drain."""
         try:
-            await self.ws.send_text(text)
+            await self.ws.send_text(message.decode())
         except WebSocketDisconnect as gone:
             raise WebSocketDisconnected from gone
 

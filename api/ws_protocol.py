@@ -27,10 +27,10 @@ from websockets.protocol import State
 
 # How uvicorn's config names it (``ws=``): an import path, which worker processes resolve themselves.
 UVICORN_WS = "api.ws_protocol:DirectTextFrames"
-# The scope extension: ``send_text(text) -> bool``, True when the message was written.
+# The scope extension: ``send_text(message) -> bool`` (the text, UTF-8 encoded), True when it was written.
 SEND_TEXT = "incidentdesk.websocket.send_text"
 
-SendText = Callable[[str], bool]
+SendText = Callable[[bytes], bool]
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -68,8 +68,9 @@ class DirectTextFrames(WebSocketsSansIOProtocol):
                 self.request.headers.clear()
             self.request = self.response = None  # type: ignore[assignment]
 
-    def send_text_now(self, text: str) -> bool:
-        """Write one text message now; False when it must go the ASGI way (see the module's docstring)."""
+    def send_text_now(self, message: bytes) -> bool:
+        """Write one text message (UTF-8 encoded) now; False when it must go the ASGI way (see the
+        module's docstring)."""
         if (
             not self.handshake_complete
             or self.close_sent
@@ -82,5 +83,5 @@ class DirectTextFrames(WebSocketsSansIOProtocol):
         ):
             return False
         write_now = getattr(self.transport, "write_now", self.transport.write)
-        write_now(text_frame(text.encode()))
+        write_now(text_frame(message))
         return True

@@ -42,7 +42,7 @@ from graphql import ExecutionResult
 
 from api.context import Context
 from api.errors import MASKED_MESSAGE, ClientError, MaskServerErrors, should_mask
-from api.graphql.shared_render import PAYLOADS, SUBSCRIBING, SharedEventRendering
+from api.graphql.shared_render import SUBSCRIBING, SharedEventRendering
 from domain.outbox import Hub, LiveEvent
 from domain.outbox.hub import Accept, Feed, FeedClosed, TooManyFeeds
 
@@ -72,9 +72,9 @@ class Page:
 class Socket(Protocol):
     """The WebSocket of a live operation (``graphql_view.DirectWebSocketAdapter``)."""
 
-    def send_now(self, text: str) -> bool: ...
+    def send_now(self, message: bytes) -> bool: ...
 
-    async def send_later(self, text: str) -> None: ...
+    async def send_later(self, message: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -112,13 +112,17 @@ class Member:
         self.operation = operation
         self.executor = executor
         self.capacity = capacity
+        # Its messages up to their payload, which the group's rendering completes.
+        self.opening = (
+            f'{{"id":{_compact(operation.id)},"type":"{operation.message_type}","payload":'.encode()
+        )
         # Events up to these seqs are not for it: they were dispatched before it joined.
         self.start = start
         # The last seq per tenant whose message left for its socket (or was not for it).
         self.sent = dict(start)
         # Messages for its socket, in order; None stands for an event it was not sent (the page it would
         # have shown was the one it was shown last).
-        self._waiting: deque[tuple[uuid.UUID, int, str | None, Hashable | None]] = deque()
+        self._waiting: deque[tuple[uuid.UUID, int, bytes | None, Hashable | None]] = deque()
         self._sender: asyncio.Task[None] | None = None
         # Set until its first page has left (a ``Page`` subscription): its messages wait behind it.
         self.holding = holding
@@ -131,11 +135,12 @@ class Member:
         # Resolved once it has left its group and sent what it had in flight: it goes on alone.
         self.behind: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def deliver(self, event: LiveEvent, text: str, seen: Hashable | None = None) -> None:
-        """Send ``text`` (the group's message for ``event``; ``seen``: what it shows, for a page)."""
+    def deliver(self, event: LiveEvent, payload: bytes, seen: Hashable | None = None) -> None:
+        """Send the group's ``payload`` for ``event`` (``seen``: what it shows, for a page)."""
+        text = self.opening + payload + b"}"
         if self.behind.done() or event.seq <= self.start.get(event.tenant_id, 0):
             return
-        wanted: str | None = text
+        wanted: bytes | None = text
         if not self.holding:
             wanted, seen = self._unless_shown(text, seen), None
         if not self._waiting and self._idle and not self.holding:
@@ -149,7 +154,7 @@ class Member:
         if self._idle and not self.holding:
             self._sender = asyncio.create_task(self._send_waiting())
 
-    def _unless_shown(self, text: str | None, seen: Hashable | None) -> str | None:
+    def _unless_shown(self, text: bytes | None, seen: Hashable | None) -> bytes | None:
         """The message, or None when it shows the page this member was shown last."""
         if seen is None:
             return text
@@ -273,10 +278,9 @@ class Group:
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             payload["errors"] = [error.formatted for error in _MASK._process_errors(result.errors)]
+        encoded = _compact(payload).encode()
         for member in list(self.members):
-            message = {"id": member.operation.id, "type": member.operation.message_type, "payload": payload}
-            text = PAYLOADS.message(message, _compact) or _compact(message)
-            member.deliver(event, text, seen)
+            member.deliver(event, encoded, seen)
             if member.group_left:
                 self.members.pop(member, None)
 

@@ -53,7 +53,7 @@ async def _echo(websocket: WebSocket) -> None:
     async for text in websocket.iter_text():
         for size in (10, 300, 70_000):
             message = f"{text}:{'x' * size}"
-            if direct(message):
+            if direct(message.encode()):
                 _written.append(True)
             else:
                 _written.append(False)

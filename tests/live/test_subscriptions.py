@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from api.graphql.shared_render import PAYLOADS, RENDERS
+from api.graphql.broadcast import groups_of
+from api.graphql.shared_render import RENDERS
 from api.relay import encode_cursor, encode_id
 from auth import Principal
 from domain.bulletins import service as bulletins
@@ -686,7 +687,8 @@ async def test_an_event_is_rendered_once_for_subscribers_who_see_it_alike(
     other = await Socket.connected(live.url, tokens[customers[0]])
     await subscribed(other, "2", EVENTS, {"tenant": "acme"})
 
-    before, texts = RENDERS.executions, PAYLOADS.encodings
+    hub = live.app.state.hub
+    before, renders = RENDERS.executions, sum(group.renders for group in groups_of(hub).values())
     await comment(db, world, "rendered once per group")
     answers = [(await socket.next("1"))["incidentEvents"] for socket in sockets]
     staff = (await agent.next("1"))["incidentEvents"]
@@ -694,10 +696,10 @@ async def test_an_event_is_rendered_once_for_subscribers_who_see_it_alike(
     assert all(answer == answers[0] for answer in answers)
     assert answers[0]["message"] == "rendered once per group" and answers[0]["incident"]["number"]
     assert staff["id"] == answers[0]["id"]
-    # Six customers alike, one with other variables, one agent: three renders, not eight; and each
-    # render's JSON text is made once, the same bytes sent to all of its group.
+    # Six customers alike, one with other variables, one agent: three renders, not eight, each by a live
+    # group that makes its JSON text once and sends the same bytes to all of its members.
     assert RENDERS.executions - before == 3
-    assert PAYLOADS.encodings - texts == 3
+    assert sum(group.renders for group in groups_of(hub).values()) - renders == 3
 
     # An internal note reaches the agent only, rendered for the agent alone.
     before = RENDERS.executions
