@@ -31,7 +31,14 @@ from api.incidents.types import IncidentEvent
 from api.permissions import IsAuthenticated
 from api.relay import decode_cursor, decode_id
 from api.tenancy.resolve import find_tenant_id
-from domain.bulletins.public import PublicView, concerns, only, public_service_ids, public_tenant, public_view
+from domain.bulletins.public import (
+    PublicView,
+    concerns,
+    current_view,
+    only,
+    public_service_ids,
+    public_tenant,
+)
 from domain.incidents import reads
 from domain.incidents.enums import Visibility
 from domain.outbox import Hub, LiveEvent
@@ -100,13 +107,6 @@ _VIEWS_FRESH_SECONDS = 2.0
 _READS = itertools.count(1)
 
 
-async def _read_view(ctx: Context, tenant: Tenant) -> PublicView | None:
-    current = await public_tenant(ctx.db, tenant.slug)
-    if current is None or current.id != tenant.id:
-        return None  # the page was switched off
-    return await public_view(ctx.db, current)
-
-
 async def shared_view(
     ctx: Context, tenant: Tenant, seq: int, showing: frozenset[uuid.UUID] = frozenset()
 ) -> tuple[int, PublicView | None]:
@@ -123,7 +123,7 @@ async def shared_view(
         or (showing and reading.done() and not _shows(reading, showing))
     ):
         # A task of its own: a viewer leaving mid-read does not cancel the others' read.
-        reading = asyncio.ensure_future(_read_view(ctx, tenant))
+        reading = asyncio.ensure_future(current_view(ctx.db, tenant.id))
         number = next(_READS)
         views[key] = (loop.time(), number, reading)
         views.move_to_end(key)

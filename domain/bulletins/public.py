@@ -88,6 +88,15 @@ async def public_view(db: Database, tenant: Tenant) -> PublicView:
         return await read_view(session, tenant)
 
 
+async def current_view(db: Database, tenant_id: uuid.UUID) -> PublicView | None:
+    """The tenant's page as it is now, in one transaction; None once the tenant switched its page off."""
+    async with db.transaction(Scope.of([tenant_id])) as session:
+        tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id))
+        if tenant is None or not tenant.public_status_page:
+            return None
+        return await read_view(session, tenant)
+
+
 async def read_view(session: AsyncSession, tenant: Tenant) -> PublicView:
     """The view in a transaction the caller holds (in the tenant's scope), so that a page reading more
     than the view reads it all from one transaction."""

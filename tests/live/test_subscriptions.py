@@ -621,14 +621,14 @@ async def test_viewers_of_one_public_page_share_each_read_of_it(
     import api.subscriptions
 
     reads = 0
-    real = api.subscriptions.public_view
+    real = api.subscriptions.current_view
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
         nonlocal reads
         reads += 1
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(api.subscriptions, "public_view", counted)
+    monkeypatch.setattr(api.subscriptions, "current_view", counted)
     viewers = [await Socket.connected(live.url, None) for _ in range(20)]
     for viewer in viewers:
         await viewer.subscribe("1", PUBLIC, {"slug": "acme"})
