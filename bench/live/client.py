@@ -9,7 +9,9 @@ The parent sends commands over a pipe and gets one answer per command:
 
 A receipt is (key, ``time.time()``): the key names what the result shows (a comment's message, a status
 change's time, a public page's latest bulletin update), and the wall clock is the one the committing
-parent stamps its commits with, on the same machine.
+parent stamps its commits with, on the same machine. A message is timed as it arrives and read after the
+run: parsing thousands of results during a burst would delay the next receipts, counting the client's
+own work as the server's latency. Only short protocol messages (pings, keep-alives) are read at once.
 """
 
 from __future__ import annotations
@@ -61,28 +63,46 @@ def key_of(kind: Kind, data: dict[str, Any]) -> str:
     return f"step:{latest}"
 
 
+# Messages shorter than this are protocol chatter (a ping, a keep-alive), read as they arrive; results
+# are longer.
+SHORT = 64
+
+
 @dataclass
 class Subscriber:
     spec: Spec
     connection: ClientConnection
-    receipts: list[Receipt] = field(default_factory=list)
+    # Each message, as it arrived, and when; read by ``receipts`` once the run is over.
+    arrivals: list[tuple[bytes, float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     async def listen(self) -> None:
         with contextlib.suppress(Exception):
-            async for raw in self.connection:
+            while True:
+                raw = await self.connection.recv(decode=False)
+                if len(raw) >= SHORT:
+                    self.arrivals.append((raw, time.time()))
+                    continue
                 message = json.loads(raw)
-                kind = message.get("type")
-                if kind in ("next", "data"):
-                    payload = message["payload"]
-                    if payload.get("errors"):
-                        self.errors.append(json.dumps(payload["errors"])[:200])
-                    else:
-                        self.receipts.append((key_of(self.spec.kind, payload["data"]), time.time()))
-                elif kind == "ping":
+                if message.get("type") == "ping":
                     await self.connection.send('{"type":"pong"}')
-                elif kind in ("error", "complete"):
-                    self.errors.append(str(raw)[:200])
+                elif message.get("type") in ("error", "complete"):
+                    self.errors.append(raw.decode()[:200])
+
+    def receipts(self) -> list[Receipt]:
+        """The results received, as (key, time), after noting every other message as an error."""
+        receipts: list[Receipt] = []
+        for raw, at in self.arrivals:
+            message = json.loads(raw)
+            kind = message.get("type")
+            payload = message.get("payload") or {}
+            if kind in ("next", "data") and not payload.get("errors"):
+                receipts.append((key_of(self.spec.kind, payload["data"]), at))
+            elif kind in ("next", "data"):
+                self.errors.append(json.dumps(payload["errors"])[:200])
+            elif kind != "ka":
+                self.errors.append(raw.decode()[:200])
+        return receipts
 
 
 async def open_subscriber(url: str, spec: Spec, token: str | None) -> Subscriber:
@@ -132,14 +152,14 @@ async def _serve(assigned: list[tuple[str, Spec, str | None]], pipe: Connection)
     while True:
         command = await loop.run_in_executor(None, pipe.recv)
         if command == "heard":
-            pipe.send(sum(1 for s in subscribers if s.receipts or s.errors))
+            pipe.send(sum(1 for s in subscribers if s.arrivals or s.errors))
         elif command == "count":
-            pipe.send(sum(len(s.receipts) for s in subscribers))
+            pipe.send(sum(len(s.arrivals) for s in subscribers))
         elif command == "finish":
             for task in listeners:
                 task.cancel()
             await asyncio.gather(*(s.connection.close() for s in subscribers), return_exceptions=True)
-            pipe.send([Report(s.spec.index, s.receipts, s.errors) for s in subscribers])
+            pipe.send([Report(s.spec.index, s.receipts(), s.errors) for s in subscribers])
             return
         else:
             raise ValueError(f"unknown command {command!r}")
