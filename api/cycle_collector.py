@@ -6,10 +6,10 @@ tasks, coroutines, handlers), and on a 2-core machine a full collection of them 
 2 to 3 seconds, measured with ``gc.callbacks``. Every live delivery and HTTP answer waits behind it. It is
 set off by objects that outlived two young collections, and bursts of deliveries make plenty of those.
 
-So what has lived for a while is frozen (``gc.freeze``): every ``interval`` seconds, once the young
-generations have been collected (recent cyclic garbage is reclaimed, not frozen), whatever remains moves
-to the permanent generation, which collections do not scan. Full collections then scan only what is
-younger than ``interval``.
+So what has lived for a while is frozen (``gc.freeze``): every ``interval`` seconds, everything not
+frozen yet is collected (recent cyclic garbage is reclaimed, not frozen; this scans only what is younger
+than ``interval``), and whatever remains moves to the permanent generation, which collections do not
+scan. CPython's own collections then scan only what is younger than ``interval`` too.
 
 Frozen objects that later become cyclic garbage (a closed connection's protocol, handlers and tasks)
 stay until they are unfrozen. Closed connections are what leaves most of it, so they set the schedule:
@@ -82,9 +82,9 @@ class CycleCollector(RoundWorker):
         return self.interval
 
     def tick(self) -> None:
-        """Freeze what survived the young generations; reclaim when enough connections closed since the
-        last reclaim, or it was long ago."""
-        gc.collect(1)
+        """Collect what is not frozen and freeze what survived; reclaim when enough connections closed
+        since the last reclaim, or it was long ago."""
+        gc.collect()
         gc.freeze()
         closed = self.sockets.closed_sockets - self._closed_before
         churned = closed > 0 and closed >= self.growth * self.sockets.open_sockets

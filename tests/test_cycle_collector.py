@@ -72,7 +72,7 @@ async def test_frozen_garbage_is_reclaimed_once_a_quarter_of_the_connections_clo
     assert all(gc.is_tracked(c) for c in connections) and gc.get_freeze_count() > 0  # the living, frozen
 
 
-async def test_young_garbage_is_collected_before_a_round_freezes(collector: CycleCollector) -> None:
+async def test_garbage_not_frozen_yet_is_collected_before_a_round_freezes(collector: CycleCollector) -> None:
     closed = Connection()
     gone = weakref.ref(closed)
     del closed
