@@ -4,6 +4,7 @@ loopback, an SLA scan; and the principal cache's hits."""
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -263,3 +264,15 @@ async def test_an_sla_scan_is_counted_and_its_lag_measured(
     assert value(found, "incidentdesk_sla_scanner_lag_seconds_sum") >= 15 * 60
     bucket = value(found, "incidentdesk_sla_scanner_lag_seconds_bucket", le="900.0")
     assert bucket < value(found, "incidentdesk_sla_scanner_lag_seconds_count")
+
+
+def test_a_full_collection_is_timed_and_the_frozen_counted(live: f.LiveApp) -> None:
+    """The app is served in this process, whose collector the pause histogram times."""
+    before = value(samples(live.url), "incidentdesk_gc_pause_seconds_count", generation="2")
+    gc.collect()
+    found = samples(live.url)
+    assert value(found, "incidentdesk_gc_pause_seconds_count", generation="2") > before
+    assert value(found, "incidentdesk_gc_pause_seconds_sum", generation="2") > 0
+    # The test apps keep CPython's own schedule: nothing is frozen.
+    assert ("incidentdesk_gc_frozen_objects", frozenset()) in found
+    assert value(found, "incidentdesk_gc_frozen_objects") == gc.get_freeze_count()

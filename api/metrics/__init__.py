@@ -10,6 +10,7 @@ so no customer data reaches a scrape.
 - ``operations.py``: GraphQL operations (the endpoint reports each one).
 - ``runtime.py``: what the hub, the pool, the caches, the webhook worker and the scanner count, read at
   scrape time.
+- ``pauses.py``: how long Python's cycle collector stopped the process.
 - ``scrape.py``: the ``/metrics`` route (bearer token) and the server on a port of its own.
 """
 
@@ -24,6 +25,7 @@ from starlette.routing import Route
 
 from api.metrics.http import HttpMetrics, HttpRequests
 from api.metrics.operations import GraphQLOperations
+from api.metrics.pauses import PauseCollector, pauses
 from api.metrics.runtime import RuntimeCollector, Watched
 from api.metrics.scrape import MetricsServer, metrics_route
 from auth import Authority
@@ -61,6 +63,7 @@ class Metrics:
             buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
             registry=self.registry,
         )
+        self.registry.register(PauseCollector(pauses()))
         self._watched: Watched | None = None
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
