@@ -137,9 +137,9 @@ class Member:
 
     def deliver(self, event: LiveEvent, payload: bytes, seen: Hashable | None = None) -> None:
         """Send the group's ``payload`` for ``event`` (``seen``: what it shows, for a page)."""
-        text = self.opening + payload + b"}"
         if self.behind.done() or event.seq <= self.start.get(event.tenant_id, 0):
             return
+        text = self.opening + payload + b"}"
         wanted: bytes | None = text
         if not self.holding:
             wanted, seen = self._unless_shown(text, seen), None
