@@ -169,6 +169,18 @@ async def reported(db: Database, world: World, title: str) -> Incident:
     return await f.report(db, world["carol"], world.acme, title)
 
 
+async def assign(db: Database, world: World, incident: Incident, *, by: str, to: str) -> None:
+    """``by`` assigns the incident to ``to`` (no group, whatever its version)."""
+    await incidents.assign_incident(
+        db,
+        world[by],
+        incident_id=incident.id,
+        expected_version=None,
+        assignee=to,
+        assignment_group=None,
+    )
+
+
 def watch(
     live: f.LiveApp, world: World, subject: str, incident_id: uuid.UUID, *, watching: bool = True
 ) -> Any:
@@ -553,14 +565,7 @@ async def test_the_assignee_hears_of_an_assignment_and_of_an_sla_at_risk(
     inbox, _ = smtp
     await create_contract(db, world["mona"], world.acme, effective_from=datetime(2020, 1, 1, tzinfo=UTC))
     incident = await reported(db, world, unique("Disk full"))
-    await incidents.assign_incident(
-        db,
-        world["mona"],
-        incident_id=incident.id,
-        expected_version=None,
-        assignee="sam",
-        assignment_group=None,
-    )
+    await assign(db, world, incident, by="mona", to="sam")
     assigned = await inbox.wait("sam@provider.example", f"{incident.display_number} (P3) assigned to you")
     assert "by mona" in text_of(assigned)
     # The first response told the customer that work started; the assignment itself is staff's.
@@ -587,23 +592,9 @@ async def test_no_staff_mail_for_picking_up_ones_own_work_or_to_a_customer_named
 ) -> None:
     inbox, _ = smtp
     incident = await reported(db, world, unique("Self service"))
-    await incidents.assign_incident(
-        db,
-        world["alice"],
-        incident_id=incident.id,
-        expected_version=None,
-        assignee="alice",
-        assignment_group=None,
-    )
+    await assign(db, world, incident, by="alice", to="alice")
     await inbox.wait("carol@acme.example", f"{incident.display_number} Work has started")
-    await incidents.assign_incident(
-        db,
-        world["alice"],
-        incident_id=incident.id,
-        expected_version=None,
-        assignee="dave",
-        assignment_group=None,
-    )
+    await assign(db, world, incident, by="alice", to="dave")
     said = unique("after the assignments")
     await incidents.add_comment(
         db, world["alice"], incident_id=incident.id, body=said, visibility=Visibility.PUBLIC
@@ -622,23 +613,9 @@ async def test_a_staff_member_without_an_address_or_with_assignments_off_gets_no
     await update_notification_preferences(db, world["sam"], tenant_id=world.acme, assignment=False)
     try:
         incident = await reported(db, world, unique("Quiet assignment"))
-        await incidents.assign_incident(
-            db,
-            world["mona"],
-            incident_id=incident.id,
-            expected_version=None,
-            assignee="sam",
-            assignment_group=None,
-        )
+        await assign(db, world, incident, by="mona", to="sam")
         await inbox.wait("carol@acme.example", f"{incident.display_number} Work has started")
-        await incidents.assign_incident(
-            db,
-            world["mona"],
-            incident_id=incident.id,
-            expected_version=None,
-            assignee="tom",
-            assignment_group=None,
-        )
+        await assign(db, world, incident, by="mona", to="tom")
         said = unique("after the assignments")
         await incidents.add_comment(
             db, world["alice"], incident_id=incident.id, body=said, visibility=Visibility.PUBLIC
