@@ -25,7 +25,7 @@ import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import Engine, create_engine, pool, text
 from sqlalchemy.engine import make_url
 
 from domain.db import Database, app_url_from_owner_url, create_database, to_sync_url
@@ -187,6 +187,16 @@ def test_db(cluster: Cluster, template_name: str, request: pytest.FixtureRequest
     database = fresh_database(cluster, label, template=template_name)
     yield database
     cluster.drop_database(database.name)
+
+
+@pytest.fixture(scope="module")
+def owner(test_db: TestDatabase) -> Iterator[Engine]:
+    """A synchronous engine on the module's database as its owner: row-level security does not apply."""
+    from tests import factories  # imported late: the factories import this module
+
+    engine = factories.owner_engine(test_db)
+    yield engine
+    engine.dispose()
 
 
 @pytest_asyncio.fixture(scope="module")

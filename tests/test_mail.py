@@ -37,13 +37,6 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield served
 
 
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
-
-
 @pytest_asyncio.fixture(scope="module")
 async def tenant_id(db: Database) -> uuid.UUID:
     return (await f.create_tenant(db, "mailco")).id

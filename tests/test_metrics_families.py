@@ -75,13 +75,6 @@ def settings(test_db: TestDatabase) -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
-def owner(test_db: TestDatabase) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
-
-
 @pytest_asyncio.fixture(scope="module")
 async def world(db: Database, settings: Settings) -> World:
     acme = await f.create_tenant(db, "acme")

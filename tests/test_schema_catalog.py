@@ -10,14 +10,10 @@ Read from the catalog of a migrated database, so that every later migration is h
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, pool, text
-
-from domain.db import to_sync_url
+from sqlalchemy import Connection, Engine, text
 
 # Unique keys that are global by design, as (table, columns). Keep each one explained.
 GLOBALLY_UNIQUE: dict[tuple[str, tuple[str, ...]], str] = {
@@ -156,13 +152,6 @@ def unique_problems(catalog: Catalog) -> list[str]:
             continue
         problems.append(f"{key.table}.{key.name}: unique on {key.columns} without tenant_id")
     return problems
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = create_engine(to_sync_url(test_db.owner_url), poolclass=pool.NullPool)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,13 +61,6 @@ def _ok(database: TestDatabase, *args: str, stdout: Path | None = None) -> Resul
     result = _cli(database, *args, stdout=stdout)
     assert result.code == 0, result.err
     return result
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: TestDatabase) -> Iterator[Engine]:
-    engine = create_engine(to_sync_url(test_db.owner_url), poolclass=pool.NullPool)
-    yield engine
-    engine.dispose()
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, insert, pool, select, text, update
+from sqlalchemy import Engine, delete, insert, select, text, update
 
-from domain.db import to_sync_url
 from domain.tenancy.models import Membership, OAuthClient, Operator, SigningKey, Tenant
 from domain.tenancy.roles import Role
-
-
-def owner_engine(owner_url: str) -> Engine:
-    return create_engine(to_sync_url(owner_url), poolclass=pool.NullPool)
 
 
 def _scoped(connection: Any, tenant_id: uuid.UUID) -> None:

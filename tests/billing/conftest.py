@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
 from domain.settings import Settings
 from tests import factories as f
@@ -22,10 +21,3 @@ def settings(test_db: Any) -> Settings:
 def live(test_db: Any, settings: Settings) -> Iterator[f.LiveApp]:
     with f.app_server(test_db, settings) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()

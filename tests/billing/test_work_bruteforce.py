@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -236,13 +235,6 @@ def _key_of(group: WorkGroup, groups: list[WorkGrouping]) -> Key:
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
 
 
 @dataclass

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
 
@@ -55,13 +53,6 @@ async def setup(db: Database, test_db: Any) -> Setup:
         await f.add_member(db, tenant, subject, role)
     actors = {subject: f.actor(subject, {tenant: role}) for subject, (tenant, role) in people.items()}
     return Setup(acme=acme, globex=globex, **actors)
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
 
 
 async def resolved(

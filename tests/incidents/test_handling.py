@@ -5,7 +5,6 @@ one ``userErrors`` entry and writes nothing."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +21,6 @@ from tests.incidents.practice import World, call, incident, kinds, ok, refused, 
 @pytest_asyncio.fixture(scope="module")
 async def world(db: Database, settings: Settings) -> World:
     return await seed_world(db, settings)
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
 
 
 @dataclass

@@ -5,10 +5,8 @@ the provider's internal work; and every refusal writing nothing."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
 
@@ -27,13 +25,6 @@ async def world(db: Database, settings: Settings) -> World:
     await f.add_member(db, seeded.globex, "quinn", Role.CUSTOMER)
     seeded.tokens["quinn"] = await f.mint_token(settings, db, "quinn")
     return seeded
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
 
 
 def test_declaring_a_major_incident_names_its_commander(live: f.LiveApp, world: World) -> None:

@@ -5,7 +5,6 @@ applying one by hand, ticking tasks, and every refusal writing nothing."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,13 +39,6 @@ async def setting(db: Database, settings: Settings) -> Setting:
 @pytest.fixture(scope="module")
 def world(setting: Setting) -> World:
     return setting.world
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

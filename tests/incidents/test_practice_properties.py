@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,13 +44,6 @@ async def setup(db: Database, test_db: Any) -> Setup:
         await f.add_member(db, acme.id, subject, role)
     people = {subject: f.actor(subject, {acme.id: role}) for subject, role in PEOPLE.items()}
     return Setup(acme=acme.id, app_url=test_db.app_url, people=people)
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
 
 
 Run = Callable[[Database, Principal, uuid.UUID, int | None], Awaitable[Any]]

@@ -5,10 +5,8 @@ paginated ``children``, and every refusal writing nothing."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
 
@@ -21,13 +19,6 @@ from tests.incidents.practice import World, call, incident, kinds, ok, refused, 
 @pytest_asyncio.fixture(scope="module")
 async def world(db: Database, settings: Settings) -> World:
     return await seed_world(db, settings)
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
 
 
 def family(live: f.LiveApp, world: World, size: int = 3) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -4,10 +4,8 @@ references, a major incident held open until its review is published, and every 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
 
@@ -22,13 +20,6 @@ REVIEW_OF = "review { id summary published actionItems { title problemRef dueDat
 @pytest_asyncio.fixture(scope="module")
 async def world(db: Database, settings: Settings) -> World:
     return await seed_world(db, settings)
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
 
 
 def major_resolved(live: f.LiveApp, world: World, title: str) -> dict[str, Any]:

@@ -111,13 +111,6 @@ def settings(test_db: Any, smtp: tuple[Inbox, int]) -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
-
-
 @dataclass
 class World:
     acme: uuid.UUID

@@ -68,13 +68,6 @@ def settings(test_db: Any) -> Settings:
     return f.settings_for(test_db, sla_scanner_max_sleep_seconds=0, auto_close_interval_seconds=0)
 
 
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
-
-
 @pytest_asyncio.fixture(scope="module")
 async def world(db: Database, settings: Settings) -> AsyncIterator[World]:
     acme = await f.create_tenant(db, "acme")

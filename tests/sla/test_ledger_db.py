@@ -8,12 +8,10 @@ ledger but no stored outcome until a contract covering them appears.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
 
@@ -36,13 +34,6 @@ class World:
     mia: Principal  # MANAGER of both
     alice: Principal  # AGENT of both
     carl: Principal  # CUSTOMER of acme
-
-
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -32,13 +32,6 @@ from tests.waiting import eventually, eventually_async
 ALERTS = ("SLA_AT_RISK", "SLA_BREACHED")
 
 
-@pytest.fixture(scope="module")
-def owner(test_db: Any) -> Iterator[Engine]:
-    engine = f.owner_engine(test_db)
-    yield engine
-    engine.dispose()
-
-
 @pytest_asyncio.fixture(scope="module")
 async def acme(db: Database) -> AsyncIterator[tuple[uuid.UUID, Principal]]:
     tenant = await f.create_tenant(db, "acme")
