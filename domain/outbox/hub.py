@@ -97,24 +97,19 @@ class Hub(Worker):
         accept: Accept,
         after: Mapping[uuid.UUID, int] | None = None,
         *,
-        holder: Hashable | None = None,
-        limit: int | None = None,
         subscription: bool = True,
     ) -> Feed:
         """A feed of the tenants' events that ``accept`` admits: live ones from now on, preceded for
         the tenants in ``after`` by the stored ones past the given ``seq``.
 
-        A feed is one subscription (``subscription``) unless it serves a group of subscriptions that
-        ``hold`` their places themselves. ``holder`` (a caller) may hold at most ``limit`` subscriptions
-        in this process, whatever the connections they came through; past it, ``TooManyFeeds``."""
+        A feed counts as one (anonymous) subscription (``subscription``) unless it serves subscriptions
+        that ``hold`` their places themselves, with the caller's cap (``api/graphql/broadcast.py``)."""
         if subscription:
-            self.hold(holder, limit)
+            self.hold(None, None)
         tenants = frozenset(tenant_ids)
         after = dict(after or {})
         start = {t: after[t] if t in after else self.marks.get(t, 0) for t in tenants}
-        feed = Feed(
-            self, tenants, accept, start, replay=set(after) & tenants, holder=holder, held=subscription
-        )
+        feed = Feed(self, tenants, accept, start, replay=set(after) & tenants, held=subscription)
         for t in tenants:
             self._feeds.setdefault(t, set()).add(feed)
         return feed
@@ -164,7 +159,7 @@ class Hub(Worker):
 
     def _forget(self, feed: Feed) -> None:
         if feed.held:
-            self.release(feed.holder)
+            self.release(None)
         for t in feed.tenants:
             feeds = self._feeds.get(t)
             if feeds is not None:
@@ -254,12 +249,10 @@ class Feed:
         accept: Accept,
         start: dict[uuid.UUID, int],
         replay: set[uuid.UUID],
-        holder: Hashable | None = None,
         held: bool = True,
     ) -> None:
         self.hub = hub
-        self.holder = holder
-        # Whether this feed counts as one subscription of ``holder`` (released when it closes).
+        # Whether this feed counts as one subscription (released when it closes).
         self.held = held
         self.tenants = tenants
         self.accept = accept
