@@ -8,6 +8,7 @@ collections. One timer per process (the collector is the process's), read by eve
 
 from __future__ import annotations
 
+import bisect
 import gc
 import time
 from collections.abc import Iterable
@@ -36,13 +37,8 @@ class Pauses:
         seconds = time.perf_counter() - self._started
         generation = info["generation"]
         self.sums[generation] += seconds
-        counts = self.counts[generation]
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                counts[i] += 1
-                break
-        else:
-            counts[-1] += 1
+        # The first bucket whose bound is at least the pause; past the last bound, +Inf's.
+        self.counts[generation][bisect.bisect_left(BUCKETS, seconds)] += 1
 
 
 _PAUSES: list[Pauses] = []
